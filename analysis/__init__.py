@@ -1,0 +1,23 @@
+"""Skin analysis for before/after photos of aesthetic treatments.
+
+Pure functions over numpy arrays: decode a photo, find the face, align it to
+the baseline, normalise lighting, mask the skin regions and measure redness,
+brightness, evenness, texture and spots, with the change between sessions and
+its measurement noise. No files, no database, no UI.
+
+>>> from analysis import analyse, decode
+>>> result = analyse(decode(open("photo.jpg", "rb").read()))  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .decode import DecodedImage, decode  # noqa: E402
+from .errors import (  # noqa: E402
+    AnalysisError, ImageTooLarge, MultipleFaces, NoFace, NotAnImage, UnreadableImage, UnsupportedImage,
+)
+from .pipeline import FacePhoto, analyse, locate_face  # noqa: E402
+
+__all__ = [
+    "AnalysisError", "DecodedImage", "FacePhoto", "ImageTooLarge", "MultipleFaces", "NoFace", "NotAnImage",
+    "UnreadableImage", "UnsupportedImage", "analyse", "decode", "locate_face", "__version__",
+]

@@ -1,0 +1,52 @@
+"""Typed errors for photos the analysis cannot use.
+
+Every error carries a stable ``code`` that the command line, the records layer
+and the app show to people and match on:
+
+========================  ====================================================
+``unreadable``            an image file that is empty, truncated or corrupt
+``not_an_image``          a file that is not an image at all (text, PDF, ...)
+``too_large``             more pixels or bytes than a clinic photo can have
+                          (decompression-bomb guard)
+``unsupported``           an image format or pixel layout we do not read
+``no_face``               no face found in a photo that should show one
+``multiple_faces``        several faces and none is clearly the subject
+========================  ====================================================
+"""
+
+
+class AnalysisError(Exception):
+    """A photo the analysis cannot use; ``code`` says why, ``message`` says it to a person."""
+
+    code = "analysis_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+class UnreadableImage(AnalysisError):
+    code = "unreadable"
+
+
+class NotAnImage(AnalysisError):
+    code = "not_an_image"
+
+
+class ImageTooLarge(AnalysisError):
+    code = "too_large"
+
+
+class UnsupportedImage(AnalysisError):
+    code = "unsupported"
+
+
+class NoFace(AnalysisError):
+    code = "no_face"
+
+
+class MultipleFaces(AnalysisError):
+    code = "multiple_faces"

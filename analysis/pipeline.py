@@ -1,0 +1,489 @@
+"""The analysis of one photo, alone or against the course's baseline.
+
+Face photos
+-----------
+1. Landmarks and head pose (:mod:`analysis.facemesh`, :mod:`analysis.pose`).
+2. With a baseline: a similarity transform from the photo to the baseline on
+   the stable landmarks, refined by ECC (:mod:`analysis.align`).
+3. Both photos are resampled into one *analysis frame*: the baseline's face
+   with level eyes and an inter-ocular distance of
+   ``D = min(CANONICAL_IOD_PX, SCALE_MARGIN * smaller IOD)`` pixels. Neither
+   photo is ever enlarged, so both carry the same detail, and texture is
+   measured at the same scale in millimetres of skin.
+4. The photo's exposure and white balance are matched to the baseline's on
+   the backdrop (:mod:`analysis.colour`).
+5. Skin regions come from the baseline's landmarks; a pixel counts only if it
+   is skin, unclipped and well exposed in *both* photos, so the two sets of
+   metrics describe the same skin.
+6. Metrics per region and over all skin (:mod:`analysis.metrics`), the change
+   (photo minus baseline) and its 95 % noise bound (:mod:`analysis.noise`),
+   and a ``comparable`` verdict with reasons.
+
+Without a baseline the same steps run on the photo alone; nothing is
+normalised and the result says so.
+
+Body, hand and scalp photos
+---------------------------
+There is no face: the practitioner marks the region as a polygon (in the
+baseline's pixels when there is a baseline, else in the photo's). The photo
+is aligned to the baseline by image features and a homography, lighting is
+matched on the surroundings of the region, and the metrics are computed over
+the region at a nominal :data:`BODY_PX_PER_MM`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import __version__
+from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
+from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_gains, backdrop_gains, srgb_to_linear, to_lab
+from .decode import DecodedImage
+from .errors import AnalysisError
+from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subject
+from .metrics import MEAN_IPD_MM, METRICS, SkinMaps, measure, skin_maps
+from .noise import change_noise
+from .pose import HeadPose, head_pose
+from .regions import REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask
+from .resample import level_eyes_frame, warp
+
+CANONICAL_IOD_PX = 256.0
+SCALE_MARGIN = 0.8
+OVERVIEW_MAX_SIDE = 512
+BACKDROP_CLEARANCE_IOD = 1.0
+BODY_PX_PER_MM = 4.0
+ECC_IOD_PX = 256.0
+BODY_MAX_REGION_SIDE = 512
+
+# A pair is not comparable beyond these limits.
+MAX_YAW_DIFF_DEG = 10.0
+MAX_PITCH_DIFF_DEG = 10.0
+MAX_SCALE_RATIO = 1.5
+MAX_RESIDUAL_IOD_PCT = 3.0
+MAX_LIGHT_ASYMMETRY_DIFF_L = 3.0
+MIN_SHARED_SKIN = 0.5
+MAX_FEATURE_RESIDUAL_PX = 3.0
+
+# Photo quality limits.
+SMALL_FACE_IOD_PX = 60.0
+MIN_SKIN_CHROMA = 3.0
+MAX_CLIPPED_SKIN = 0.05
+MIN_SKIN_L_STAR = 20.0
+MIN_VISIBLE_SKIN = 0.3
+
+
+@dataclass(frozen=True)
+class FacePhoto:
+    """A photo with its subject's landmarks and head pose."""
+
+    rgb: np.ndarray
+    face: Face
+    pose: HeadPose
+
+
+def _pixels(image) -> np.ndarray:
+    rgb = image.rgb if isinstance(image, (DecodedImage, FacePhoto)) else np.asarray(image)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise TypeError("expected an H x W x 3 uint8 RGB array or a DecodedImage")
+    return rgb
+
+
+def locate_face(image) -> FacePhoto:
+    """Find the subject's face and head pose; raises ``NoFace`` or ``MultipleFaces``."""
+    if isinstance(image, FacePhoto):
+        return image
+    rgb = _pixels(image)
+    face = select_subject(detect_faces(rgb))
+    return FacePhoto(rgb, face, head_pose(face.points))
+
+
+# --- masks and metrics shared by both modes ----------------------------------
+
+@dataclass(frozen=True)
+class _Measured:
+    maps: SkinMaps
+    overall: dict
+    regions: dict
+    reference_a_star: float
+
+
+def _shared_skin(frames: list[np.ndarray], labs: list[np.ndarray], valids: list[np.ndarray],
+                 geometry: np.ndarray, skin_reference: np.ndarray,
+                 face: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of skin that is skin-coloured, unclipped and valid in every image.
+
+    Returns the colour mask and the texture mask (both within ``geometry``),
+    and the smoothing context (within ``face``, or ``geometry`` if None).
+    """
+    face = geometry if face is None else face
+    colour, texture, context = geometry.copy(), geometry.copy(), face.copy()
+    for rgb, lab, valid in zip(frames, labs, valids):
+        reference = skin_reference & valid
+        skin = valid & skin_colour_mask(lab, reference if reference.sum() >= 10 else valid)
+        unclipped = ~(rgb >= 250 / 255).any(axis=2)
+        colour &= skin & well_exposed_mask((rgb * 255).astype(np.uint8), lab, geometry & skin)
+        texture &= skin & unclipped
+        context &= skin & unclipped
+    return colour, texture, context
+
+
+def _measure(rgb, lab, masks: dict, skin: tuple, px_per_mm: float, reference_a_star: float) -> _Measured:
+    colour, texture, context = skin
+    maps = skin_maps(rgb, lab, colour, texture, px_per_mm, context)
+    union = np.logical_or.reduce(list(masks.values()))
+    return _Measured(maps, measure(maps, union, reference_a_star),
+                     {name: measure(maps, m, reference_a_star) for name, m in masks.items()}, reference_a_star)
+
+
+def _median_a_star(lab: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.median(lab[..., 1][mask])) if mask.any() else 0.0
+
+
+def _difference(a: dict, b: dict) -> dict:
+    return {m: (None if a[m] is None or b[m] is None else a[m] - b[m]) for m in METRICS}
+
+
+def _relative(change: dict, base: dict) -> dict:
+    return {m: (None if change[m] is None or not base[m] else 100.0 * change[m] / abs(base[m])) for m in METRICS}
+
+
+# --- quality ------------------------------------------------------------------
+
+def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np.ndarray,
+             rgb_frame: np.ndarray) -> dict:
+    """Usability warnings for one face photo; ``usable`` is False if any is blocking."""
+    blocking, advisory = [], []
+    h, w = photo.rgb.shape[:2]
+    xy = photo.face.xy
+    if (xy < 0).any() or (xy[:, 0] >= w).any() or (xy[:, 1] >= h).any():
+        blocking.append("the face is cut off by the edge of the photo")
+    if photo.pose.view is None:
+        blocking.append(f"the head is turned {abs(photo.pose.yaw_deg):.0f} degrees: not a standard view")
+    iod = photo.face.inter_ocular_px
+    if iod < SMALL_FACE_IOD_PX:
+        advisory.append(f"the face is small (eyes {iod:.0f} px apart): texture is measured coarsely; "
+                        "take the photo closer")
+    if geometry.sum() and colour.sum() < MIN_VISIBLE_SKIN * geometry.sum():
+        blocking.append("most of the skin is hidden by hair, highlights or shadow")
+    if colour.any():
+        chroma = np.hypot(lab[..., 1][colour], lab[..., 2][colour])
+        if np.median(chroma) < MIN_SKIN_CHROMA:
+            blocking.append("the photo is greyscale: colour metrics are meaningless")
+        if np.median(lab[..., 0][colour]) < MIN_SKIN_L_STAR:
+            blocking.append("the skin is under-exposed")
+    clipped = (rgb_frame[geometry] >= 250 / 255).any(axis=1).mean() if geometry.any() else 0.0
+    if clipped > MAX_CLIPPED_SKIN:
+        blocking.append(f"{clipped:.0%} of the skin is over-exposed (clipped)")
+    return {"usable": not blocking, "warnings": blocking + advisory}
+
+
+# --- face mode ----------------------------------------------------------------
+
+def _face_dict(photo: FacePhoto) -> dict:
+    return {
+        "landmarks": np.round(photo.face.xy, 2).tolist(),
+        "inter_ocular_px": photo.face.inter_ocular_px,
+        "yaw_deg": photo.pose.yaw_deg, "pitch_deg": photo.pose.pitch_deg, "roll_deg": photo.pose.roll_deg,
+        "view": photo.pose.view,
+    }
+
+
+def _analysis_iod(*photos: FacePhoto) -> float:
+    return float(min(CANONICAL_IOD_PX, SCALE_MARGIN * min(p.face.inter_ocular_px for p in photos)))
+
+
+def _frame_of(photo: FacePhoto, iod: float):
+    face = photo.face
+    return level_eyes_frame(face.right_eye_centre, face.left_eye_centre, face.xy, iod)
+
+
+def _cheeks(masks: dict) -> np.ndarray:
+    return masks["left_cheek"] | masks["right_cheek"]
+
+
+def _single_face(photo: FacePhoto) -> dict:
+    iod = _analysis_iod(photo)
+    to_frame, size = _frame_of(photo, iod)
+    rgb, valid = warp(photo.rgb, to_frame, size)
+    lab = to_lab(rgb)
+    landmarks = apply(to_frame, photo.face.xy)
+    masks = region_masks(landmarks, lab.shape[:2], iod)
+    geometry = np.logical_or.reduce(list(masks.values())) & valid
+    skin = _shared_skin([rgb], [lab], [valid], geometry, _cheeks(masks), face_skin(landmarks, lab.shape[:2], iod))
+    colour = skin[0]
+    measured = _measure(rgb, lab, masks, skin, iod / MEAN_IPD_MM, _median_a_star(lab, colour))
+    return {
+        "face": _face_dict(photo),
+        "quality": _quality(photo, lab, colour, geometry, rgb),
+        "scale": {"iod_px": iod, "px_per_mm": iod / MEAN_IPD_MM},
+        "normalisation": NOT_APPLIED_SINGLE.to_dict(),
+        "metrics": measured.overall,
+        "regions": measured.regions,
+    }
+
+
+def _backdrop_normalisation(photo_rgb, base_rgb, photo_to_base: np.ndarray, base_face: Face | None,
+                            exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0) -> Normalisation:
+    """Match the photo's lighting to the baseline's on the backdrop, at overview resolution."""
+    h, w = base_rgb.shape[:2]
+    s = min(1.0, OVERVIEW_MAX_SIDE / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    overview = np.diag([s, s, 1.0])
+    base_small, base_valid = warp(base_rgb, overview[:2], size)
+    photo_small, photo_valid = warp(photo_rgb, overview @ to_3x3(photo_to_base) if photo_to_base.shape == (3, 3)
+                                    else compose(overview[:2], photo_to_base), size)
+    subject = np.zeros(base_small.shape[:2], np.uint8)
+    if base_face is not None:
+        oval = base_face.xy[list(FACE_OVAL)] * s
+        cv2.fillPoly(subject, [np.round(oval).astype(np.int32)], 1)
+        clearance_px = BACKDROP_CLEARANCE_IOD * base_face.inter_ocular_px
+        subject[int(base_face.xy[CHIN, 1] * s):] = 1  # neck, shoulders and clothes change between sessions
+    else:
+        cv2.fillPoly(subject, [np.round(exclude_polygon * s).astype(np.int32)], 1)
+    r = max(1, int(round(clearance_px * s)))
+    subject = cv2.dilate(subject, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    backdrop = (subject == 0) & base_valid & photo_valid
+    return backdrop_gains(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop)
+
+
+def align_faces(photo: FacePhoto, baseline: FacePhoto) -> tuple[np.ndarray, float, float]:
+    """Similarity from photo pixels to baseline pixels: landmark fit refined by ECC.
+
+    ECC runs over the whole face oval, whose eyes, brows and nose give it the
+    gradients that smooth skin lacks, in a frame at twice the smaller face's
+    scale (at most :data:`ECC_IOD_PX`): on the validation re-captures this
+    takes the true misregistration from about 1 % to about 0.1 % of the
+    inter-ocular distance.
+
+    Returns the 2 x 3 matrix; the residual of the similarity fit on the
+    stable landmarks, in % of the baseline's inter-ocular distance (how much
+    of the landmarks' movement a rigid change of position does not explain:
+    expression, pose and landmark jitter); and how far ECC moved the face,
+    in % of that distance (0 when the refinement was discarded).
+    """
+    src, dst = photo.face.xy[list(STABLE)], baseline.face.xy[list(STABLE)]
+    matrix = fit_similarity(src, dst)
+    residual = 100.0 * rms_residual(matrix, src, dst) / baseline.face.inter_ocular_px
+    iod = min(ECC_IOD_PX, 2.0 * min(photo.face.inter_ocular_px, baseline.face.inter_ocular_px))
+    to_frame, size = _frame_of(baseline, iod)
+    base_rgb, base_valid = warp(baseline.rgb, to_frame, size)
+    photo_rgb, photo_valid = warp(photo.rgb, compose(to_frame, matrix), size)
+    oval = np.zeros(base_rgb.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(apply(to_frame, baseline.face.xy[list(FACE_OVAL)])).astype(np.int32)], 1)
+    face = oval.astype(bool) & base_valid & photo_valid
+    correction = refine_ecc(photo_rgb[..., 1], base_rgb[..., 1], face, iod) if face.sum() > 100 else None
+    if correction is None:
+        return matrix, residual, 0.0
+    # correction maps frame -> photo-in-frame; its inverse fixes the photo
+    inverse = np.linalg.inv(to_3x3(correction))[:2]
+    refined = compose(np.linalg.inv(to_3x3(to_frame))[:2], compose(inverse, compose(to_frame, matrix)))
+    moved = np.linalg.norm(apply(refined, src) - apply(matrix, src), axis=1).mean()
+    return refined, residual, 100.0 * moved / baseline.face.inter_ocular_px
+
+
+def _cheek_asymmetry(regions: dict) -> float | None:
+    """Left minus right cheek L*: how the light falls across the face."""
+    left, right = regions["left_cheek"]["brightness_l_star"], regions["right_cheek"]["brightness_l_star"]
+    return None if left is None or right is None else left - right
+
+
+def _comparability(photo: FacePhoto, baseline: FacePhoto, residual: float, norm: Normalisation,
+                   quality: dict, photo_regions: dict, base_regions: dict, shared: float) -> list[str]:
+    reasons = [f"photo: {w}" for w in quality["warnings"]] if not quality["usable"] else []
+    if photo.pose.view != baseline.pose.view:
+        reasons.append(f"view differs: {photo.pose.view} vs baseline {baseline.pose.view}")
+    d_yaw = photo.pose.yaw_deg - baseline.pose.yaw_deg
+    d_pitch = photo.pose.pitch_deg - baseline.pose.pitch_deg
+    if abs(d_yaw) > MAX_YAW_DIFF_DEG:
+        reasons.append(f"head turned {d_yaw:+.0f} degrees more than in the baseline")
+    if abs(d_pitch) > MAX_PITCH_DIFF_DEG:
+        reasons.append(f"head tilted {d_pitch:+.0f} degrees more than in the baseline")
+    ratio = photo.face.inter_ocular_px / baseline.face.inter_ocular_px
+    if not 1 / MAX_SCALE_RATIO <= ratio <= MAX_SCALE_RATIO:
+        reasons.append(f"taken at a different distance: the face is {ratio:.2f} times the baseline's size")
+    if residual > MAX_RESIDUAL_IOD_PCT:
+        reasons.append(f"alignment residual {residual:.1f}% of the eye distance: expression or pose differs")
+    if not norm.applied:
+        reasons.append(f"lighting not normalised: {norm.reason}")
+    asym = [_cheek_asymmetry(r) for r in (photo_regions, base_regions)]
+    if None not in asym and abs(asym[0] - asym[1]) > MAX_LIGHT_ASYMMETRY_DIFF_L:
+        reasons.append(f"the light falls differently: left-right cheek lightness differs by "
+                       f"{asym[0] - asym[1]:+.1f} L* from the baseline's")
+    if shared < MIN_SHARED_SKIN:
+        reasons.append(f"only {shared:.0%} of the baseline's skin is usable in both photos")
+    return reasons
+
+
+def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
+    single = _single_face(photo)
+    matrix, residual, ecc_shift = align_faces(photo, baseline)
+    iod = _analysis_iod(photo, baseline)
+    to_frame, size = _frame_of(baseline, iod)
+    base_rgb, base_valid = warp(baseline.rgb, to_frame, size)
+    photo_rgb, photo_valid = warp(photo.rgb, compose(to_frame, matrix), size)
+    norm = _backdrop_normalisation(photo.rgb, baseline.rgb, matrix, baseline.face)
+    photo_rgb = apply_gains(photo_rgb, norm.gains)
+    labs = [to_lab(photo_rgb), to_lab(base_rgb)]
+    landmarks = apply(to_frame, baseline.face.xy)
+    masks = region_masks(landmarks, base_rgb.shape[:2], iod)
+    geometry = np.logical_or.reduce(list(masks.values())) & base_valid
+    face = face_skin(landmarks, base_rgb.shape[:2], iod)
+    skin = _shared_skin([photo_rgb, base_rgb], labs, [photo_valid, base_valid], geometry, _cheeks(masks), face)
+    colour, texture, _ = skin
+    px_per_mm = iod / MEAN_IPD_MM
+    ref_a = _median_a_star(labs[1], colour)
+    p = _measure(photo_rgb, labs[0], masks, skin, px_per_mm, ref_a)
+    b = _measure(base_rgb, labs[1], masks, skin, px_per_mm, ref_a)
+    base_colour = _shared_skin([base_rgb], [labs[1]], [base_valid], geometry, _cheeks(masks))[0]
+    shared = colour.sum() / max(1, base_colour.sum())
+    reasons = _comparability(photo, baseline, residual, norm, single["quality"], p.regions, b.regions, shared)
+    change = _difference(p.overall, b.overall)
+    noise = change_noise(p.maps, b.maps, colour | texture, ref_a, iod)
+    return {
+        **single,
+        "scale": {"iod_px": iod, "px_per_mm": px_per_mm},
+        "normalisation": norm.to_dict(),
+        "metrics": p.overall,
+        "regions": p.regions,
+        "reference_metrics": b.overall,
+        "reference_regions": b.regions,
+        "alignment": {
+            "method": "landmarks+ecc" if ecc_shift else "landmarks",
+            "matrix": matrix.tolist(),
+            "residual_iod_pct": residual,
+            "ecc_shift_iod_pct": ecc_shift,
+            "comparable": not reasons,
+            "reasons": reasons,
+        },
+        "change": change,
+        "change_pct": _relative(change, b.overall),
+        "noise": noise,
+        "beyond_noise": {m: (None if change[m] is None or noise[m] is None else abs(change[m]) > noise[m])
+                         for m in METRICS},
+        "region_change": {name: _difference(p.regions[name], b.regions[name]) for name in REGIONS},
+    }
+
+
+# --- body mode ----------------------------------------------------------------
+
+def _body_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    lo, hi = polygon.min(axis=0), polygon.max(axis=0)
+    margin = 0.1 * (hi - lo).max()
+    s = min(1.0, BODY_MAX_REGION_SIDE / (hi - lo).max())
+    to_frame = np.array([[s, 0, -(lo[0] - margin) * s], [0, s, -(lo[1] - margin) * s]])
+    width, height = np.ceil((hi - lo + 2 * margin) * s).astype(int)
+    return to_frame, (int(width), int(height))
+
+
+def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None) -> dict:
+    polygon = np.asarray(polygon, dtype=np.float64)
+    if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
+        raise ValueError("the region must be a polygon of at least 3 (x, y) points")
+    reference_rgb = photo_rgb if baseline_rgb is None else baseline_rgb
+    to_frame, size = _body_frame(polygon)
+    ref_frame, ref_valid = warp(reference_rgb, to_frame, size)
+    region = np.zeros(ref_frame.shape[:2], np.uint8)
+    cv2.fillPoly(region, [np.round(apply(to_frame, polygon) * 16).astype(np.int32)], 1, shift=4)
+    region = region.astype(bool) & ref_valid
+    if region.sum() < 30:
+        raise ValueError("the marked region lies outside the photo or is too small")
+    masks = {"marked": region}
+    if baseline_rgb is None:
+        lab = to_lab(ref_frame)
+        skin = _shared_skin([ref_frame], [lab], [ref_valid], region, region)
+        colour = skin[0]
+        m = _measure(ref_frame, lab, masks, skin, BODY_PX_PER_MM, _median_a_star(lab, colour))
+        return {"face": None, "quality": {"usable": bool(colour.sum() >= 30), "warnings": []},
+                "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
+                "normalisation": NOT_APPLIED_SINGLE.to_dict(), "metrics": m.overall, "regions": m.regions}
+    found = _feature_alignment(photo_rgb, baseline_rgb, polygon)
+    if found is None:
+        raise AnalysisError("the photo could not be aligned to the baseline: too few matching features")
+    matrix, inliers, residual = found
+    photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
+    norm = _backdrop_normalisation(photo_rgb, baseline_rgb, matrix, None, polygon,
+                                   0.1 * np.ptp(polygon, axis=0).max())
+    photo_frame = apply_gains(photo_frame, norm.gains)
+    labs = [to_lab(photo_frame), to_lab(ref_frame)]
+    skin = _shared_skin([photo_frame, ref_frame], labs, [photo_valid, ref_valid], region, region)
+    colour, texture, _ = skin
+    ref_a = _median_a_star(labs[1], colour)
+    p = _measure(photo_frame, labs[0], masks, skin, BODY_PX_PER_MM, ref_a)
+    b = _measure(ref_frame, labs[1], masks, skin, BODY_PX_PER_MM, ref_a)
+    reasons = [] if norm.applied else [f"lighting not normalised: {norm.reason}"]
+    if residual > MAX_FEATURE_RESIDUAL_PX:
+        reasons.append(f"feature alignment residual {residual:.1f} px")
+    change = _difference(p.overall, b.overall)
+    noise = change_noise(p.maps, b.maps, colour | texture, ref_a, BODY_PX_PER_MM * MEAN_IPD_MM)
+    return {
+        "face": None, "quality": {"usable": True, "warnings": []},
+        "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
+        "normalisation": norm.to_dict(), "metrics": p.overall, "regions": p.regions,
+        "reference_metrics": b.overall, "reference_regions": b.regions,
+        "alignment": {"method": "features", "matrix": matrix.tolist(), "inliers": inliers,
+                      "residual_px": residual, "comparable": not reasons, "reasons": reasons},
+        "change": change, "change_pct": _relative(change, b.overall), "noise": noise,
+        "beyond_noise": {m: (None if change[m] is None or noise[m] is None else abs(change[m]) > noise[m])
+                         for m in METRICS},
+        "region_change": {"marked": change},
+    }
+
+
+def _feature_alignment(photo_rgb, baseline_rgb, polygon):
+    """Homography photo -> baseline from features found at up to 1024 px, in full-resolution pixels."""
+    def small(rgb):
+        s = min(1.0, 1024 / max(rgb.shape[:2]))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        return (grey if s == 1 else cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)), s
+    p_grey, sp = small(photo_rgb)
+    b_grey, sb = small(baseline_rgb)
+    found = align_by_features(p_grey, b_grey)
+    if found is None:
+        return None
+    matrix = np.diag([1 / sb, 1 / sb, 1.0]) @ found.matrix @ np.diag([sp, sp, 1.0])
+    return matrix, found.inliers, found.residual_px / sb
+
+
+# --- entry point --------------------------------------------------------------
+
+def analyse(image, reference=None, *, region=None) -> dict:
+    """Measure a photo's skin, and its change since a baseline.
+
+    Parameters
+    ----------
+    image : DecodedImage, FacePhoto or ndarray of uint8, shape (H, W, 3)
+        The session photo, sRGB, upright.
+    reference : same types, optional
+        The course's baseline photo of the same view.
+    region : array-like of shape (N, 2), optional
+        For photos without a face (neck, hands, scalp, body): the polygon to
+        measure, in the baseline's pixels if ``reference`` is given, else in
+        the photo's. Face detection is skipped.
+
+    Returns
+    -------
+    dict
+        JSON-ready. Keys: ``analysis_version``, ``image``, ``face``,
+        ``quality``, ``scale``, ``normalisation``, ``metrics``, ``regions``;
+        with a reference also ``alignment``, ``change`` (photo minus
+        baseline), ``change_pct``, ``noise`` (95 % bound of each change),
+        ``beyond_noise``, ``reference_metrics``, ``reference_regions`` and
+        ``region_change``. Metric names and units: :mod:`analysis.metrics`.
+
+    Raises
+    ------
+    NoFace, MultipleFaces
+        In face mode, for either photo.
+    """
+    rgb = _pixels(image)
+    head = {"analysis_version": __version__, "image": {"width": int(rgb.shape[1]), "height": int(rgb.shape[0])}}
+    if region is not None:
+        base = None if reference is None else _pixels(reference)
+        return {**head, **_body(rgb, region, base)}
+    photo = locate_face(image)
+    if reference is None:
+        return {**head, **_single_face(photo)}
+    return {**head, **_pair_face(photo, locate_face(reference))}

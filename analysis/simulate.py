@@ -1,0 +1,138 @@
+"""Simulated re-captures and skin changes with known ground truth.
+
+Validation needs photo pairs where the truth is known. From one real
+photograph this module makes
+
+* *re-captures* that change only nuisance conditions, as a second session
+  would: head position (rotation, scale, shift), exposure and white balance
+  (per-channel gains in linear light, as a camera applies them) and JPEG
+  recompression; and
+* *treatment effects* injected into the skin only: a shift of CIELAB a*
+  (redness) or L* (brightness), or a reduction of fine-scale log-luminance
+  contrast (smoother texture), feathered at the mask's edge.
+
+The sample course in ``sample_images/`` and the validation script use these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage import color
+
+from .colour import linear_to_srgb, srgb_to_linear
+from .facemesh import FACE_OVAL, Face
+from .metrics import masked_smooth
+from .regions import feature_mask, region_masks, skin_colour_mask
+
+
+@dataclass(frozen=True)
+class Recapture:
+    """Nuisance conditions of a simulated second capture."""
+
+    rotation_deg: float = 0.0
+    scale: float = 1.0
+    shift_px: tuple[float, float] = (0.0, 0.0)
+    exposure: float = 1.0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    jpeg_quality: int | None = None
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, size: tuple[int, int]) -> Recapture:
+        """Conditions drawn from the validation ranges: rotation up to 10 degrees, scale 0.85-1.15,
+        shift up to 4 % of the frame, exposure +-30 %, white balance +-8 % per channel, JPEG 75-95."""
+        h, w = size
+        return cls(
+            rotation_deg=float(rng.uniform(-10, 10)),
+            scale=float(rng.uniform(0.85, 1.15)),
+            shift_px=(float(rng.uniform(-0.04, 0.04) * w), float(rng.uniform(-0.04, 0.04) * h)),
+            exposure=float(rng.uniform(0.7, 1.3)),
+            white_balance=tuple(float(g) for g in rng.uniform(0.92, 1.08, 3)),
+            jpeg_quality=int(rng.integers(75, 96)),
+        )
+
+    def matrix(self, size: tuple[int, int]) -> np.ndarray:
+        """2 x 3 map from original pixels to re-captured pixels."""
+        h, w = size
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), self.rotation_deg, self.scale)
+        m[:, 2] += self.shift_px
+        return m
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """The re-captured photo, uint8 RGB of the same size."""
+        h, w = rgb.shape[:2]
+        moved = cv2.warpAffine(rgb, self.matrix((h, w)), (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT)
+        gains = self.exposure * np.asarray(self.white_balance, dtype=np.float32)
+        lit = linear_to_srgb(srgb_to_linear(moved.astype(np.float32) / 255.0) * gains)
+        out = np.round(lit * 255.0).astype(np.uint8)
+        if self.jpeg_quality is not None:
+            ok, buf = cv2.imencode(".jpg", out[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+        return np.ascontiguousarray(out)
+
+
+def skin_mask(face: Face, rgb: np.ndarray, feather_iod: float = 0.05) -> np.ndarray:
+    """Where to inject a change: skin-coloured face without eyes, brows, lips and nose.
+
+    Hair over the forehead is left out by its colour (as in
+    :func:`analysis.regions.skin_colour_mask`, against the cheeks). The mask
+    is feathered outwards, into the margins around the features, so that
+    every pixel of the skin itself gets the full change. Returns float32
+    weights in [0, 1].
+    """
+    shape = rgb.shape[:2]
+    iod = face.inter_ocular_px
+    regions = region_masks(face.xy, shape, iod)
+    lab = color.rgb2lab(rgb)
+    skin = skin_colour_mask(lab, regions["left_cheek"] | regions["right_cheek"])
+    oval = np.zeros(shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(face.xy[list(FACE_OVAL)]).astype(np.int32)], 1)
+    mask = (oval.astype(bool) & ~feature_mask(face.xy, shape, iod) & skin).astype(np.uint8)
+    sigma = max(0.5, feather_iod * iod)
+    r = int(np.ceil(2 * sigma))
+    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return np.maximum(mask, cv2.GaussianBlur(grown.astype(np.float32), (0, 0), sigma))
+
+
+def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: float = 0.0,
+           texture_factor: float = 1.0, texture_sigma_px: float = 1.0) -> np.ndarray:
+    """Change the skin under ``weights`` by a known amount.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3)
+    weights : ndarray of float, shape (H, W)
+        Where to apply the change, 0 to 1.
+    delta_a, delta_l : float
+        Added to CIELAB a* and L*.
+    texture_factor : float
+        Multiplies the fine-scale component of ``ln Y`` (log luminance), the
+        part above a Gaussian of ``texture_sigma_px`` taken over the skin
+        only (so that dark hair or eyes do not bleed in): 0.7 makes fine texture
+        30 % weaker, which :func:`analysis.metrics.texture_roughness` measured
+        at the same scale reads as -30 %.
+    """
+    out = rgb.astype(np.float32) / 255.0
+    w = weights[..., None].astype(np.float32)
+    if texture_factor != 1.0:
+        linear = srgb_to_linear(out)
+        y = np.maximum(linear @ np.array([0.2126, 0.7152, 0.0722], np.float32), 1e-4)
+        log_y = np.log(y)
+        skin = weights > 0.5
+        smooth = masked_smooth(log_y, skin, texture_sigma_px)
+        new_log_y = smooth + texture_factor * (log_y - smooth)
+        new_y = y * np.exp(new_log_y - log_y)
+        # Keep the local mean luminance: less contrast, not darker skin.
+        keep_mean = masked_smooth(y, skin, texture_sigma_px) / np.maximum(masked_smooth(new_y, skin, texture_sigma_px), 1e-4)
+        new_y *= np.where(keep_mean > 0, keep_mean, 1.0)  # 0 far from any skin, where w is 0 too
+        gain = np.exp(np.log(new_y / y) * w[..., 0])
+        out = linear_to_srgb(linear * gain[..., None])
+    if delta_a or delta_l:
+        lab = color.rgb2lab(out)
+        lab[..., 0] += delta_l * w[..., 0]
+        lab[..., 1] += delta_a * w[..., 0]
+        out = np.clip(color.lab2rgb(lab), 0, 1)
+    return np.round(out * 255.0).astype(np.uint8)
