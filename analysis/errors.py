@@ -8,7 +8,9 @@ and the app show to people and match on:
 ``not_an_image``          a file that is not an image at all (text, PDF, ...)
 ``too_large``             more pixels or bytes than a clinic photo can have
                           (decompression-bomb guard)
-``unsupported``           an image format or pixel layout we do not read
+``unsupported``           an image format we do not read, or a request the
+                          photos cannot answer (a region outside the photo,
+                          body photos with too few features to align)
 ``no_face``               no face found in a photo that should show one
 ``multiple_faces``        several faces and none is clearly the subject
 ========================  ====================================================

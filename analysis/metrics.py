@@ -50,10 +50,16 @@ METRICS = ("redness_a_star", "erythema_index", "red_area_pct", "brightness_l_sta
            "evenness_l_std", "texture_roughness", "line_density_pct", "spot_count", "spot_area_pct")
 #: Regions with fewer pixels than this give no metrics (None).
 MIN_PIXELS = 30
+#: Texture and lines need the frame to resolve this many pixels per mm of skin
+#: (the texture band is then within periods of about 6 mm); spots need the second.
+MIN_TEXTURE_PX_PER_MM = 2.0
+MIN_SPOT_PX_PER_MM = 1.0
 
 RED_MARGIN_A = 4.0            # a* units above the reference median: "markedly redder"
-FINE_TEXTURE_MM = (0.25, 1.0)  # Gaussian sigmas bounding the fine-texture band
-LINE_SIGMAS_MM = (0.3, 0.6)   # ridge-filter scales for fine lines and wrinkles
+# A Gaussian of sigma s removes detail of period below about 2*pi*s, so these
+# sigmas bound a band of periods from about 0.6 to 2.5 mm: pores and fine lines.
+FINE_TEXTURE_MM = (0.1, 0.4)  # Gaussian sigmas bounding the fine-texture band
+LINE_SIGMAS_MM = (0.15, 0.3)  # ridge-filter scales for fine lines and wrinkles
 LINE_THRESHOLD = 1.0          # scale-normalised curvature, % log-luminance contrast
 EVENNESS_SHADING_MM = 12.0    # sigma of the face-shading component removed before the L* spread
 SPOT_BACKGROUND_MM = 6.0      # sigma of the local skin background for spots
@@ -200,8 +206,10 @@ def texture_roughness(fine_log_y: np.ndarray, mask: np.ndarray) -> float:
     """RMS fine-scale log-luminance variation over the mask, in percent.
 
     ``fine_log_y`` is the band of ``ln Y`` between Gaussian smoothings at the
-    two sigmas of :func:`texture_band_px` (0.25 and 1 mm of skin, a
-    difference of Gaussians); its root mean square is the image analogue of
+    two sigmas of :func:`texture_band_px` (0.1 and 0.4 mm of skin, periods
+    of about 0.6 to 2.5 mm, a difference of Gaussians; at the usual analysis
+    scales both are clamped to the frame's finest octave, 1 and 2 pixels);
+    its root mean square is the image analogue of
     the profile roughness Rq of ISO 4287 [1]_, with log luminance standing
     in for height (pores, fine lines and micro-relief cast small shadows).
     ``100 * RMS(d ln Y)`` reads as percent contrast. It is invariant to
@@ -304,8 +312,9 @@ class SkinMaps:
     ridges: np.ndarray
     shading_free_l: np.ndarray
     spots: np.ndarray
+    px_per_mm: float
     colour_mask: np.ndarray   # skin for colour metrics: no highlights, shadows, hair
-    texture_mask: np.ndarray  # skin for texture metrics: no hair, no clipped pixels
+    texture_mask: np.ndarray  # skin for texture metrics: no hair, no clipped pixels, away from skin edges
 
 
 def skin_maps(rgb: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture_mask: np.ndarray,
@@ -332,12 +341,17 @@ def skin_maps(rgb: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture
     colour_context = colour_mask if context is None else colour_mask | context
     lo, hi = texture_band_px(px_per_mm)
     fine = masked_smooth(log_y, texture_context, lo) - masked_smooth(log_y, texture_context, hi)
+    # Near the edge of the skin a masked filter sees one side only and reads the
+    # face's shading gradient as texture: keep texture to pixels whose filter
+    # window (2 sigma) lies within skin.
+    inside = cv2.distanceTransform(texture_context.astype(np.uint8), cv2.DIST_L2, 3) >= 2 * hi
+    texture_mask = texture_mask & inside
     lightness = lab[..., 0]
     shading = masked_smooth(lightness, colour_context, _sigma_px(EVENNESS_SHADING_MM, px_per_mm))
     return SkinMaps(
         lab=lab, erythema=erythema_map(rgb), fine_log_y=fine, ridges=ridge_map(log_y, px_per_mm),
         shading_free_l=lightness - shading, spots=dark_spots(lightness, colour_context, px_per_mm),
-        colour_mask=colour_mask, texture_mask=texture_mask,
+        px_per_mm=px_per_mm, colour_mask=colour_mask, texture_mask=texture_mask,
     )
 
 
@@ -346,7 +360,9 @@ def measure(maps: SkinMaps, region: np.ndarray, reference_a_star: float) -> dict
 
     Colour metrics use ``region & maps.colour_mask``, texture metrics
     ``region & maps.texture_mask``. A region with fewer than
-    :data:`MIN_PIXELS` usable pixels gives None for its metrics.
+    :data:`MIN_PIXELS` usable pixels gives None for its metrics, and so do
+    texture, lines and spots in a frame too coarse to resolve them
+    (:data:`MIN_TEXTURE_PX_PER_MM`, :data:`MIN_SPOT_PX_PER_MM`).
     """
     colour = region & maps.colour_mask
     texture = region & maps.texture_mask
@@ -360,10 +376,10 @@ def measure(maps: SkinMaps, region: np.ndarray, reference_a_star: float) -> dict
             brightness_l_star=brightness_l_star(maps.lab, colour),
             ita_deg=ita_deg(maps.lab, colour),
             evenness_l_std=evenness_l_std(maps.shading_free_l, colour),
-            spot_count=spot_count(maps.spots, colour),
-            spot_area_pct=spot_area_pct(maps.spots, colour),
         )
-    if texture.sum() >= MIN_PIXELS:
+        if maps.px_per_mm >= MIN_SPOT_PX_PER_MM:
+            out.update(spot_count=spot_count(maps.spots, colour), spot_area_pct=spot_area_pct(maps.spots, colour))
+    if texture.sum() >= MIN_PIXELS and maps.px_per_mm >= MIN_TEXTURE_PX_PER_MM:
         out.update(
             texture_roughness=texture_roughness(maps.fine_log_y, texture),
             line_density_pct=line_density_pct(maps.ridges, texture),

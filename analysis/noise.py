@@ -44,7 +44,7 @@ _SUMMED = {"spot_count"}
 
 
 def _crop(maps: SkinMaps, rows: slice, cols: slice) -> SkinMaps:
-    return SkinMaps(**{k: getattr(maps, k)[rows, cols] for k in SkinMaps.__dataclass_fields__})
+    return SkinMaps(**{k: (v[rows, cols] if isinstance(v, np.ndarray) else v) for k, v in vars(maps).items()})
 
 
 def change_noise(photo: SkinMaps, baseline: SkinMaps, region: np.ndarray, reference_a_star: float,

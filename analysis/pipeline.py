@@ -42,16 +42,16 @@ from . import __version__
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
 from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_gains, backdrop_gains, srgb_to_linear, to_lab
 from .decode import DecodedImage
-from .errors import AnalysisError
+from .errors import UnsupportedImage
 from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subject
-from .metrics import MEAN_IPD_MM, METRICS, SkinMaps, measure, skin_maps
+from .metrics import MEAN_IPD_MM, METRICS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .pose import HeadPose, head_pose
 from .regions import REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask
 from .resample import level_eyes_frame, warp
 
 CANONICAL_IOD_PX = 256.0
-SCALE_MARGIN = 0.8
+SCALE_MARGIN = 0.6
 OVERVIEW_MAX_SIDE = 512
 BACKDROP_CLEARANCE_IOD = 1.0
 BODY_PX_PER_MM = 4.0
@@ -68,7 +68,6 @@ MIN_SHARED_SKIN = 0.5
 MAX_FEATURE_RESIDUAL_PX = 3.0
 
 # Photo quality limits.
-SMALL_FACE_IOD_PX = 60.0
 MIN_SKIN_CHROMA = 3.0
 MAX_CLIPPED_SKIN = 0.05
 MIN_SKIN_L_STAR = 20.0
@@ -154,7 +153,7 @@ def _relative(change: dict, base: dict) -> dict:
 
 def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np.ndarray,
              rgb_frame: np.ndarray) -> dict:
-    """Usability warnings for one face photo; ``usable`` is False if any is blocking."""
+    """Usability of one face photo: ``warnings`` for people, of which ``problems`` make it unusable."""
     blocking, advisory = [], []
     h, w = photo.rgb.shape[:2]
     xy = photo.face.xy
@@ -163,9 +162,10 @@ def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np
     if photo.pose.view is None:
         blocking.append(f"the head is turned {abs(photo.pose.yaw_deg):.0f} degrees: not a standard view")
     iod = photo.face.inter_ocular_px
-    if iod < SMALL_FACE_IOD_PX:
-        advisory.append(f"the face is small (eyes {iod:.0f} px apart): texture is measured coarsely; "
-                        "take the photo closer")
+    needed = MIN_TEXTURE_PX_PER_MM * MEAN_IPD_MM / SCALE_MARGIN
+    if iod < needed:
+        advisory.append(f"the face is small (eyes {iod:.0f} px apart, {needed:.0f} needed): texture and fine "
+                        "lines are not measured; take the photo closer")
     if geometry.sum() and colour.sum() < MIN_VISIBLE_SKIN * geometry.sum():
         blocking.append("most of the skin is hidden by hair, highlights or shadow")
     if colour.any():
@@ -177,7 +177,7 @@ def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np
     clipped = (rgb_frame[geometry] >= 250 / 255).any(axis=1).mean() if geometry.any() else 0.0
     if clipped > MAX_CLIPPED_SKIN:
         blocking.append(f"{clipped:.0%} of the skin is over-exposed (clipped)")
-    return {"usable": not blocking, "warnings": blocking + advisory}
+    return {"usable": not blocking, "warnings": blocking + advisory, "problems": blocking}
 
 
 # --- face mode ----------------------------------------------------------------
@@ -292,7 +292,7 @@ def _cheek_asymmetry(regions: dict) -> float | None:
 
 def _comparability(photo: FacePhoto, baseline: FacePhoto, residual: float, norm: Normalisation,
                    quality: dict, photo_regions: dict, base_regions: dict, shared: float) -> list[str]:
-    reasons = [f"photo: {w}" for w in quality["warnings"]] if not quality["usable"] else []
+    reasons = [f"photo: {problem}" for problem in quality["problems"]]
     if photo.pose.view != baseline.pose.view:
         reasons.append(f"view differs: {photo.pose.view} vs baseline {baseline.pose.view}")
     d_yaw = photo.pose.yaw_deg - baseline.pose.yaw_deg
@@ -381,7 +381,7 @@ def _body_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None) -> dict:
     polygon = np.asarray(polygon, dtype=np.float64)
     if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
-        raise ValueError("the region must be a polygon of at least 3 (x, y) points")
+        raise UnsupportedImage("the region must be a polygon of at least 3 (x, y) points")
     reference_rgb = photo_rgb if baseline_rgb is None else baseline_rgb
     to_frame, size = _body_frame(polygon)
     ref_frame, ref_valid = warp(reference_rgb, to_frame, size)
@@ -389,19 +389,22 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
     cv2.fillPoly(region, [np.round(apply(to_frame, polygon) * 16).astype(np.int32)], 1, shift=4)
     region = region.astype(bool) & ref_valid
     if region.sum() < 30:
-        raise ValueError("the marked region lies outside the photo or is too small")
+        raise UnsupportedImage("the marked region lies outside the photo or is too small")
     masks = {"marked": region}
     if baseline_rgb is None:
         lab = to_lab(ref_frame)
         skin = _shared_skin([ref_frame], [lab], [ref_valid], region, region)
         colour = skin[0]
         m = _measure(ref_frame, lab, masks, skin, BODY_PX_PER_MM, _median_a_star(lab, colour))
-        return {"face": None, "quality": {"usable": bool(colour.sum() >= 30), "warnings": []},
+        usable = bool(colour.sum() >= 30)
+        problems = [] if usable else ["too little skin is visible in the marked region"]
+        return {"face": None, "quality": {"usable": usable, "warnings": problems, "problems": problems},
                 "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
                 "normalisation": NOT_APPLIED_SINGLE.to_dict(), "metrics": m.overall, "regions": m.regions}
     found = _feature_alignment(photo_rgb, baseline_rgb, polygon)
     if found is None:
-        raise AnalysisError("the photo could not be aligned to the baseline: too few matching features")
+        raise UnsupportedImage("the photo could not be aligned to the baseline: too few matching features; "
+                               "retake it from the baseline's position")
     matrix, inliers, residual = found
     photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
     norm = _backdrop_normalisation(photo_rgb, baseline_rgb, matrix, None, polygon,
@@ -419,7 +422,7 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
     change = _difference(p.overall, b.overall)
     noise = change_noise(p.maps, b.maps, colour | texture, ref_a, BODY_PX_PER_MM * MEAN_IPD_MM)
     return {
-        "face": None, "quality": {"usable": True, "warnings": []},
+        "face": None, "quality": {"usable": True, "warnings": [], "problems": []},
         "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
         "normalisation": norm.to_dict(), "metrics": p.overall, "regions": p.regions,
         "reference_metrics": b.overall, "reference_regions": b.regions,
