@@ -11,7 +11,7 @@ its measurement noise. No files, no database, no UI.
 
 __version__ = "0.1.0"
 
-from .decode import DecodedImage, decode  # noqa: E402
+from .decoding import DecodedImage, decode  # noqa: E402
 from .errors import (  # noqa: E402
     AnalysisError, ImageTooLarge, MultipleFaces, NoFace, NotAnImage, UnreadableImage, UnsupportedImage,
 )

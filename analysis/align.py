@@ -5,15 +5,16 @@ Faces
 A similarity transform (rotation, uniform scale, translation) is fitted by
 least squares [1]_ to the *stable* landmarks (eye corners and nose ridge,
 which move little with expression), then refined by maximising the enhanced
-correlation coefficient [2]_ between the two faces' skin at the analysis
-scale. ECC is invariant to gain and offset, so a change in exposure does not
-pull the fit; a refinement that wanders further than
+correlation coefficient [2]_ between the two faces, over the face oval. ECC
+is invariant to gain and offset, so a change in exposure does not pull the
+fit; a refinement that wanders further than
 :data:`MAX_REFINEMENT_IOD` from the landmark fit is discarded.
 
 The reported residual is the root-mean-square distance between the baseline's
-stable landmarks and the photo's, mapped by the final transform, in percent
-of the baseline's inter-ocular distance. It mixes alignment error with
-landmark jitter and expression, so it is an upper bound on misregistration.
+stable landmarks and the photo's mapped by the landmark fit, in percent of the
+baseline's inter-ocular distance: how much of the landmarks' movement a rigid
+change of position does not explain (expression, pose, landmark jitter). The
+ECC refinement then registers the images more finely than the landmarks can.
 
 Body areas
 ----------

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import __version__
-from .decode import DecodedImage, decode
+from .decoding import DecodedImage, decode
 from .errors import AnalysisError, UnreadableImage
 from .metrics import METRICS
 from .pipeline import analyse, locate_face

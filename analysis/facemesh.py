@@ -162,6 +162,10 @@ def _face_mesh():
 def detect_faces(rgb: np.ndarray) -> list[Face]:
     """Find every face in an image and return its landmarks.
 
+    The face detector sees the whole frame at 128 x 128, so it misses a face
+    that fills little of a large or wide frame. When the whole frame finds
+    nothing, overlapping square tiles are searched as well (see :func:`_tiles`).
+
     Parameters
     ----------
     rgb : ndarray of uint8, shape (H, W, 3)
@@ -171,6 +175,36 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     list of Face
         Largest first (by inter-ocular distance), in the pixel coordinates of ``rgb``.
     """
+    faces = _detect(rgb)
+    if not faces:
+        for x0, y0, side in _tiles(*rgb.shape[:2]):
+            tile = rgb[y0:y0 + side, x0:x0 + side]
+            for face in _detect(tile):
+                inside = (face.xy >= 0).all() and (face.xy < side).all()
+                moved = Face(face.points + [x0, y0, 0.0])
+                if inside and not any(_same_face(moved, f) for f in faces):
+                    faces.append(moved)
+    return sorted(faces, key=lambda f: -f.inter_ocular_px)
+
+
+def _tiles(height: int, width: int):
+    """Overlapping square tiles: the short side's square, then half of it, each at half steps."""
+    short = min(height, width)
+    for side in (short, short // 2):
+        if side < 64 or (side == short and height == width):
+            continue
+        step = side // 2
+        for y0 in range(0, height - side + 1, step):
+            for x0 in range(0, width - side + 1, step):
+                yield x0, y0, side
+
+
+def _same_face(a: Face, b: Face) -> bool:
+    return bool(np.linalg.norm(a.xy[NOSE_TIP] - b.xy[NOSE_TIP]) < 0.5 * max(a.inter_ocular_px, b.inter_ocular_px))
+
+
+def _detect(rgb: np.ndarray) -> list[Face]:
+    """One pass of the face mesh over the whole of ``rgb``."""
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
     small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -182,7 +216,7 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     for landmarks in result.multi_face_landmarks or ():
         pts = np.array([(p.x * sw, p.y * sh, p.z * sw) for p in landmarks.landmark], dtype=np.float64)
         faces.append(Face(pts / scale))
-    return sorted(faces, key=lambda f: -f.inter_ocular_px)
+    return faces
 
 
 def select_subject(faces: list[Face]) -> Face:

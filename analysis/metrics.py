@@ -43,7 +43,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colour import srgb_to_linear
 
 MEAN_IPD_MM = 63.0
 METRICS = ("redness_a_star", "erythema_index", "red_area_pct", "brightness_l_star", "ita_deg",
@@ -83,26 +82,41 @@ def texture_band_px(px_per_mm: float) -> tuple[float, float]:
     return fine, max(2.0 * fine, FINE_TEXTURE_MM[1] * px_per_mm)
 
 
+#: Above this sigma (pixels) smoothing runs on a reduced image: the result is
+#: smooth at that scale anyway, and a full-size kernel costs O(sigma) per pixel.
+_DIRECT_SIGMA_PX = 6.0
+
+
+def _blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    if sigma_px <= _DIRECT_SIGMA_PX:
+        return cv2.GaussianBlur(image, (0, 0), sigma_px)
+    factor = _DIRECT_SIGMA_PX / 2 / sigma_px
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    # Area averaging already blurred by about half a reduced pixel: take that off the kernel.
+    small = cv2.GaussianBlur(small, (0, 0), np.sqrt(max((sigma_px * factor) ** 2 - 0.25, 0.25)))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def masked_smooth(values: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian smoothing of ``values`` using only pixels in ``mask`` (normalised convolution).
 
     Pixels outside the mask neither contribute nor receive meaningful values.
     """
     m = mask.astype(np.float32)
-    num = cv2.GaussianBlur(values.astype(np.float32) * m, (0, 0), sigma_px)
-    den = cv2.GaussianBlur(m, (0, 0), sigma_px)
+    num = _blur(values.astype(np.float32) * m, sigma_px)
+    den = _blur(m, sigma_px)
     return num / np.maximum(den, _EPS)
 
 
-def log_luminance(rgb: np.ndarray) -> np.ndarray:
-    """Natural log of relative luminance ``Y`` (ITU-R BT.709 weights on linear sRGB)."""
-    linear = srgb_to_linear(rgb)
+def log_luminance(linear: np.ndarray) -> np.ndarray:
+    """Natural log of relative luminance ``Y`` (ITU-R BT.709 weights) of linear sRGB."""
     y = linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
     return np.log(np.maximum(y, _EPS))
 
 
-def erythema_map(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel erythema index ``100 * log10(R / G)`` on linear sRGB.
+def erythema_map(linear: np.ndarray) -> np.ndarray:
+    """Per-pixel erythema index ``100 * log10(R / G)`` of linear sRGB.
 
     Haemoglobin absorbs green light strongly and red light weakly, so the
     log-ratio of red to green reflectance rises with blood content; the
@@ -117,7 +131,6 @@ def erythema_map(rgb: np.ndarray) -> np.ndarray:
            experimental study of light absorption and scattering by in vivo
            skin", Phys. Med. Biol. 25(4):695-709, 1980.
     """
-    linear = srgb_to_linear(rgb)
     r = np.maximum(linear[..., 0], _EPS)
     g = np.maximum(linear[..., 1], _EPS)
     return 100.0 * np.log10(r / g)
@@ -294,7 +307,7 @@ def dark_spots(lightness: np.ndarray, mask: np.ndarray, px_per_mm: float) -> np.
 
 def spot_count(spots: np.ndarray, mask: np.ndarray) -> int:
     """Number of dark spots (see :func:`dark_spots`) with at least one pixel in the mask."""
-    return int(np.count_nonzero(np.unique(spots[mask])))
+    return int(np.count_nonzero(np.bincount(spots[mask])[1:]))
 
 
 def spot_area_pct(spots: np.ndarray, mask: np.ndarray) -> float:
@@ -317,14 +330,14 @@ class SkinMaps:
     texture_mask: np.ndarray  # skin for texture metrics: no hair, no clipped pixels, away from skin edges
 
 
-def skin_maps(rgb: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture_mask: np.ndarray,
+def skin_maps(linear: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture_mask: np.ndarray,
               px_per_mm: float, context: np.ndarray | None = None) -> SkinMaps:
     """Compute every per-pixel map once for an image at the canonical scale.
 
     Parameters
     ----------
-    rgb : ndarray of float32, shape (H, W, 3)
-        sRGB in [0, 1].
+    linear : ndarray of float32, shape (H, W, 3)
+        Linear-light sRGB in [0, 1] (:func:`analysis.colour.srgb_to_linear`).
     lab : ndarray of float32, shape (H, W, 3)
         The same image in CIELAB.
     colour_mask, texture_mask : ndarray of bool, shape (H, W)
@@ -336,7 +349,7 @@ def skin_maps(rgb: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture
         smoothing filters average over it, so that small regions are not
         judged against their own edges. Defaults to the masks themselves.
     """
-    log_y = log_luminance(rgb)
+    log_y = log_luminance(linear)
     texture_context = texture_mask if context is None else texture_mask | context
     colour_context = colour_mask if context is None else colour_mask | context
     lo, hi = texture_band_px(px_per_mm)
@@ -349,7 +362,7 @@ def skin_maps(rgb: np.ndarray, lab: np.ndarray, colour_mask: np.ndarray, texture
     lightness = lab[..., 0]
     shading = masked_smooth(lightness, colour_context, _sigma_px(EVENNESS_SHADING_MM, px_per_mm))
     return SkinMaps(
-        lab=lab, erythema=erythema_map(rgb), fine_log_y=fine, ridges=ridge_map(log_y, px_per_mm),
+        lab=lab, erythema=erythema_map(linear), fine_log_y=fine, ridges=ridge_map(log_y, px_per_mm),
         shading_free_l=lightness - shading, spots=dark_spots(lightness, colour_context, px_per_mm),
         px_per_mm=px_per_mm, colour_mask=colour_mask, texture_mask=texture_mask,
     )

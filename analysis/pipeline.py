@@ -40,22 +40,26 @@ import numpy as np
 
 from . import __version__
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
-from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_gains, backdrop_gains, srgb_to_linear, to_lab
-from .decode import DecodedImage
+from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_gains, backdrop_gains, lab_from_linear, srgb_to_linear
+from .decoding import DecodedImage
 from .errors import UnsupportedImage
 from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subject
 from .metrics import MEAN_IPD_MM, METRICS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .pose import HeadPose, head_pose
-from .regions import REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask
+from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
 from .resample import level_eyes_frame, warp
 
 CANONICAL_IOD_PX = 256.0
+#: Both photos are resampled to at most this fraction of the smaller one's
+#: resolution, so that interpolation blur (from any re-capture or from our own
+#: warp) stays out of the finest texture band: at 0.8, simulated re-captures
+#: moved texture by up to 10 %; at 0.6, by under 2 %.
 SCALE_MARGIN = 0.6
 OVERVIEW_MAX_SIDE = 512
 BACKDROP_CLEARANCE_IOD = 1.0
 BODY_PX_PER_MM = 4.0
-ECC_IOD_PX = 256.0
+ECC_IOD_PX = 160.0
 BODY_MAX_REGION_SIDE = 512
 
 # A pair is not comparable beyond these limits.
@@ -106,35 +110,55 @@ class _Measured:
     maps: SkinMaps
     overall: dict
     regions: dict
-    reference_a_star: float
 
 
-def _shared_skin(frames: list[np.ndarray], labs: list[np.ndarray], valids: list[np.ndarray],
-                 geometry: np.ndarray, skin_reference: np.ndarray,
-                 face: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of skin that is skin-coloured, unclipped and valid in every image.
+@dataclass(frozen=True)
+class _Frame:
+    """One image in the analysis frame, with the skin masks it supports on its own.
 
-    Returns the colour mask and the texture mask (both within ``geometry``),
-    and the smoothing context (within ``face``, or ``geometry`` if None).
+    ``colour`` and ``texture`` lie within the region geometry, ``context``
+    within the whole face (the smoothing context of :func:`skin_maps`). A
+    comparison uses the intersection over both images (:func:`_shared`).
     """
-    face = geometry if face is None else face
-    colour, texture, context = geometry.copy(), geometry.copy(), face.copy()
-    for rgb, lab, valid in zip(frames, labs, valids):
-        reference = skin_reference & valid
-        skin = valid & skin_colour_mask(lab, reference if reference.sum() >= 10 else valid)
-        unclipped = ~(rgb >= 250 / 255).any(axis=2)
-        colour &= skin & well_exposed_mask((rgb * 255).astype(np.uint8), lab, geometry & skin)
-        texture &= skin & unclipped
-        context &= skin & unclipped
-    return colour, texture, context
+
+    rgb: np.ndarray
+    linear: np.ndarray
+    lab: np.ndarray
+    valid: np.ndarray
+    clipped: np.ndarray
+    colour: np.ndarray
+    texture: np.ndarray
+    context: np.ndarray
 
 
-def _measure(rgb, lab, masks: dict, skin: tuple, px_per_mm: float, reference_a_star: float) -> _Measured:
+def _frame(rgb: np.ndarray, valid: np.ndarray, geometry: np.ndarray, skin_reference: np.ndarray,
+           face: np.ndarray, gains: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> _Frame:
+    """Masks and colour of one image in the frame; ``gains`` normalise its lighting.
+
+    Clipping is judged on the pixels as captured: a clipped highlight scaled
+    down by the normalisation is still clipped.
+    """
+    clipped = (rgb >= CLIPPED / 255).any(axis=2)
+    rgb = apply_gains(rgb, gains)
+    linear = srgb_to_linear(rgb)
+    lab = lab_from_linear(linear)
+    reference = skin_reference & valid
+    skin = valid & skin_colour_mask(lab, reference if reference.sum() >= 10 else valid)
+    colour = geometry & skin & ~clipped & well_exposed_mask(lab, geometry & skin)
+    return _Frame(rgb, linear, lab, valid, clipped, colour, geometry & skin & ~clipped, face & skin & ~clipped)
+
+
+def _shared(*frames: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colour, texture and context masks valid in every frame."""
+    return tuple(np.logical_and.reduce([getattr(f, k) for f in frames]) for k in ("colour", "texture", "context"))
+
+
+def _measure(frame: _Frame, masks: dict, skin: tuple, px_per_mm: float, reference_a_star: float) -> _Measured:
     colour, texture, context = skin
-    maps = skin_maps(rgb, lab, colour, texture, px_per_mm, context)
+    maps = skin_maps(frame.linear, frame.lab, colour, texture, px_per_mm, context)
     union = np.logical_or.reduce(list(masks.values()))
     return _Measured(maps, measure(maps, union, reference_a_star),
-                     {name: measure(maps, m, reference_a_star) for name, m in masks.items()}, reference_a_star)
+                     {name: measure(maps, m, reference_a_star) for name, m in masks.items()})
 
 
 def _median_a_star(lab: np.ndarray, mask: np.ndarray) -> float:
@@ -149,10 +173,25 @@ def _relative(change: dict, base: dict) -> dict:
     return {m: (None if change[m] is None or not base[m] else 100.0 * change[m] / abs(base[m])) for m in METRICS}
 
 
+def _comparison(photo: _Measured, baseline: _Measured, noise: dict) -> dict:
+    """Change (photo minus baseline), relative change, noise bound and verdict, overall and per region."""
+    change = _difference(photo.overall, baseline.overall)
+    return {
+        "reference_metrics": baseline.overall,
+        "reference_regions": baseline.regions,
+        "change": change,
+        "change_pct": _relative(change, baseline.overall),
+        "noise": noise,
+        "beyond_noise": {m: (None if change[m] is None or noise[m] is None else abs(change[m]) > noise[m])
+                         for m in METRICS},
+        "region_change": {name: _difference(photo.regions[name], baseline.regions[name])
+                          for name in baseline.regions},
+    }
+
+
 # --- quality ------------------------------------------------------------------
 
-def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np.ndarray,
-             rgb_frame: np.ndarray) -> dict:
+def _quality(photo: FacePhoto, frame: _Frame, geometry: np.ndarray) -> dict:
     """Usability of one face photo: ``warnings`` for people, of which ``problems`` make it unusable."""
     blocking, advisory = [], []
     h, w = photo.rgb.shape[:2]
@@ -166,6 +205,7 @@ def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np
     if iod < needed:
         advisory.append(f"the face is small (eyes {iod:.0f} px apart, {needed:.0f} needed): texture and fine "
                         "lines are not measured; take the photo closer")
+    lab, colour = frame.lab, frame.colour
     if geometry.sum() and colour.sum() < MIN_VISIBLE_SKIN * geometry.sum():
         blocking.append("most of the skin is hidden by hair, highlights or shadow")
     if colour.any():
@@ -174,7 +214,7 @@ def _quality(photo: FacePhoto, lab: np.ndarray, colour: np.ndarray, geometry: np
             blocking.append("the photo is greyscale: colour metrics are meaningless")
         if np.median(lab[..., 0][colour]) < MIN_SKIN_L_STAR:
             blocking.append("the skin is under-exposed")
-    clipped = (rgb_frame[geometry] >= 250 / 255).any(axis=1).mean() if geometry.any() else 0.0
+    clipped = frame.clipped[geometry].mean() if geometry.any() else 0.0
     if clipped > MAX_CLIPPED_SKIN:
         blocking.append(f"{clipped:.0%} of the skin is over-exposed (clipped)")
     return {"usable": not blocking, "warnings": blocking + advisory, "problems": blocking}
@@ -208,16 +248,14 @@ def _single_face(photo: FacePhoto) -> dict:
     iod = _analysis_iod(photo)
     to_frame, size = _frame_of(photo, iod)
     rgb, valid = warp(photo.rgb, to_frame, size)
-    lab = to_lab(rgb)
     landmarks = apply(to_frame, photo.face.xy)
-    masks = region_masks(landmarks, lab.shape[:2], iod)
+    masks = region_masks(landmarks, valid.shape, iod)
     geometry = np.logical_or.reduce(list(masks.values())) & valid
-    skin = _shared_skin([rgb], [lab], [valid], geometry, _cheeks(masks), face_skin(landmarks, lab.shape[:2], iod))
-    colour = skin[0]
-    measured = _measure(rgb, lab, masks, skin, iod / MEAN_IPD_MM, _median_a_star(lab, colour))
+    f = _frame(rgb, valid, geometry, _cheeks(masks), face_skin(landmarks, valid.shape, iod))
+    measured = _measure(f, masks, _shared(f), iod / MEAN_IPD_MM, _median_a_star(f.lab, f.colour))
     return {
         "face": _face_dict(photo),
-        "quality": _quality(photo, lab, colour, geometry, rgb),
+        "quality": _quality(photo, f, geometry),
         "scale": {"iod_px": iod, "px_per_mm": iod / MEAN_IPD_MM},
         "normalisation": NOT_APPLIED_SINGLE.to_dict(),
         "metrics": measured.overall,
@@ -243,9 +281,7 @@ def _backdrop_normalisation(photo_rgb, base_rgb, photo_to_base: np.ndarray, base
         subject[int(base_face.xy[CHIN, 1] * s):] = 1  # neck, shoulders and clothes change between sessions
     else:
         cv2.fillPoly(subject, [np.round(exclude_polygon * s).astype(np.int32)], 1)
-    r = max(1, int(round(clearance_px * s)))
-    subject = cv2.dilate(subject, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    backdrop = (subject == 0) & base_valid & photo_valid
+    backdrop = ~within(subject, clearance_px * s) & base_valid & photo_valid
     return backdrop_gains(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop)
 
 
@@ -318,38 +354,35 @@ def _comparability(photo: FacePhoto, baseline: FacePhoto, residual: float, norm:
 
 
 def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
-    single = _single_face(photo)
     matrix, residual, ecc_shift = align_faces(photo, baseline)
     iod = _analysis_iod(photo, baseline)
     to_frame, size = _frame_of(baseline, iod)
     base_rgb, base_valid = warp(baseline.rgb, to_frame, size)
     photo_rgb, photo_valid = warp(photo.rgb, compose(to_frame, matrix), size)
     norm = _backdrop_normalisation(photo.rgb, baseline.rgb, matrix, baseline.face)
-    photo_rgb = apply_gains(photo_rgb, norm.gains)
-    labs = [to_lab(photo_rgb), to_lab(base_rgb)]
     landmarks = apply(to_frame, baseline.face.xy)
-    masks = region_masks(landmarks, base_rgb.shape[:2], iod)
+    masks = region_masks(landmarks, base_valid.shape, iod)
     geometry = np.logical_or.reduce(list(masks.values())) & base_valid
-    face = face_skin(landmarks, base_rgb.shape[:2], iod)
-    skin = _shared_skin([photo_rgb, base_rgb], labs, [photo_valid, base_valid], geometry, _cheeks(masks), face)
+    face = face_skin(landmarks, base_valid.shape, iod)
+    fp = _frame(photo_rgb, photo_valid, geometry, _cheeks(masks), face, norm.gains)
+    fb = _frame(base_rgb, base_valid, geometry, _cheeks(masks), face)
+    skin = _shared(fp, fb)
     colour, texture, _ = skin
     px_per_mm = iod / MEAN_IPD_MM
-    ref_a = _median_a_star(labs[1], colour)
-    p = _measure(photo_rgb, labs[0], masks, skin, px_per_mm, ref_a)
-    b = _measure(base_rgb, labs[1], masks, skin, px_per_mm, ref_a)
-    base_colour = _shared_skin([base_rgb], [labs[1]], [base_valid], geometry, _cheeks(masks))[0]
-    shared = colour.sum() / max(1, base_colour.sum())
-    reasons = _comparability(photo, baseline, residual, norm, single["quality"], p.regions, b.regions, shared)
-    change = _difference(p.overall, b.overall)
+    ref_a = _median_a_star(fb.lab, colour)
+    p = _measure(fp, masks, skin, px_per_mm, ref_a)
+    b = _measure(fb, masks, skin, px_per_mm, ref_a)
+    quality = _quality(photo, fp, geometry)
+    shared = colour.sum() / max(1, fb.colour.sum())
+    reasons = _comparability(photo, baseline, residual, norm, quality, p.regions, b.regions, shared)
     noise = change_noise(p.maps, b.maps, colour | texture, ref_a, iod)
     return {
-        **single,
+        "face": _face_dict(photo),
+        "quality": quality,
         "scale": {"iod_px": iod, "px_per_mm": px_per_mm},
         "normalisation": norm.to_dict(),
         "metrics": p.overall,
         "regions": p.regions,
-        "reference_metrics": b.overall,
-        "reference_regions": b.regions,
         "alignment": {
             "method": "landmarks+ecc" if ecc_shift else "landmarks",
             "matrix": matrix.tolist(),
@@ -358,12 +391,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
             "comparable": not reasons,
             "reasons": reasons,
         },
-        "change": change,
-        "change_pct": _relative(change, b.overall),
-        "noise": noise,
-        "beyond_noise": {m: (None if change[m] is None or noise[m] is None else abs(change[m]) > noise[m])
-                         for m in METRICS},
-        "region_change": {name: _difference(p.regions[name], b.regions[name]) for name in REGIONS},
+        **_comparison(p, b, noise),
     }
 
 
@@ -372,7 +400,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
 def _body_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     margin = 0.1 * (hi - lo).max()
-    s = min(1.0, BODY_MAX_REGION_SIDE / (hi - lo).max())
+    s = min(SCALE_MARGIN, BODY_MAX_REGION_SIDE / (hi - lo).max())  # never at native resolution: see SCALE_MARGIN
     to_frame = np.array([[s, 0, -(lo[0] - margin) * s], [0, s, -(lo[1] - margin) * s]])
     width, height = np.ceil((hi - lo + 2 * margin) * s).astype(int)
     return to_frame, (int(width), int(height))
@@ -392,11 +420,9 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
         raise UnsupportedImage("the marked region lies outside the photo or is too small")
     masks = {"marked": region}
     if baseline_rgb is None:
-        lab = to_lab(ref_frame)
-        skin = _shared_skin([ref_frame], [lab], [ref_valid], region, region)
-        colour = skin[0]
-        m = _measure(ref_frame, lab, masks, skin, BODY_PX_PER_MM, _median_a_star(lab, colour))
-        usable = bool(colour.sum() >= 30)
+        f = _frame(ref_frame, ref_valid, region, region, region)
+        m = _measure(f, masks, _shared(f), BODY_PX_PER_MM, _median_a_star(f.lab, f.colour))
+        usable = bool(f.colour.sum() >= 30)
         problems = [] if usable else ["too little skin is visible in the marked region"]
         return {"face": None, "quality": {"usable": usable, "warnings": problems, "problems": problems},
                 "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
@@ -409,29 +435,24 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
     photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
     norm = _backdrop_normalisation(photo_rgb, baseline_rgb, matrix, None, polygon,
                                    0.1 * np.ptp(polygon, axis=0).max())
-    photo_frame = apply_gains(photo_frame, norm.gains)
-    labs = [to_lab(photo_frame), to_lab(ref_frame)]
-    skin = _shared_skin([photo_frame, ref_frame], labs, [photo_valid, ref_valid], region, region)
+    fp = _frame(photo_frame, photo_valid, region, region, region, norm.gains)
+    fb = _frame(ref_frame, ref_valid, region, region, region)
+    skin = _shared(fp, fb)
     colour, texture, _ = skin
-    ref_a = _median_a_star(labs[1], colour)
-    p = _measure(photo_frame, labs[0], masks, skin, BODY_PX_PER_MM, ref_a)
-    b = _measure(ref_frame, labs[1], masks, skin, BODY_PX_PER_MM, ref_a)
+    ref_a = _median_a_star(fb.lab, colour)
+    p = _measure(fp, masks, skin, BODY_PX_PER_MM, ref_a)
+    b = _measure(fb, masks, skin, BODY_PX_PER_MM, ref_a)
     reasons = [] if norm.applied else [f"lighting not normalised: {norm.reason}"]
     if residual > MAX_FEATURE_RESIDUAL_PX:
         reasons.append(f"feature alignment residual {residual:.1f} px")
-    change = _difference(p.overall, b.overall)
     noise = change_noise(p.maps, b.maps, colour | texture, ref_a, BODY_PX_PER_MM * MEAN_IPD_MM)
     return {
         "face": None, "quality": {"usable": True, "warnings": [], "problems": []},
         "scale": {"px_per_mm": BODY_PX_PER_MM, "nominal": True},
         "normalisation": norm.to_dict(), "metrics": p.overall, "regions": p.regions,
-        "reference_metrics": b.overall, "reference_regions": b.regions,
         "alignment": {"method": "features", "matrix": matrix.tolist(), "inliers": inliers,
                       "residual_px": residual, "comparable": not reasons, "reasons": reasons},
-        "change": change, "change_pct": _relative(change, b.overall), "noise": noise,
-        "beyond_noise": {m: (None if change[m] is None or noise[m] is None else abs(change[m]) > noise[m])
-                         for m in METRICS},
-        "region_change": {"marked": change},
+        **_comparison(p, b, noise),
     }
 
 

@@ -61,8 +61,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _rotation_about(axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """Rodrigues' rotation matrix about a unit axis."""
+    a = np.radians(angle_deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+
+
 def head_pose(points: np.ndarray) -> HeadPose:
     """Yaw, pitch and roll of a face, in degrees.
+
+    The face's axes (eye axis, midline corrected by the neutral tilt, and
+    their cross product) form a rotation matrix ``R``, decomposed as
+    ``R = Ry(yaw) Rx(pitch) Rz(roll)`` in camera axes: yaw about the image's
+    vertical, then pitch about the horizontal, then roll in the image plane,
+    so that turning the head about the vertical changes yaw alone.
 
     Parameters
     ----------
@@ -78,9 +91,15 @@ def head_pose(points: np.ndarray) -> HeadPose:
     x_axis = _unit(points[LEFT_EYE_CORNERS[0]] - points[RIGHT_EYE_CORNERS[0]])
     midline = points[CHIN] - points[FOREHEAD_TOP]
     y_axis = _unit(midline - np.dot(midline, x_axis) * x_axis)
-    roll = np.degrees(np.arctan2(x_axis[1], x_axis[0]))
-    yaw = np.degrees(np.arcsin(np.clip(x_axis[2], -1, 1)))
-    pitch = -np.degrees(np.arcsin(np.clip(y_axis[2], -1, 1))) - NEUTRAL_MIDLINE_TILT_DEG
+    y_axis = _rotation_about(x_axis, NEUTRAL_MIDLINE_TILT_DEG) @ y_axis
+    z_axis = np.cross(x_axis, y_axis)  # into the head
+    r = np.column_stack([x_axis, y_axis, z_axis])
+    # Signs follow the module docstring: turning to the client's left swings the
+    # head's forward axis towards the image's left (yaw > 0); raising the chin
+    # tips it downwards in the image (pitch > 0).
+    yaw = -np.degrees(np.arctan2(r[0, 2], r[2, 2]))
+    pitch = np.degrees(np.arcsin(np.clip(r[1, 2], -1, 1)))
+    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
     return HeadPose(float(yaw), float(pitch), float(roll))
 
 

@@ -50,19 +50,18 @@ def _polygon_mask(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _dilate(mask: np.ndarray, radius: float) -> np.ndarray:
-    r = max(1, int(round(radius)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(mask, kernel)
+def within(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Pixels within ``radius`` of the mask (a round dilation, by distance transform)."""
+    return cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 5) <= radius
 
 
 def feature_mask(landmarks: np.ndarray, shape: tuple[int, int], iod_px: float) -> np.ndarray:
     """Eyes, brows, lips and nose with their margins: never skin for the metrics."""
-    out = np.zeros(shape, np.uint8)
+    out = np.zeros(shape, bool)
     for group, margin in FEATURE_MARGINS_IOD.items():
         hull = cv2.convexHull(landmarks[list(group)].astype(np.float32))[:, 0, :]
-        out |= _dilate(_polygon_mask(shape, hull), margin * iod_px)
-    return out.astype(bool)
+        out |= within(_polygon_mask(shape, hull), margin * iod_px)
+    return out
 
 
 def face_skin(landmarks: np.ndarray, shape: tuple[int, int], iod_px: float) -> np.ndarray:
@@ -97,8 +96,7 @@ def region_masks(landmarks: np.ndarray, shape: tuple[int, int], iod_px: float) -
         One mask per name in :data:`REGIONS`.
     """
     oval = _polygon_mask(shape, landmarks[list(FACE_OVAL)])
-    r = max(1, int(round(OVAL_MARGIN_IOD * iod_px)))
-    oval = cv2.erode(oval, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+    oval = cv2.distanceTransform(oval, cv2.DIST_L2, 5) > OVAL_MARGIN_IOD * iod_px
     allowed = oval & ~feature_mask(landmarks, shape, iod_px)
     polygons = {name: _polygon_mask(shape, landmarks[list(idx)]).astype(bool) for name, idx in REGION_POLYGONS.items()}
     masks = {name: polygons[name] & allowed for name in ("forehead", "left_cheek", "right_cheek", "chin")}
@@ -128,14 +126,14 @@ def skin_colour_mask(lab: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.linalg.norm(lab - median, axis=2) <= MAX_SKIN_DELTA_E
 
 
-def well_exposed_mask(rgb: np.ndarray, lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Skin pixels that are neither specular highlights nor deep shadows.
+def well_exposed_mask(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Pixels that are neither specular highlights nor deep shadows, by lightness.
 
-    A highlight is a clipped channel (>= :data:`CLIPPED`) or an L* more than
-    :data:`HIGHLIGHT_DELTA_L` above the median L* of ``skin``; a deep shadow
-    an L* more than :data:`SHADOW_DELTA_L` below it.
+    A highlight has an L* more than :data:`HIGHLIGHT_DELTA_L` above the median
+    L* of ``skin``, a deep shadow one more than :data:`SHADOW_DELTA_L` below
+    it. Clipped channels (>= :data:`CLIPPED` of 255) are highlights too; the
+    caller judges them on the pixels as captured, before any normalisation.
     """
     lightness = lab[..., 0]
     median = np.median(lightness[skin])
-    clipped = (rgb >= CLIPPED).any(axis=2)
-    return ~clipped & (lightness <= median + HIGHLIGHT_DELTA_L) & (lightness >= median - SHADOW_DELTA_L)
+    return (lightness <= median + HIGHLIGHT_DELTA_L) & (lightness >= median - SHADOW_DELTA_L)

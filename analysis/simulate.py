@@ -140,7 +140,7 @@ def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: 
     return np.round(out * 255.0).astype(np.uint8)
 
 
-def clinic_portrait(rgb: np.ndarray, face: Face, scale: float = 5.0, texture_pct: float = 3.0,
+def clinic_portrait(rgb: np.ndarray, face: Face, scale: float = 6.0, texture_pct: float = 3.0,
                     seed: int = 0) -> np.ndarray:
     """A clinic-resolution head-and-shoulders photo made from a low-resolution portrait.
 

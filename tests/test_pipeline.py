@@ -1,0 +1,172 @@
+"""The whole analysis on real photographs with known, simulated changes.
+
+Every change is injected into the skin only (`analysis.simulate`), and every
+nuisance is a simulated re-capture, so the right answer is known.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from analysis import NoFace, UnsupportedImage, analyse, locate_face
+from analysis.align import apply, compose
+from analysis.metrics import METRICS
+from analysis.simulate import Recapture, inject, skin_mask
+
+# Conditions that keep the astronaut's bright skin below clipping.
+NUISANCE = Recapture(rotation_deg=7.0, scale=1.1, shift_px=(9.0, -6.0), exposure=0.8,
+                     white_balance=(1.06, 1.0, 0.93), jpeg_quality=90)
+REQUIRED = {"analysis_version", "image", "face", "quality", "metrics", "regions", "normalisation", "scale"}
+
+
+def true_error_pct(result, recapture: Recapture, found) -> float:
+    """Mean misregistration of the baseline's landmarks after a round trip, in % of the eye distance."""
+    points = found.face.xy[:468]
+    truth = recapture.matrix(found.rgb.shape[:2])
+    round_trip = apply(compose(np.asarray(result["alignment"]["matrix"]), truth), points)
+    return float(100 * np.linalg.norm(round_trip - points, axis=1).mean() / found.face.inter_ocular_px)
+
+
+def test_single_photo_result(astronaut, astronaut_face):
+    r = analyse(astronaut)
+    assert REQUIRED <= set(r) and "alignment" not in r
+    assert r["image"] == {"width": 512, "height": 512}
+    assert np.allclose(r["face"]["landmarks"], astronaut_face.face.xy, atol=0.01)
+    assert r["face"]["view"] == "front" and r["quality"]["usable"]
+    assert 3 < r["metrics"]["redness_a_star"] < 25 and 40 < r["metrics"]["brightness_l_star"] < 95
+    assert set(r["regions"]) == {"forehead", "left_cheek", "right_cheek", "chin", "periorbital"}
+    assert not r["normalisation"]["applied"]
+
+
+def test_nuisance_only_recapture_reads_as_no_change(astronaut, astronaut_face):
+    r = analyse(NUISANCE.apply(astronaut), astronaut_face)
+    assert abs(r["change"]["redness_a_star"]) < 0.3
+    assert abs(r["change"]["brightness_l_star"]) < 0.5
+    assert r["alignment"]["comparable"], r["alignment"]["reasons"]
+    assert r["alignment"]["residual_iod_pct"] < 1.5
+    assert true_error_pct(r, NUISANCE, astronaut_face) < 0.5
+    norm = r["normalisation"]
+    assert norm["applied"]
+    expected = 1 / (NUISANCE.exposure * np.asarray(NUISANCE.white_balance))
+    assert np.allclose(norm["gains_rgb"], expected, rtol=0.03)
+    assert not any(r["beyond_noise"][m] for m in ("redness_a_star", "brightness_l_star"))
+
+
+@pytest.mark.parametrize("kwargs,metric,expected", [
+    ({"delta_a": -2.0}, "redness_a_star", -2.0),
+    ({"delta_l": 3.0}, "brightness_l_star", 3.0),
+])
+def test_injected_colour_change_is_recovered(astronaut, astronaut_face, kwargs, metric, expected):
+    changed = inject(astronaut, skin_mask(astronaut_face.face, astronaut), **kwargs)
+    r = analyse(NUISANCE.apply(changed), astronaut_face)
+    assert r["change"][metric] == pytest.approx(expected, rel=0.15)
+    assert r["beyond_noise"][metric]
+    other = "brightness_l_star" if metric == "redness_a_star" else "redness_a_star"
+    assert abs(r["change"][other]) < 0.5
+    for region in ("left_cheek", "right_cheek", "chin"):
+        assert r["region_change"][region][metric] == pytest.approx(expected, rel=0.25), region
+
+
+def test_lower_redness_shrinks_the_red_area(astronaut, astronaut_face):
+    changed = inject(astronaut, skin_mask(astronaut_face.face, astronaut), delta_a=-3.0)
+    r = analyse(changed, astronaut_face)
+    assert r["change"]["red_area_pct"] < 0
+    assert r["change"]["erythema_index"] < 0
+
+
+@pytest.mark.parametrize("nuisance", [
+    Recapture(rotation_deg=-9.0), Recapture(scale=0.87), Recapture(scale=1.13, shift_px=(20.0, 10.0)),
+    Recapture(exposure=0.72, white_balance=(0.95, 1.0, 1.07)), Recapture(jpeg_quality=80),
+])
+def test_texture_holds_still_under_pose_scale_and_lighting(clinic, clinic_face, nuisance):
+    r = analyse(nuisance.apply(clinic), clinic_face)
+    assert abs(r["change_pct"]["texture_roughness"]) < 5.0
+    assert abs(r["change"]["redness_a_star"]) < 0.3
+    assert r["alignment"]["comparable"], r["alignment"]["reasons"]
+
+
+def test_smoother_texture_is_recovered(clinic, clinic_face):
+    # Fine-scale log-luminance contrast x0.7 under the injection's sigma: roughness -30 %.
+    smooth = inject(clinic, skin_mask(clinic_face.face, clinic), texture_factor=0.7, texture_sigma_px=10.0)
+    r = analyse(Recapture(rotation_deg=4.0, scale=0.95, jpeg_quality=92).apply(smooth), clinic_face)
+    assert r["change_pct"]["texture_roughness"] == pytest.approx(-30.0, abs=4.5)
+    assert r["beyond_noise"]["texture_roughness"]
+    assert abs(r["change"]["brightness_l_star"]) < 0.5
+
+
+def test_texture_needs_resolution(astronaut):
+    r = analyse(astronaut)
+    assert r["metrics"]["texture_roughness"] is None
+    assert any("texture" in w for w in r["quality"]["warnings"])
+
+
+def test_a_much_closer_photo_is_not_comparable(astronaut, astronaut_face):
+    r = analyse(Recapture(scale=1.7).apply(astronaut), astronaut_face)
+    assert not r["alignment"]["comparable"]
+    assert any("different distance" in reason for reason in r["alignment"]["reasons"])
+
+
+def test_light_from_another_side_is_not_comparable(astronaut, astronaut_face):
+    ramp = np.linspace(0.55, 1.0, astronaut.shape[1], dtype=np.float32)[None, :, None]
+    relit = np.clip(astronaut * ramp, 0, 255).astype(np.uint8)  # light falls off to the left
+    r = analyse(relit, astronaut_face)
+    assert not r["alignment"]["comparable"]
+    assert any("light" in reason for reason in r["alignment"]["reasons"])
+
+
+def test_every_metric_has_a_change_and_a_noise_bound(astronaut, astronaut_face):
+    r = analyse(NUISANCE.apply(astronaut), astronaut_face)
+    colour = ("redness_a_star", "erythema_index", "red_area_pct", "brightness_l_star", "ita_deg", "evenness_l_std")
+    for m in colour:
+        assert r["change"][m] is not None and r["noise"][m] > 0, m
+    assert set(r["change"]) == set(METRICS)
+
+
+BODY_REGION = np.array([[310, 260], [420, 280], [410, 450], [320, 440]], float)
+
+
+@pytest.fixture(scope="module")
+def body_scene(clinic, clinic_face):
+    """Half a face at clinic resolution, cut so that no face is found: skin without landmarks."""
+    cx, cy = np.round(clinic_face.face.xy[50]).astype(int)
+    return np.ascontiguousarray(clinic[cy - 150:cy + 450, cx - 350:cx + 250])
+
+
+def test_body_photo_has_no_face(body_scene):
+    with pytest.raises(NoFace):
+        locate_face(body_scene)
+
+
+def test_body_photo_aligned_by_features(body_scene):
+    recapture = Recapture(rotation_deg=5.0, scale=1.05, exposure=0.85, jpeg_quality=92)
+    r = analyse(recapture.apply(body_scene), body_scene, region=BODY_REGION)
+    assert r["face"] is None and r["alignment"]["method"] == "features" and r["alignment"]["comparable"]
+    truth = np.linalg.inv(np.vstack([recapture.matrix(body_scene.shape[:2]), [0, 0, 1]]))
+    assert np.abs(apply(np.asarray(r["alignment"]["matrix"]), BODY_REGION) - apply(truth, BODY_REGION)).max() < 1.5
+    assert abs(r["change"]["redness_a_star"]) < 0.3
+    assert abs(r["change"]["brightness_l_star"]) < 0.5
+    assert abs(r["change_pct"]["texture_roughness"]) < 5.0
+    assert r["normalisation"]["applied"]
+
+
+def test_body_region_change_is_recovered(body_scene):
+    weights = np.zeros(body_scene.shape[:2], np.float32)
+    cv2.fillPoly(weights, [BODY_REGION.astype(np.int32)], 1.0)
+    weights = np.maximum(weights, cv2.GaussianBlur(cv2.dilate(weights, np.ones((15, 15))), (0, 0), 3))
+    changed = inject(body_scene, weights, delta_a=-2.0)
+    r = analyse(Recapture(rotation_deg=-4.0, jpeg_quality=92).apply(changed), body_scene, region=BODY_REGION)
+    assert r["change"]["redness_a_star"] == pytest.approx(-2.0, rel=0.15)
+
+
+def test_body_photo_alone(body_scene):
+    r = analyse(body_scene, region=BODY_REGION)
+    assert r["face"] is None and r["metrics"]["redness_a_star"] is not None and "alignment" not in r
+    assert r["metrics"]["pixels"] > 1000
+
+
+def test_unalignable_body_photo_is_refused(body_scene):
+    with pytest.raises(UnsupportedImage, match="aligned"):
+        analyse(np.full_like(body_scene, 128), body_scene, region=BODY_REGION)
