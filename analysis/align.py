@@ -105,7 +105,7 @@ def refine_ecc(moving: np.ndarray, fixed: np.ndarray, mask: np.ndarray, iod_px: 
     or moves further than :data:`MAX_REFINEMENT_IOD` of ``iod_px``.
     """
     warp = np.eye(2, 3, dtype=np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
     try:
         _, warp = cv2.findTransformECC(fixed, moving, warp, cv2.MOTION_AFFINE, criteria,
                                        mask.astype(np.uint8), 1)

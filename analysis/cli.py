@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .decoding import DecodedImage, decode
-from .errors import AnalysisError, UnreadableImage
+from .errors import AnalysisError, ImageTooLarge, UnreadableImage
 from .metrics import METRICS
 from .pipeline import analyse, locate_face
 
@@ -144,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         if args.json:
             print(json.dumps({"error": exc.to_dict()}))
+        return EXIT_ERROR
+    except MemoryError:
+        error = ImageTooLarge("the photo does not fit in memory")
+        print(f"error: {error.message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": error.to_dict()}))
         return EXIT_ERROR
     print(json.dumps(result, default=_json_default) if args.json else render(result))
     return 0

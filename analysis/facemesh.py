@@ -139,6 +139,23 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+def divert_native_logs() -> None:
+    """For command-line processes: send native (C++) writes to fd 2 to /dev/null for good.
+
+    MediaPipe and TFLite also log from graph threads and at teardown, after
+    any call returns, so a process whose stderr must carry only its own
+    messages diverts fd 2 once, at start. Python's ``sys.stderr`` is re-opened
+    on a duplicate of the real stderr, so our messages and any Python
+    traceback still reach the user.
+    """
+    sys.stderr.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding="utf-8", errors="replace")
+
+
 _lock = threading.Lock()
 _mesh = None
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import __version__
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
-from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_gains, backdrop_gains, lab_from_linear, srgb_to_linear
+from .colour import NOT_APPLIED_SINGLE, Normalisation, backdrop_gains, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
 from .errors import UnsupportedImage
 from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subject
@@ -48,7 +48,7 @@ from .metrics import MEAN_IPD_MM, METRICS, MIN_TEXTURE_PX_PER_MM, SkinMaps, meas
 from .noise import change_noise
 from .pose import HeadPose, head_pose
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
-from .resample import level_eyes_frame, warp
+from .resample import Pyramid, level_eyes_frame, warp
 
 CANONICAL_IOD_PX = 256.0
 #: Both photos are resampled to at most this fraction of the smaller one's
@@ -121,7 +121,6 @@ class _Frame:
     comparison uses the intersection over both images (:func:`_shared`).
     """
 
-    rgb: np.ndarray
     linear: np.ndarray
     lab: np.ndarray
     valid: np.ndarray
@@ -139,13 +138,14 @@ def _frame(rgb: np.ndarray, valid: np.ndarray, geometry: np.ndarray, skin_refere
     down by the normalisation is still clipped.
     """
     clipped = (rgb >= CLIPPED / 255).any(axis=2)
-    rgb = apply_gains(rgb, gains)
     linear = srgb_to_linear(rgb)
+    if gains != (1.0, 1.0, 1.0):
+        linear = np.minimum(linear * np.asarray(gains, np.float32), 1.0)
     lab = lab_from_linear(linear)
     reference = skin_reference & valid
     skin = valid & skin_colour_mask(lab, reference if reference.sum() >= 10 else valid)
     colour = geometry & skin & ~clipped & well_exposed_mask(lab, geometry & skin)
-    return _Frame(rgb, linear, lab, valid, clipped, colour, geometry & skin & ~clipped, face & skin & ~clipped)
+    return _Frame(linear, lab, valid, clipped, colour, geometry & skin & ~clipped, face & skin & ~clipped)
 
 
 def _shared(*frames: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,16 +263,16 @@ def _single_face(photo: FacePhoto) -> dict:
     }
 
 
-def _backdrop_normalisation(photo_rgb, base_rgb, photo_to_base: np.ndarray, base_face: Face | None,
+def _backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndarray, base_face: Face | None,
                             exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0) -> Normalisation:
     """Match the photo's lighting to the baseline's on the backdrop, at overview resolution."""
-    h, w = base_rgb.shape[:2]
+    w, h = base.photo_size
     s = min(1.0, OVERVIEW_MAX_SIDE / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
     overview = np.diag([s, s, 1.0])
-    base_small, base_valid = warp(base_rgb, overview[:2], size)
-    photo_small, photo_valid = warp(photo_rgb, overview @ to_3x3(photo_to_base) if photo_to_base.shape == (3, 3)
-                                    else compose(overview[:2], photo_to_base), size)
+    base_small, base_valid = base.warp(overview[:2], size)
+    photo_small, photo_valid = photo.warp(overview @ to_3x3(photo_to_base) if photo_to_base.shape == (3, 3)
+                                          else compose(overview[:2], photo_to_base), size)
     subject = np.zeros(base_small.shape[:2], np.uint8)
     if base_face is not None:
         oval = base_face.xy[list(FACE_OVAL)] * s
@@ -285,7 +285,8 @@ def _backdrop_normalisation(photo_rgb, base_rgb, photo_to_base: np.ndarray, base
     return backdrop_gains(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop)
 
 
-def align_faces(photo: FacePhoto, baseline: FacePhoto) -> tuple[np.ndarray, float, float]:
+def align_faces(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid | None = None,
+                baseline_source: Pyramid | None = None) -> tuple[np.ndarray, float, float]:
     """Similarity from photo pixels to baseline pixels: landmark fit refined by ECC.
 
     ECC runs over the whole face oval, whose eyes, brows and nose give it the
@@ -305,8 +306,8 @@ def align_faces(photo: FacePhoto, baseline: FacePhoto) -> tuple[np.ndarray, floa
     residual = 100.0 * rms_residual(matrix, src, dst) / baseline.face.inter_ocular_px
     iod = min(ECC_IOD_PX, 2.0 * min(photo.face.inter_ocular_px, baseline.face.inter_ocular_px))
     to_frame, size = _frame_of(baseline, iod)
-    base_rgb, base_valid = warp(baseline.rgb, to_frame, size)
-    photo_rgb, photo_valid = warp(photo.rgb, compose(to_frame, matrix), size)
+    base_rgb, base_valid = (baseline_source or Pyramid(baseline.rgb)).warp(to_frame, size)
+    photo_rgb, photo_valid = (photo_source or Pyramid(photo.rgb)).warp(compose(to_frame, matrix), size)
     oval = np.zeros(base_rgb.shape[:2], np.uint8)
     cv2.fillPoly(oval, [np.round(apply(to_frame, baseline.face.xy[list(FACE_OVAL)])).astype(np.int32)], 1)
     face = oval.astype(bool) & base_valid & photo_valid
@@ -354,12 +355,13 @@ def _comparability(photo: FacePhoto, baseline: FacePhoto, residual: float, norm:
 
 
 def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
-    matrix, residual, ecc_shift = align_faces(photo, baseline)
     iod = _analysis_iod(photo, baseline)
+    photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
+    matrix, residual, ecc_shift = align_faces(photo, baseline, photo_source, base_source)
     to_frame, size = _frame_of(baseline, iod)
-    base_rgb, base_valid = warp(baseline.rgb, to_frame, size)
-    photo_rgb, photo_valid = warp(photo.rgb, compose(to_frame, matrix), size)
-    norm = _backdrop_normalisation(photo.rgb, baseline.rgb, matrix, baseline.face)
+    base_rgb, base_valid = base_source.warp(to_frame, size)
+    photo_rgb, photo_valid = photo_source.warp(compose(to_frame, matrix), size)
+    norm = _backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
     landmarks = apply(to_frame, baseline.face.xy)
     masks = region_masks(landmarks, base_valid.shape, iod)
     geometry = np.logical_or.reduce(list(masks.values())) & base_valid
@@ -433,7 +435,7 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
                                "retake it from the baseline's position")
     matrix, inliers, residual = found
     photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
-    norm = _backdrop_normalisation(photo_rgb, baseline_rgb, matrix, None, polygon,
+    norm = _backdrop_normalisation(Pyramid(photo_rgb), Pyramid(baseline_rgb), matrix, None, polygon,
                                    0.1 * np.ptp(polygon, axis=0).max())
     fp = _frame(photo_frame, photo_valid, region, region, region, norm.gains)
     fb = _frame(ref_frame, ref_valid, region, region, region)

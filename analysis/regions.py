@@ -122,8 +122,9 @@ def skin_colour_mask(lab: np.ndarray, reference: np.ndarray) -> np.ndarray:
         True where Delta E*ab to the median skin colour is at most
         :data:`MAX_SKIN_DELTA_E`.
     """
-    median = np.median(lab[reference], axis=0)
-    return np.linalg.norm(lab - median, axis=2) <= MAX_SKIN_DELTA_E
+    median = np.median(lab[reference], axis=0).astype(np.float32)
+    difference = lab - median
+    return np.einsum("ijk,ijk->ij", difference, difference) <= MAX_SKIN_DELTA_E ** 2
 
 
 def well_exposed_mask(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:

@@ -1,0 +1,224 @@
+"""The clinic's records, in its own words.
+
+A :class:`Client` is screened (:class:`Screening`) and gives :class:`Consent`
+for treatment, photography and marketing. A :class:`Course` of treatment has
+:class:`Session` s, each with the :class:`ProductUse` s injected and the
+:class:`Photo` s taken, by :data:`VIEWS`. A photo's original bytes live in the
+photo store (content-addressed by SHA-256); the database holds its metadata
+and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
+Staff sign in as :class:`User`; clients with a personal access code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+VIEWS = ("front", "left_45", "right_45")
+CONSENT_KINDS = ("treatment", "photography", "marketing")
+TECHNIQUES = ("manual", "gun", "roller")
+ROLES = ("practitioner", "admin")
+COURSE_STATUSES = ("planned", "active", "completed", "stopped")
+TREATMENTS = ("skin rejuvenation", "hair loss", "cellulite/fat", "pigmentation")
+
+#: The medical history checked before mesotherapy; each is a contraindication when present.
+CONTRAINDICATIONS = {
+    "pregnant_or_breastfeeding": "pregnancy or breastfeeding",
+    "skin_infection_in_area": "active skin infection or cold sores in the area",
+    "active_dermatosis_in_area": "active acne, eczema or psoriasis in the area",
+    "anticoagulants_or_aspirin": "anticoagulants or aspirin",
+    "isotretinoin_18_months": "isotretinoin in the last 18 months",
+    "autoimmune_or_steroids": "autoimmune disease or steroids",
+    "bleeding_disorder": "bleeding disorders",
+    "keloid_tendency": "keloid tendency",
+    "poorly_controlled_condition": "uncontrolled diabetes or another poorly controlled condition",
+    "allergy_ingredient_or_anaesthetic": "allergy to an ingredient or to local anaesthetic",
+    "permanent_filler_in_area": "permanent filler in the area",
+    "under_minimum_age": "age under the clinic's minimum",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    fitzpatrick: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    access_code_hash: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    screenings: Mapped[list[Screening]] = relationship(back_populates="client", cascade="all, delete-orphan",
+                                                       order_by="Screening.screened_on")
+    consents: Mapped[list[Consent]] = relationship(back_populates="client", cascade="all, delete-orphan")
+    courses: Mapped[list[Course]] = relationship(back_populates="client", cascade="all, delete-orphan",
+                                                 order_by="Course.id")
+
+
+class Screening(Base):
+    """The consultation's medical history. A True field is an open contraindication."""
+
+    __tablename__ = "screenings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    screened_on: Mapped[date] = mapped_column(Date)
+    screened_by: Mapped[str] = mapped_column(String(200))
+    pregnant_or_breastfeeding: Mapped[bool] = mapped_column(Boolean, default=False)
+    skin_infection_in_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    active_dermatosis_in_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    anticoagulants_or_aspirin: Mapped[bool] = mapped_column(Boolean, default=False)
+    isotretinoin_18_months: Mapped[bool] = mapped_column(Boolean, default=False)
+    autoimmune_or_steroids: Mapped[bool] = mapped_column(Boolean, default=False)
+    bleeding_disorder: Mapped[bool] = mapped_column(Boolean, default=False)
+    keloid_tendency: Mapped[bool] = mapped_column(Boolean, default=False)
+    poorly_controlled_condition: Mapped[bool] = mapped_column(Boolean, default=False)
+    allergy_ingredient_or_anaesthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    permanent_filler_in_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    under_minimum_age: Mapped[bool] = mapped_column(Boolean, default=False)
+    patch_test_on: Mapped[date | None] = mapped_column(Date)
+    patch_test_result: Mapped[str | None] = mapped_column(String(20))  # negative, positive
+    notes: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[Client] = relationship(back_populates="screenings")
+
+    @property
+    def open_contraindications(self) -> list[str]:
+        found = [label for field, label in CONTRAINDICATIONS.items() if getattr(self, field)]
+        if self.patch_test_result == "positive":
+            found.append("positive patch test")
+        return found
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    given_on: Mapped[date] = mapped_column(Date)
+    signatory: Mapped[str] = mapped_column(String(200))
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    client: Mapped[Client] = relationship(back_populates="consents")
+
+    def current_on(self, day: date) -> bool:
+        return self.given_on <= day and (self.withdrawn_on is None or day < self.withdrawn_on)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    treatment: Mapped[str] = mapped_column(String(200))
+    areas: Mapped[list] = mapped_column(JSON, default=list)
+    planned_sessions: Mapped[int] = mapped_column(Integer)
+    interval_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    started_on: Mapped[date] = mapped_column(Date)
+    override_reason: Mapped[str | None] = mapped_column(Text)  # why it started despite contraindications
+    override_by: Mapped[str | None] = mapped_column(String(200))
+    client: Mapped[Client] = relationship(back_populates="courses")
+    sessions: Mapped[list[Session]] = relationship(back_populates="course", cascade="all, delete-orphan",
+                                                   order_by="Session.number")
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("course_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    held_on: Mapped[date] = mapped_column(Date)
+    practitioner: Mapped[str] = mapped_column(String(200))
+    technique: Mapped[str] = mapped_column(String(20))
+    areas: Mapped[list] = mapped_column(JSON, default=list)
+    anaesthetic: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    immediate_reactions: Mapped[str] = mapped_column(Text, default="")
+    aftercare: Mapped[str] = mapped_column(Text, default="")
+    course: Mapped[Course] = relationship(back_populates="sessions")
+    products: Mapped[list[ProductUse]] = relationship(back_populates="session", cascade="all, delete-orphan")
+    photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
+                                               order_by="Photo.id")
+
+
+class ProductUse(Base):
+    __tablename__ = "product_uses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    product: Mapped[str] = mapped_column(String(200))
+    batch: Mapped[str] = mapped_column(String(100))
+    expiry: Mapped[date | None] = mapped_column(Date)
+    volume_ml: Mapped[float | None]
+    session: Mapped[Session] = relationship(back_populates="products")
+
+
+class Photo(Base):
+    """A photo's record; its original bytes are in the photo store under ``sha256``."""
+
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("session_id", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    view: Mapped[str] = mapped_column(String(100))  # a VIEWS value, or a named body area
+    original_name: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    region: Mapped[list | None] = mapped_column(JSON)  # marked polygon for body areas, in this photo's pixels
+    session: Mapped[Session] = relationship(back_populates="photos")
+    analyses: Mapped[list[PhotoAnalysis]] = relationship(back_populates="photo", cascade="all, delete-orphan",
+                                                         order_by="PhotoAnalysis.id",
+                                                         foreign_keys="PhotoAnalysis.photo_id")
+
+
+class PhotoAnalysis(Base):
+    """The `analysis` result for a photo (against its baseline), or the error that stopped it."""
+
+    __tablename__ = "photo_analyses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    reference_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    analysis_version: Mapped[str] = mapped_column(String(20))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="analyses", foreign_keys=[photo_id])
+
+
+class AuditEvent(Base):
+    """Who did what to which record, and when. Holds ids and actions, never personal data."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))  # create, change, view, export, delete, import, analyse
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    client_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict | None] = mapped_column(JSON)
