@@ -209,8 +209,9 @@ def _dispatch(args, db, s, actor) -> str:
         client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes)
         return f"client {client.id} added\naccess code for the client portal (shown once): {code}"
     if command == "client" and action == "list":
-        rows = records.find_clients(s, args.search)
-        return "\n".join(f"{c.id:>6}  {c.name}  {c.date_of_birth or ''}" for c in rows) or "no clients"
+        rows = records.client_overview(s, args.search)
+        return "\n".join(f"{c.id:>6}  {c.name:<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
+                         f"{c.sessions} sessions, last {c.last_session or '-'}" for c in rows) or "no clients"
     if command == "client" and action == "show":
         return _show_client(s, records.get_client(s, args.client, actor))
     if command == "screening":

@@ -11,6 +11,7 @@ Rules a clinic relies on are enforced here, not in the UI:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
@@ -69,6 +70,27 @@ def find_clients(s: DbSession, text: str = "", limit: int = 100) -> list[Client]
     if text.strip():
         query = query.where(Client.name.ilike(f"%{text.strip()}%"))
     return list(s.scalars(query))
+
+
+@dataclass(frozen=True)
+class ClientOverview:
+    id: int
+    name: str
+    date_of_birth: date | None
+    courses: int
+    sessions: int
+    last_session: date | None
+
+
+def client_overview(s: DbSession, text: str = "", limit: int | None = None) -> list[ClientOverview]:
+    """Every client with counts of courses and sessions and the last session's date, in one query."""
+    query = (select(Client.id, Client.name, Client.date_of_birth, func.count(func.distinct(Course.id)),
+                    func.count(Session.id), func.max(Session.held_on))
+             .outerjoin(Course, Course.client_id == Client.id).outerjoin(Session, Session.course_id == Course.id)
+             .group_by(Client.id).order_by(Client.name, Client.id).limit(limit))
+    if text.strip():
+        query = query.where(Client.name.ilike(f"%{text.strip()}%"))
+    return [ClientOverview(*row) for row in s.execute(query)]
 
 
 def update_client(s: DbSession, actor: str, client_id: int, **fields) -> Client:

@@ -1,0 +1,322 @@
+"""The records layer on a real SQLite data folder: round trips, rules, consent, erasure, backup, crashes."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from datetime import date
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, inspect, select, text
+
+from tracker import access, backup, clientdata, gallery, photos, progress, records
+from tracker.db import Database, migrate, open_data_folder
+from tracker.errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
+from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis
+from tracker.photostore import PhotoStore, atomic_write, sha256_of
+from tracker_helpers import ACTOR, client_with_course, new_db, sample_bytes
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = new_db(tmp_path / "data")
+    yield database
+    database.close()
+
+
+def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
+    migrate(engine)  # running again changes nothing
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() in ("wal", "delete")
+
+
+def test_data_folder_uses_wal(db):
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_every_record_round_trips(db, tmp_path):
+    ids = client_with_course(db, sessions=2)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+    again = open_data_folder(db.folder.root)
+    with again.session() as s:
+        client = s.get(Client, ids["client"])
+        assert (client.name, client.date_of_birth, client.contact, client.fitzpatrick) == (
+            "Ada Example", date(1985, 12, 10), "ada@example.org", 2)
+        assert client.screenings[0].patch_test_result == "negative"
+        assert client.screenings[0].open_contraindications == []
+        assert sorted(c.kind for c in client.consents) == ["marketing", "photography", "treatment"]
+        course = client.courses[0]
+        assert (course.treatment, course.areas, course.planned_sessions, course.interval_days) == (
+            "skin rejuvenation", ["face"], 4, 28)
+        first, second = course.sessions
+        assert (first.number, second.number, first.technique, first.practitioner) == (1, 2, "gun", "Dr Test")
+        assert first.products[0].batch == "B1" and first.products[0].expiry == date(2027, 6, 30)
+        photo = first.photos[0]
+        assert photo.view == "front" and photo.sha256 == sha256_of(sample_bytes(1))
+        assert photo.captured_at.date() == date(2026, 1, 12)  # from EXIF
+        assert again.store.get(photo.sha256) == sample_bytes(1)  # byte for byte
+        later = second.photos[0].analyses[0]
+        assert later.reference_photo_id == photo.id and later.analysis_version
+        assert later.result["change"]["redness_a_star"] == pytest.approx(-0.8, abs=0.2)
+        actions = {(e.action, e.entity) for e in s.scalars(select(AuditEvent))}
+        assert {("create", "client"), ("create", "consent"), ("import", "photo"), ("analyse", "photo")} <= actions
+    again.close()
+
+
+def test_access_codes_and_passwords_are_stored_hashed(db):
+    with db.session() as s:
+        client, code = records.add_client(s, ACTOR, "Ben Example")
+        user = access.add_user(s, "ada", "correct horse battery", "practitioner")
+        s.commit()
+        assert code not in client.access_code_hash and "correct horse" not in user.password_hash
+        assert access.client_for_code(s, code).id == client.id
+        assert access.client_for_code(s, code.lower()).id == client.id
+        assert access.client_for_code(s, f"{client.id}-AAAA-AAAA") is None
+        assert access.authenticate(s, "ada", "correct horse battery").id == user.id
+        assert access.authenticate(s, "ada", "wrong password!") is None
+        with pytest.raises(RecordError, match="10 characters"):
+            access.add_user(s, "bob", "short", "admin")
+        with pytest.raises(RecordError, match="already exists"):
+            access.add_user(s, "ada", "another long one", "admin")
+
+
+def test_a_client_sees_only_their_own_records():
+    mine = access.Viewer("client", "client", client_id=3)
+    assert access.require_client_access(mine, 3) is mine
+    with pytest.raises(NotAllowed):
+        access.require_client_access(mine, 4)
+    with pytest.raises(NotAllowed):
+        access.require_staff(mine)
+    with pytest.raises(NotAllowed):
+        access.require_client_access(None, 3)
+    staff = access.Viewer("dr", "practitioner")
+    assert access.require_client_access(staff, 4) is staff
+    with pytest.raises(NotAllowed):
+        access.require_admin(staff)
+
+
+def test_course_needs_screening_and_consent_or_an_override(db):
+    with db.session() as s:
+        client, _ = records.add_client(s, ACTOR, "Cara Example")
+        with pytest.raises(NotAllowed, match="treatment consent"):
+            records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1))
+        records.give_consent(s, ACTOR, client.id, "treatment", date(2026, 1, 1), "Cara Example")
+        with pytest.raises(NotAllowed, match="no screening"):
+            records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1))
+        records.record_screening(s, ACTOR, client.id, date(2026, 1, 20), {"anticoagulants_or_aspirin"})
+        with pytest.raises(NotAllowed, match="anticoagulants or aspirin"):
+            records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1))
+        course = records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1),
+                                      override_reason="aspirin stopped 10 days before, GP letter on file")
+        assert course.override_reason.startswith("aspirin stopped") and course.override_by == ACTOR
+        with pytest.raises(RecordError, match="expired"):
+            records.add_session(s, ACTOR, course.id, date(2026, 2, 1), "Dr", "manual",
+                                products=[{"product": "X", "batch": "1", "expiry": date(2026, 1, 1)}])
+        with pytest.raises(RecordError, match="technique"):
+            records.add_session(s, ACTOR, course.id, date(2026, 2, 1), "Dr", "laser")
+
+
+def test_photo_import_refuses_bad_input_and_keeps_nothing(db):
+    ids = client_with_course(db, sessions=1, with_photos=False)
+    session_id = ids["sessions"][0]
+    with db.session() as s:
+        with pytest.raises(BadPhoto) as bad:
+            photos.import_photos(s, db.store, ACTOR, session_id, [
+                photos.Incoming("good.jpg", sample_bytes(1)), photos.Incoming("notes.txt", b"not a photo")])
+        assert bad.value.code == "not_an_image" and "notes.txt" in bad.value.message
+        s.rollback()
+        assert s.scalar(select(Photo).where(Photo.session_id == session_id)) is None
+    assert db.store.all_hashes() == set()  # every file is checked before anything is written
+    with db.session() as s:
+        photos.import_photos(s, db.store, ACTOR, session_id, [photos.Incoming("a.jpg", sample_bytes(1))])
+        s.commit()
+        with pytest.raises(DuplicatePhoto):
+            photos.import_photos(s, db.store, ACTOR, session_id, [photos.Incoming("again.jpg", sample_bytes(1))])
+
+
+def test_photos_need_photography_consent(db):
+    ids = client_with_course(db, sessions=1, with_photos=False)
+    with db.session() as s:
+        records.withdraw_consent(s, ACTOR, ids["client"], "photography", date(2026, 1, 10))
+        with pytest.raises(NotAllowed, match="photography consent"):
+            photos.import_photos(s, db.store, ACTOR, ids["sessions"][0], [photos.Incoming("a.jpg", sample_bytes(1))])
+
+
+def test_an_import_killed_half_way_leaves_the_store_consistent(db, monkeypatch):
+    ids = client_with_course(db, sessions=2, with_photos=False)
+    real_put, calls = PhotoStore.put, []
+
+    def crash_after_one(self, data):
+        if calls:
+            raise KeyboardInterrupt("power cut")
+        calls.append(1)
+        return real_put(self, data)
+
+    monkeypatch.setattr(PhotoStore, "put", crash_after_one)
+    items = [photos.Incoming(f"{n}.jpg", sample_bytes(n)) for n in (1, 2, 3)]
+    with db.session() as s, pytest.raises(KeyboardInterrupt):
+        photos.import_photos(s, db.store, ACTOR, ids["sessions"][0], items)
+    monkeypatch.setattr(PhotoStore, "put", real_put)
+    with db.session() as s:
+        referenced = set(s.scalars(select(Photo.sha256)))
+    assert referenced == set()  # no half record
+    assert db.store.verify(referenced) == []
+    assert db.store.collect_garbage(referenced) == 1  # the one original written before the cut
+    assert db.store.all_hashes() == set()
+    with db.session() as s:  # the same import now succeeds
+        assert len(photos.import_photos(s, db.store, ACTOR, ids["sessions"][0], items)) == 3
+        s.commit()
+
+
+def test_atomic_write_never_leaves_a_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "photo.jpg"
+
+    def fail(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", fail)
+    with pytest.raises(OSError):
+        atomic_write(target, b"x" * 10_000)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_withdrawn_marketing_consent_keeps_a_client_out_of_later_galleries(db, tmp_path):
+    ada = client_with_course(db, "Ada Example", sessions=2)
+    ben = client_with_course(db, "Ben Example", sessions=2)
+    private = client_with_course(db, "Cy Private", sessions=2, marketing=False)
+    with db.session() as s:
+        before = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g1", date(2026, 5, 1))
+        assert {p.client_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))} == {ada["client"], ben["client"]}
+        records.withdraw_consent(s, ACTOR, ada["client"], "marketing", date(2026, 5, 2))
+        s.commit()
+        assert gallery.eligible_pairs(s, date(2026, 5, 1))  # the past is unchanged ...
+        after = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g2", date(2026, 5, 3))
+        s.commit()
+    assert len(before) == 2 and len(after) == 1
+    assert after[0].name.startswith(f"course{ben['course']}-")
+    assert private["client"] not in {ada["client"], ben["client"]}
+
+
+def test_gallery_images_carry_no_exif(db, tmp_path):
+    ids = client_with_course(db, sessions=1)
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPS latitude in the original
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(sample_bytes(2))).save(buf, format="JPEG", exif=exif.tobytes())
+    assert Image.open(io.BytesIO(buf.getvalue())).getexif().get_ifd(0x8825)
+    with db.session() as s:
+        ses = records.add_session(s, ACTOR, ids["course"], date(2026, 2, 9), "Dr", "gun")
+        photos.import_photos(s, db.store, ACTOR, ses.id, [photos.Incoming("gps.jpg", buf.getvalue())])
+        written = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g", date(2026, 5, 1))
+    exported = Image.open(written[0])
+    assert not exported.getexif() and "exif" not in exported.info
+
+
+def test_erasure_leaves_no_photo_row_or_cache_file(db):
+    keep = client_with_course(db, "Keep Example", sessions=1, with_photos=False)
+    gone = client_with_course(db, "Zelda Erasable", sessions=2)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+        hashes = set(s.scalars(select(Photo.sha256).where(Photo.id.in_(gone["photos"]))))
+    for digest in hashes:
+        atomic_write(db.store.cache_dir(digest) / "thumb.png", b"derived")
+    clientdata.erase_client(db, db.store, ACTOR, gone["client"])
+    with db.session() as s:
+        assert s.get(Client, gone["client"]) is None and s.get(Client, keep["client"]) is not None
+        assert s.scalar(select(Photo).where(Photo.id.in_(gone["photos"]))) is None
+        assert s.scalar(select(PhotoAnalysis).where(PhotoAnalysis.photo_id.in_(gone["photos"]))) is None
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.client_id == gone["client"])))
+        assert events == []
+    assert not any(db.store.exists(h) or db.store.cache_dir(h).exists() for h in hashes)
+    # Nothing of the client is left in the database file or its write-ahead log.
+    files = [db.folder.database_file, db.folder.database_file.with_name("tracker.db-wal")]
+    assert not any(b"Zelda Erasable" in f.read_bytes() for f in files if f.exists())
+    with sqlite3.connect(db.folder.database_file) as conn:
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            cols = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+            if "client_id" in cols and table != "audit_events":
+                assert conn.execute(f"SELECT count(*) FROM {table} WHERE client_id=?", (gone["client"],)).fetchone()[0] == 0
+
+
+def test_erasure_keeps_an_original_another_record_still_uses(db):
+    keep = client_with_course(db, "Keep Example", sessions=1)
+    gone = client_with_course(db, "Zelda Erasable", sessions=2)  # same sample photo in session 1
+    clientdata.erase_client(db, db.store, ACTOR, gone["client"])
+    assert db.store.exists(sha256_of(sample_bytes(1))) and not db.store.exists(sha256_of(sample_bytes(2)))
+    with db.session() as s:
+        assert db.store.verify(set(s.scalars(select(Photo.sha256)))) == []
+        assert s.get(Client, keep["client"]) is not None
+
+
+def test_export_holds_the_records_and_the_originals(db, tmp_path):
+    ids = client_with_course(db, sessions=2)
+    with db.session() as s:
+        path = clientdata.export_client(s, db.store, ACTOR, ids["client"], tmp_path / "export")
+        s.commit()
+    record = json.loads(path.read_text())
+    assert record["client"]["name"] == "Ada Example" and "access_code_hash" not in record["client"]
+    assert len(record["courses"][0]["sessions"]) == 2
+    exported = sorted((tmp_path / "export" / "photos").iterdir())
+    assert [p.read_bytes() for p in exported] == [sample_bytes(1), sample_bytes(2)]
+
+
+def test_backup_then_restore_gives_identical_hashes(db, tmp_path):
+    client_with_course(db, sessions=2)
+    archive = tmp_path / "backup.zip"
+    manifest = backup.backup(db.folder, archive)
+    restored_root = tmp_path / "restored"
+    backup.restore(archive, restored_root)
+    restored = open_data_folder(restored_root)
+    assert restored.store.all_hashes() == db.store.all_hashes() and len(manifest["files"]) == 3
+    assert restored.store.verify(restored.store.all_hashes()) == []
+    with db.session() as a, restored.session() as b:
+        rows = lambda s: [(c.id, c.name, len(c.courses[0].sessions)) for c in s.scalars(select(Client))]  # noqa: E731
+        assert rows(a) == rows(b)
+    restored.close()
+    with pytest.raises(RecordError, match="not empty"):
+        backup.restore(archive, restored_root)
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path):
+    client_with_course(db, sessions=1)
+    archive = tmp_path / "backup.zip"
+    backup.backup(db.folder, archive)
+    data = bytearray(archive.read_bytes())
+    start = data.find(b"\xff\xd8\xff")  # inside the stored photo
+    data[start + 5000:start + 5010] = b"0123456789"
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match="damaged|readable"):
+        backup.restore(damaged, tmp_path / "target")
+    assert not (tmp_path / "target").exists()
+
+
+def test_course_progress_lists_each_session_change(db):
+    ids = client_with_course(db, sessions=3)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+        rows = progress.course_progress(s, records.get_course(s, ids["course"]))
+    assert [r.status for r in rows] == ["baseline", "compared", "compared"]
+    redness = [r.change["redness_a_star"] for r in rows[1:]]
+    assert redness[0] == pytest.approx(-0.8, abs=0.2) and redness[1] == pytest.approx(-1.5, abs=0.2)
+    assert all(r.beyond_noise["redness_a_star"] for r in rows[1:])
+    assert "redness down" in progress.summary(rows[2], "redness_a_star", "redness")
+
+
+def test_client_overview_counts_courses_and_sessions(db):
+    client_with_course(db, "Ada Example", sessions=2, with_photos=False)
+    with db.session() as s:
+        rows = records.client_overview(s)
+    assert [(r.name, r.courses, r.sessions) for r in rows] == [("Ada Example", 1, 2)]
+    assert np.isclose(rows[0].sessions, 2)

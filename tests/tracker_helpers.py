@@ -1,0 +1,50 @@
+"""Builders for tracker tests: a real data folder with a client, consents, a course and photos."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from datetime import date
+
+from tracker import records
+from tracker.db import init_data_folder
+from tracker.photos import Incoming, import_photos
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
+COURSE = json.loads((SAMPLES / "course.json").read_text())
+ACTOR = "dr.test"
+
+
+def sample_bytes(number: int) -> bytes:
+    return (SAMPLES / f"session-{number}-front.jpg").read_bytes()
+
+
+def new_db(path: pathlib.Path):
+    return init_data_folder(path)
+
+
+def client_with_course(db, name: str = "Ada Example", sessions: int = 2, marketing: bool = True,
+                       with_photos: bool = True) -> dict:
+    """A screened, consenting client with a course of ``sessions`` sessions, each with its sample photo."""
+    with db.session() as s:
+        client, code = records.add_client(s, ACTOR, name, date(1985, 12, 10), "ada@example.org", 2)
+        records.record_screening(s, ACTOR, client.id, date(2026, 1, 5), patch_test_on=date(2026, 1, 5),
+                                 patch_test_result="negative")
+        kinds = ("treatment", "photography", "marketing") if marketing else ("treatment", "photography")
+        for kind in kinds:
+            records.give_consent(s, ACTOR, client.id, kind, date(2026, 1, 5), name)
+        course = records.start_course(s, ACTOR, client.id, "skin rejuvenation", ["face"], 4, 28, date(2026, 1, 12))
+        session_ids, photo_ids = [], []
+        for number in range(1, sessions + 1):
+            held = date.fromisoformat(COURSE["sessions"][number - 1]["date"])
+            ses = records.add_session(s, ACTOR, course.id, held, "Dr Test", "gun", ["face"],
+                                      [{"product": "HA complex", "batch": f"B{number}", "expiry": date(2027, 6, 30),
+                                        "volume_ml": 3.0}])
+            session_ids.append(ses.id)
+            if with_photos:
+                photos = import_photos(s, db.store, ACTOR, ses.id,
+                                       [Incoming(f"session-{number}-front.jpg", sample_bytes(number))])
+                photo_ids += [p.id for p in photos]
+        s.commit()
+        return {"client": client.id, "code": code, "course": course.id, "sessions": session_ids,
+                "photos": photo_ids}
