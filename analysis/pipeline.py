@@ -47,7 +47,7 @@ from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subjec
 from .metrics import MEAN_IPD_MM, METRICS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .pose import HeadPose, head_pose
-from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
+from .regions import CLIPPED, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
 from .resample import Pyramid, level_eyes_frame, warp
 
 CANONICAL_IOD_PX = 256.0

@@ -128,7 +128,8 @@ def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: 
         new_log_y = smooth + texture_factor * (log_y - smooth)
         new_y = y * np.exp(new_log_y - log_y)
         # Keep the local mean luminance: less contrast, not darker skin.
-        keep_mean = masked_smooth(y, skin, texture_sigma_px) / np.maximum(masked_smooth(new_y, skin, texture_sigma_px), 1e-4)
+        keep_mean = (masked_smooth(y, skin, texture_sigma_px)
+                     / np.maximum(masked_smooth(new_y, skin, texture_sigma_px), 1e-4))
         new_y *= np.where(keep_mean > 0, keep_mean, 1.0)  # 0 far from any skin, where w is 0 too
         gain = np.exp(np.log(new_y / y) * w[..., 0])
         out = linear_to_srgb(linear * gain[..., None])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from analysis import NoFace, UnsupportedImage, analyse, locate_face
 from analysis.align import apply, compose

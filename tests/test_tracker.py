@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import create_engine, inspect, select, text
 
 from tracker import access, backup, clientdata, gallery, photos, progress, records
-from tracker.db import Database, migrate, open_data_folder
+from tracker.db import migrate, open_data_folder
 from tracker.errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
 from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis
 from tracker.photostore import PhotoStore, atomic_write, sha256_of

@@ -16,6 +16,7 @@ import sys
 from datetime import date
 
 from analysis.cli import parse_polygon
+from sqlalchemy import select
 
 from . import backup as backups
 from . import clientdata, gallery, photos, progress, records
@@ -218,7 +219,8 @@ def _dispatch(args, db, s, actor) -> str:
         screening = records.record_screening(s, actor, args.client, args.date, set(args.contraindication),
                                              args.patch_test_date, args.patch_test_result, args.notes)
         found = screening.open_contraindications
-        return f"screening {screening.id} recorded; " + (f"open: {'; '.join(found)}" if found else "no contraindications")
+        state = f"open: {'; '.join(found)}" if found else "no contraindications"
+        return f"screening {screening.id} recorded; {state}"
     if command == "consent" and action == "add":
         consent = records.give_consent(s, actor, args.client, args.kind, args.date, args.signatory)
         return f"{args.kind} consent {consent.id} recorded"
@@ -268,7 +270,7 @@ def _dispatch(args, db, s, actor) -> str:
         manifest = backups.backup(db.folder, args.archive)
         return f"backed up {len(manifest['files'])} files to {args.archive}"
     if command == "check":
-        referenced = set(s.scalars(Photo.__table__.select().with_only_columns(Photo.sha256)))
+        referenced = set(s.scalars(select(Photo.sha256)))
         problems = db.store.verify(referenced)
         lines = [f"{p.sha256}: {p.problem}" for p in problems] or [f"{len(referenced)} photos verified"]
         if args.collect_garbage:

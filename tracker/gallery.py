@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from analysis import decode
 
-from .models import Client, Course, Photo, Session
+from .models import Client, Photo, Session
 from .photostore import PhotoStore, atomic_write
 from .records import audit, has_consent
 
@@ -72,7 +72,8 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.P
         image = side_by_side(decode(store.get(pair.before.sha256)).rgb, decode(store.get(pair.after.sha256)).rgb)
         buf = io.BytesIO()
         Image.fromarray(image).save(buf, format="PNG")
-        path = out_dir / f"course{pair.course_id}-{pair.view}-s{pair.before.session.number}-s{pair.after.session.number}.png"
+        sessions = f"s{pair.before.session.number}-s{pair.after.session.number}"
+        path = out_dir / f"course{pair.course_id}-{pair.view}-{sessions}.png"
         atomic_write(path, buf.getvalue())
         written.append(path)
         audit(s, actor, "export", "gallery", pair.course_id, pair.client_id, view=pair.view)
@@ -83,5 +84,3 @@ def export_gallery(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib
                    day: date | None = None) -> list[pathlib.Path]:
     return export_pairs(s, store, actor, out_dir, eligible_pairs(s, day))
 
-
-__all__ = ["Course", "GalleryPair", "eligible_pairs", "export_gallery", "export_pairs", "side_by_side"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analysis.metrics import METRICS
 from sqlalchemy.orm import Session as DbSession
 
 from .models import Course
@@ -64,5 +63,3 @@ def summary(row: ProgressRow, metric: str, label: str) -> str:
     return f"{label} {direction}{relative} since baseline ({change:+.2f}, noise +-{noise:.2f}), {verdict}" \
         if noise is not None else f"{label} {direction}{relative} since baseline, {verdict}"
 
-
-__all__ = ["METRICS", "ProgressRow", "course_progress", "summary"]

@@ -65,13 +65,6 @@ def get_client(s: DbSession, client_id: int, actor: str | None = None) -> Client
     return client
 
 
-def find_clients(s: DbSession, text: str = "", limit: int = 100) -> list[Client]:
-    query = select(Client).order_by(Client.name, Client.id).limit(limit)
-    if text.strip():
-        query = query.where(Client.name.ilike(f"%{text.strip()}%"))
-    return list(s.scalars(query))
-
-
 @dataclass(frozen=True)
 class ClientOverview:
     id: int
@@ -122,7 +115,8 @@ def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date
     client = _get(s, Client, client_id)
     unknown = set(present) - set(CONTRAINDICATIONS)
     if unknown:
-        raise RecordError(f"unknown contraindication {', '.join(sorted(unknown))}; known: {', '.join(CONTRAINDICATIONS)}")
+        raise RecordError(f"unknown contraindication {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(CONTRAINDICATIONS)}")
     if patch_test_result not in (None, "negative", "positive"):
         raise RecordError("patch test result is 'negative' or 'positive'")
     screening = Screening(client=client, screened_on=screened_on, screened_by=actor, notes=notes,

@@ -41,7 +41,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from analysis import AnalysisError, analyse, decode, locate_face  # noqa: E402
 from analysis.align import apply, compose  # noqa: E402
-from analysis.metrics import MEAN_IPD_MM, METRICS, texture_band_px
+from analysis.metrics import MEAN_IPD_MM, METRICS, texture_band_px  # noqa: E402
 from analysis.noise import SMALL_FRAME_IOD_PX  # noqa: E402
 from analysis.pipeline import CANONICAL_IOD_PX, SCALE_MARGIN  # noqa: E402
 from analysis.pose import head_pose  # noqa: E402
