@@ -160,7 +160,7 @@ _lock = threading.Lock()
 _mesh = None
 
 
-def _face_mesh():
+def load_model():
     """The face-mesh graph, created once per process (it takes ~70 ms)."""
     global _mesh
     if _mesh is None:
@@ -228,7 +228,7 @@ def _detect(rgb: np.ndarray) -> list[Face]:
     small = np.ascontiguousarray(small)
     sh, sw = small.shape[:2]
     with _lock, _quiet_stderr():
-        result = _face_mesh().process(small)
+        result = load_model().process(small)
     faces = []
     for landmarks in result.multi_face_landmarks or ():
         pts = np.array([(p.x * sw, p.y * sh, p.z * sw) for p in landmarks.landmark], dtype=np.float64)

@@ -235,7 +235,8 @@ def _analysis_iod(*photos: FacePhoto) -> float:
     return float(min(CANONICAL_IOD_PX, SCALE_MARGIN * min(p.face.inter_ocular_px for p in photos)))
 
 
-def _frame_of(photo: FacePhoto, iod: float):
+def frame_of(photo: FacePhoto, iod: float):
+    """The frame with the photo's eyes level and ``iod`` pixels apart: (2 x 3 map, (width, height))."""
     face = photo.face
     return level_eyes_frame(face.right_eye_centre, face.left_eye_centre, face.xy, iod)
 
@@ -246,7 +247,7 @@ def _cheeks(masks: dict) -> np.ndarray:
 
 def _single_face(photo: FacePhoto) -> dict:
     iod = _analysis_iod(photo)
-    to_frame, size = _frame_of(photo, iod)
+    to_frame, size = frame_of(photo, iod)
     rgb, valid = warp(photo.rgb, to_frame, size)
     landmarks = apply(to_frame, photo.face.xy)
     masks = region_masks(landmarks, valid.shape, iod)
@@ -263,7 +264,7 @@ def _single_face(photo: FacePhoto) -> dict:
     }
 
 
-def _backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndarray, base_face: Face | None,
+def backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndarray, base_face: Face | None,
                             exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0) -> Normalisation:
     """Match the photo's lighting to the baseline's on the backdrop, at overview resolution."""
     w, h = base.photo_size
@@ -305,7 +306,7 @@ def align_faces(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid | N
     matrix = fit_similarity(src, dst)
     residual = 100.0 * rms_residual(matrix, src, dst) / baseline.face.inter_ocular_px
     iod = min(ECC_IOD_PX, 2.0 * min(photo.face.inter_ocular_px, baseline.face.inter_ocular_px))
-    to_frame, size = _frame_of(baseline, iod)
+    to_frame, size = frame_of(baseline, iod)
     base_rgb, base_valid = (baseline_source or Pyramid(baseline.rgb)).warp(to_frame, size)
     photo_rgb, photo_valid = (photo_source or Pyramid(photo.rgb)).warp(compose(to_frame, matrix), size)
     oval = np.zeros(base_rgb.shape[:2], np.uint8)
@@ -358,10 +359,10 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
     iod = _analysis_iod(photo, baseline)
     photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
     matrix, residual, ecc_shift = align_faces(photo, baseline, photo_source, base_source)
-    to_frame, size = _frame_of(baseline, iod)
+    to_frame, size = frame_of(baseline, iod)
     base_rgb, base_valid = base_source.warp(to_frame, size)
     photo_rgb, photo_valid = photo_source.warp(compose(to_frame, matrix), size)
-    norm = _backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
+    norm = backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
     landmarks = apply(to_frame, baseline.face.xy)
     masks = region_masks(landmarks, base_valid.shape, iod)
     geometry = np.logical_or.reduce(list(masks.values())) & base_valid
@@ -435,7 +436,7 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
                                "retake it from the baseline's position")
     matrix, inliers, residual = found
     photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
-    norm = _backdrop_normalisation(Pyramid(photo_rgb), Pyramid(baseline_rgb), matrix, None, polygon,
+    norm = backdrop_normalisation(Pyramid(photo_rgb), Pyramid(baseline_rgb), matrix, None, polygon,
                                    0.1 * np.ptp(polygon, axis=0).max())
     fp = _frame(photo_frame, photo_valid, region, region, region, norm.gains)
     fb = _frame(ref_frame, ref_valid, region, region, region)

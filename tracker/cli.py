@@ -39,14 +39,10 @@ def parse_date(text: str) -> date:
 
 def parse_product(text: str) -> dict:
     """``"name|batch|expiry|volume_ml"``; expiry and volume may be empty."""
-    parts = [p.strip() for p in text.split("|")]
-    if len(parts) != 4 or not parts[0] or not parts[1]:
-        raise argparse.ArgumentTypeError(f"bad product {text!r}: use 'name|batch|YYYY-MM-DD|ml'")
     try:
-        return {"product": parts[0], "batch": parts[1], "expiry": parse_date(parts[2]) if parts[2] else None,
-                "volume_ml": float(parts[3]) if parts[3] else None}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad volume in {text!r}: a number of millilitres") from None
+        return records.parse_product_line(text)
+    except RecordError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _areas(text: str) -> list[str]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 import analysis
 from analysis import AnalysisError, UnsupportedImage, decode, locate_face
+from analysis.visual import capture_checks, ghost
 
 from .errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
 from .models import VIEWS, Course, Photo, PhotoAnalysis, Session
@@ -174,3 +175,31 @@ def analyse_pending(s: DbSession, store: PhotoStore, actor: str, client_id: int 
         if progress:
             progress(i, len(todo), photo)
     return done
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Feedback on a photo before it is saved: its checks against the course's baseline of that view."""
+
+    name: str
+    view: str | None
+    checks: list
+    rgb: object | None  # the decoded photo (uint8 RGB), for display
+    ghost: object | None  # the baseline laid over it, when there is a baseline
+    error: str | None = None
+
+
+def capture_preview(s: DbSession, store: PhotoStore, course_id: int, item: Incoming) -> Preview:
+    """Decode, find the face and compare with the course's baseline of the same view, without saving."""
+    try:
+        image = decode(item.data)
+        photo = locate_face(image)
+    except AnalysisError as exc:
+        return Preview(item.name, item.view, [], None, None, exc.message)
+    view = item.view or photo.pose.view
+    baseline = s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view)
+                        .order_by(Session.number, Photo.id).limit(1)) if view else None
+    reference = locate_face(decode(store.get(baseline.sha256))) if baseline else None
+    result = analysis.analyse(photo, reference)
+    checks = capture_checks(result, photo, reference)
+    return Preview(item.name, view, checks, image.rgb, ghost(image.rgb, reference.rgb) if reference else None)

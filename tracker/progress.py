@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session as DbSession
 
-from .models import Course
+from .models import Course, Photo
 from .photos import latest_analysis
 
 
@@ -63,3 +63,9 @@ def summary(row: ProgressRow, metric: str, label: str) -> str:
     return f"{label} {direction}{relative} since baseline ({change:+.2f}, noise +-{noise:.2f}), {verdict}" \
         if noise is not None else f"{label} {direction}{relative} since baseline, {verdict}"
 
+
+
+def region_changes(s: DbSession, photo_id: int) -> dict:
+    """Per region, each metric's change since baseline for one photo ({} if not compared)."""
+    found = latest_analysis(s.get(Photo, photo_id))
+    return found.result.get("region_change", {}) if found and found.result else {}

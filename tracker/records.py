@@ -222,5 +222,19 @@ def add_session(s: DbSession, actor: str, course_id: int, held_on: date, practit
     return session
 
 
+def parse_product_line(line: str) -> dict:
+    """``"name | batch | YYYY-MM-DD | ml"`` (expiry and volume may be empty) as a product dict."""
+    parts = [p.strip() for p in line.split("|")]
+    parts += [""] * (4 - len(parts))
+    if len(parts) != 4 or not parts[0] or not parts[1]:
+        raise RecordError(f"product {line!r}: write 'name | batch | expiry YYYY-MM-DD | ml'")
+    try:
+        expiry = date.fromisoformat(parts[2]) if parts[2] else None
+        volume = float(parts[3]) if parts[3] else None
+    except ValueError:
+        raise RecordError(f"product {line!r}: the expiry is a date YYYY-MM-DD and the volume a number") from None
+    return {"product": parts[0], "batch": parts[1], "expiry": expiry, "volume_ml": volume}
+
+
 def get_session(s: DbSession, session_id: int) -> Session:
     return _get(s, Session, session_id)

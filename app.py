@@ -1,0 +1,42 @@
+"""Skin progress tracker: the Streamlit app.
+
+    streamlit run app.py
+
+Opens on the data folder in ``$TRACKER_DATA_DIR`` (default ``./data``),
+creating it on first run. Staff see the practitioner and clinic pages; a
+client signed in with their access code sees only their own progress. The
+pages call :mod:`tracker` and :mod:`analysis`; they hold no analysis or SQL.
+"""
+
+import streamlit as st
+
+from app_pages.common import sign_out, viewer
+
+st.set_page_config(page_title="Skin progress tracker", page_icon=":material/face:", layout="wide")
+
+PAGES = {
+    "signin": st.Page("app_pages/signin.py", title="Sign in", icon=":material/login:", url_path="signin"),
+    "clients": st.Page("app_pages/clients.py", title="Clients", icon=":material/group:", url_path="clients"),
+    "record": st.Page("app_pages/record.py", title="Client record", icon=":material/assignment_ind:",
+                      url_path="record"),
+    "session": st.Page("app_pages/session.py", title="Session & photos", icon=":material/photo_camera:",
+                       url_path="session"),
+    "progress": st.Page("app_pages/progress.py", title="Progress", icon=":material/monitoring:", url_path="progress"),
+    "gallery": st.Page("app_pages/gallery.py", title="Gallery & reports", icon=":material/collections:",
+                       url_path="gallery"),
+}
+
+who = viewer()
+if who is None:
+    pages = [PAGES["signin"]]
+elif who.is_staff:
+    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery")]
+else:
+    pages = [PAGES["progress"]]
+
+if who is not None:
+    with st.sidebar:
+        st.caption(f"Signed in as {who.name} ({who.role})")
+        st.button("Sign out", on_click=sign_out, key="sign_out")
+
+st.navigation(pages).run()

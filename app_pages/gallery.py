@@ -1,0 +1,43 @@
+"""Before/after galleries and PDF reports, from clients whose marketing consent is current."""
+
+from datetime import date
+
+import streamlit as st
+
+from app_pages.common import database, staff_only
+from tracker import gallery, reports
+
+who = staff_only()
+db = database()
+st.title("Gallery & reports")
+st.caption("Only clients whose marketing and photography consents are current today appear here. "
+           "Exported images carry no EXIF data.")
+
+mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify",
+                format_func={"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}.get)
+mark = st.text_input("Watermark", key="watermark")
+
+with db.session() as s:
+    pairs = gallery.eligible_pairs(s, date.today())
+    if not pairs:
+        st.info("No before/after pairs: no client with current marketing consent has two sessions of one view.")
+        st.stop()
+    chosen = []
+    for pair in pairs:
+        with st.container(border=True):
+            label = (f"Client #{pair.client_id}, course #{pair.course_id}, {pair.view}: session "
+                     f"{pair.before.session.number} ({pair.before.session.held_on}) and session "
+                     f"{pair.after.session.number} ({pair.after.session.held_on})")
+            if st.checkbox(label, value=True, key=f"pair_{pair.course_id}_{pair.view}"):
+                chosen.append(pair)
+            image = gallery.pair_image(db.store, pair, mode, mark)
+            st.image(image, width="stretch")
+            st.download_button("Download PNG", gallery.png_bytes(image), key=f"png_{pair.course_id}_{pair.view}",
+                               file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png")
+    if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):
+        with st.spinner("Building the report..."):
+            st.session_state.report_pdf = reports.report_pdf(s, db.store, who.name, chosen, mode, mark)
+            s.commit()
+if "report_pdf" in st.session_state:
+    st.download_button("Download the PDF report", st.session_state.report_pdf, key="download_pdf",
+                       file_name=f"before-after-{date.today()}.pdf", mime="application/pdf")

@@ -1,0 +1,167 @@
+"""The Streamlit app through Streamlit's AppTest: sign-in, role checks, a session with uploads,
+the progress page and a gallery export, on a real data folder."""
+
+from __future__ import annotations
+
+import pathlib
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from tracker import access, records
+from tracker.db import init_data_folder
+from tracker.models import Photo
+from tracker.samples import load_sample_course
+from tracker_helpers import ACTOR, client_with_course, sample_bytes
+
+APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
+PASSWORD = "a long enough secret"
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    """A data folder with a practitioner, the sample course and a second client."""
+    root = tmp_path_factory.mktemp("clinic") / "data"
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    sample = load_sample_course(db, ACTOR)
+    other = client_with_course(db, "Olga Other", sessions=2)
+    with db.session() as s:
+        code = records.reset_access_code(s, ACTOR, sample)
+        s.commit()
+    yield {"root": root, "db": db, "sample": sample, "other": other, "sample_code": code}
+    db.close()
+
+
+def app(root, monkeypatch) -> AppTest:
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(root))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def sign_in_staff(at: AppTest, password: str = PASSWORD) -> AppTest:
+    at.run()
+    at.text_input(key="username").input("lee")
+    at.text_input(key="password").input(password)
+    return at.button[0].click().run()
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_first_run_creates_the_admin(tmp_path, monkeypatch):
+    at = app(tmp_path / "fresh", monkeypatch)
+    at.run()
+    assert at.subheader[0].value.startswith("First run")
+    at.text_input(key="first_username").input("admin")
+    at.text_input(key="first_name").input("Dr Admin")
+    at.text_input(key="first_password").input(PASSWORD)
+    at.text_input(key="first_again").input(PASSWORD)
+    at.checkbox(key="first_sample").uncheck()
+    at.button[0].click().run()
+    assert not at.exception and at.session_state.viewer.role == "admin"
+    assert at.title[0].value == "Clients"
+
+
+def test_staff_sign_in(clinic, monkeypatch):
+    at = sign_in_staff(app(clinic["root"], monkeypatch), "wrong password")
+    assert "Unknown username or wrong password." in errors(at) and "viewer" not in at.session_state
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    assert not at.exception and at.session_state.viewer.role == "practitioner"
+    assert at.title[0].value == "Clients"
+
+
+def test_nothing_is_reachable_signed_out(clinic, monkeypatch):
+    at = app(clinic["root"], monkeypatch)
+    at.run()
+    at.switch_page("app_pages/progress.py").run()
+    assert at.title[0].value == "Skin progress tracker"  # only the sign-in page exists
+
+
+def test_a_client_sees_only_their_own_progress(clinic, monkeypatch):
+    at = app(clinic["root"], monkeypatch)
+    at.run()
+    at.text_input(key="access_code").input("999-AAAA-AAAA")
+    at.button[1].click().run()
+    assert any("not valid" in e for e in errors(at))
+    at.text_input(key="access_code").input(clinic["sample_code"])
+    at.button[1].click().run()
+    assert at.session_state.viewer.client_id == clinic["sample"]
+    assert at.title[0].value == "Your progress" and not at.exception
+    # Staff pages are not there for a client, by URL or otherwise.
+    at.switch_page("app_pages/clients.py").run()
+    assert at.title[0].value == "Your progress"
+    # Whatever the session state says, a client sees their own record only.
+    at.session_state.client_id = clinic["other"]["client"]
+    at.run()
+    with clinic["db"].session() as s:
+        own = {c.id for c in records.get_client(s, clinic["sample"]).courses}
+    choice = at.selectbox(key="progress_course")
+    assert choice.value in own and len(choice.options) == len(own)
+    assert clinic["other"]["course"] not in own
+
+
+def test_session_workflow_with_an_upload(clinic, monkeypatch, tmp_path):
+    db = clinic["db"]
+    with db.session() as s:
+        client, _ = records.add_client(s, ACTOR, "Nina New")
+        records.record_screening(s, ACTOR, client.id, date(2026, 1, 5))
+        for kind in ("treatment", "photography"):
+            records.give_consent(s, ACTOR, client.id, kind, date(2026, 1, 5), "Nina New")
+        records.start_course(s, ACTOR, client.id, "skin rejuvenation", ["face"], 4, 28, date(2026, 1, 12))
+        s.commit()
+        client_id = client.id
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.session_state.client_id = client_id
+    at.switch_page("app_pages/session.py").run()
+    at.date_input(key="held_on").set_value(date(2026, 1, 12))
+    at.text_area(key="products").input("HA complex | B77 | 2027-06-30 | 3")
+    at.button(key="FormSubmitter:new_session-Record session").click().run()
+    assert not errors(at) and not at.exception
+    at.file_uploader(key="uploads").set_value([("front.jpg", sample_bytes(1), "image/jpeg"),
+                                               ("scan.jpg", b"%PDF-1.7 not a photo", "image/jpeg")])
+    at.run()
+    assert any("scan.jpg" in e and "not an image" in e for e in errors(at))  # next to the bad file, no traceback
+    assert any(s.value.startswith("face found") for s in at.success)
+    assert any(s.value.startswith("view recognised: front") for s in at.success)
+    at.button(key="save_photos").click().run()
+    assert any("Saved and analysed 1 photo" in s.value for s in at.success)
+    with db.session() as s:
+        saved = s.scalars(select(Photo).join(Photo.session)).all()
+        assert any(p.original_name == "front.jpg" and p.analyses for p in saved)
+
+
+def test_progress_page(clinic, monkeypatch):
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.session_state.client_id = clinic["sample"]
+    at.switch_page("app_pages/progress.py").run()
+    assert not at.exception and not errors(at)
+    assert any("redness down" in m.value and "beyond measurement noise" in m.value for m in at.markdown)
+    assert len(at.get("vega_lite_chart")) >= 4 and len(at.get("image")) >= 4
+    assert len(at.dataframe) == 1
+    at.slider(key="wipe").set_value(20).run()
+    assert not at.exception
+
+
+def test_gallery_export_leaves_out_withdrawn_marketing_consent(clinic, monkeypatch):
+    db = clinic["db"]
+    other = clinic["other"]["client"]
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.switch_page("app_pages/gallery.py").run()
+    labels = [c.label for c in at.checkbox]
+    assert any(f"Client #{other}," in label for label in labels)
+    with db.session() as s:
+        records.withdraw_consent(s, ACTOR, other, "marketing", date.today())
+        s.commit()
+    at.run()
+    labels = [c.label for c in at.checkbox]
+    assert labels and not any(f"Client #{other}," in label for label in labels)
+    assert any(f"Client #{clinic['sample']}," in label for label in labels)
+    at.radio(key="deidentify").set_value("mask_eyes")
+    at.text_input(key="watermark").input("Clinic demo")
+    at.button(key="build_pdf").click().run()
+    assert not at.exception and at.session_state.report_pdf.startswith(b"%PDF")
