@@ -4,8 +4,15 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import database, staff_only
+from app_pages.common import database, photo_pixels, staff_only
 from tracker import gallery, reports
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def pair_picture(before_sha: str, after_sha: str, labels: tuple[str, str], mode: str, mark: str):
+    """A gallery pair, composed once per photos and options."""
+    return gallery.compose_pair(photo_pixels(before_sha), photo_pixels(after_sha), labels, mode, mark)
+
 
 who = staff_only()
 db = database()
@@ -13,8 +20,8 @@ st.title("Gallery & reports")
 st.caption("Only clients whose marketing and photography consents are current today appear here. "
            "Exported images carry no EXIF data.")
 
-mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify",
-                format_func={"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}.get)
+LABELS = {"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}
+mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify", format_func=LABELS.get)
 mark = st.text_input("Watermark", key="watermark")
 
 with db.session() as s:
@@ -30,7 +37,8 @@ with db.session() as s:
                      f"{pair.after.session.number} ({pair.after.session.held_on})")
             if st.checkbox(label, value=True, key=f"pair_{pair.course_id}_{pair.view}"):
                 chosen.append(pair)
-            image = gallery.pair_image(db.store, pair, mode, mark)
+            with st.spinner("Preparing the pair..."):
+                image = pair_picture(pair.before.sha256, pair.after.sha256, gallery.pair_labels(pair), mode, mark)
             st.image(image, width="stretch")
             st.download_button("Download PNG", gallery.png_bytes(image), key=f"png_{pair.course_id}_{pair.view}",
                                file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png")

@@ -7,7 +7,7 @@ import streamlit as st
 from app_pages.common import client_in_view, database, staff_only
 from tracker import records
 from tracker.errors import RecordError
-from tracker.models import CONSENT_KINDS, CONTRAINDICATIONS, TREATMENTS
+from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, TREATMENTS
 
 who = staff_only()
 client_id = client_in_view()
@@ -73,7 +73,7 @@ with course_tab:
     with st.form("start_course"):
         treatment = st.selectbox("Treatment", [*TREATMENTS, "other"], key="course_treatment")
         other = st.text_input("Other treatment", key="course_other")
-        areas = st.multiselect("Areas", ["face", "neck", "decolletage", "hands", "scalp", "body"], default=["face"],
+        areas = st.multiselect("Areas", AREAS, default=["face"],
                                key="course_areas")
         planned = st.number_input("Planned sessions", 1, 20, 4, key="course_sessions")
         interval = st.number_input("Days between sessions", 1, 180, 28, key="course_interval")

@@ -7,7 +7,7 @@ import streamlit as st
 from app_pages.common import client_in_view, database, face_model, staff_only
 from tracker import photos, records
 from tracker.errors import RecordError
-from tracker.models import TECHNIQUES, VIEWS
+from tracker.models import AREAS, TECHNIQUES, VIEWS
 
 who = staff_only()
 client_id = client_in_view()
@@ -33,7 +33,7 @@ with st.expander("Record a new session", expanded=not sessions):
         held_on = st.date_input("Date", value=date.today(), key="held_on")
         practitioner = st.text_input("Practitioner", value=who.name, key="practitioner")
         technique = st.selectbox("Technique", TECHNIQUES, key="technique")
-        areas = st.multiselect("Areas", ["face", "neck", "decolletage", "hands", "scalp", "body"], default=["face"],
+        areas = st.multiselect("Areas", AREAS, default=["face"],
                                key="session_areas")
         products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", key="products")
         anaesthetic = st.text_input("Anaesthetic", key="anaesthetic")

@@ -1,12 +1,10 @@
 """Sign in: staff with username and password, clients with their access code; first-run setup."""
 
 import streamlit as st
-from sqlalchemy import func, select
 
 from app_pages.common import database
-from tracker.access import Viewer, add_user, authenticate, client_for_code
+from tracker.access import Viewer, add_user, authenticate, client_for_code, has_users
 from tracker.errors import RecordError
-from tracker.models import User
 from tracker.records import audit
 from tracker.samples import load_sample_course, sample_loaded
 
@@ -14,9 +12,9 @@ db = database()
 st.title("Skin progress tracker")
 
 with db.session() as s:
-    has_users = s.scalar(select(func.count(User.id))) > 0
+    first_run = not has_users(s)
 
-if not has_users:
+if first_run:
     st.subheader("First run: create the first admin account")
     st.caption(f"Data folder: {db.folder.root}")
     with st.form("first_admin"):

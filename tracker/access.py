@@ -73,6 +73,11 @@ def add_user(s: Session, username: str, password: str, role: str, display_name: 
     return user
 
 
+def has_users(s: Session) -> bool:
+    """Whether any staff account exists (if not, the app offers to create the first admin)."""
+    return s.scalar(select(User.id).limit(1)) is not None
+
+
 def authenticate(s: Session, username: str, password: str) -> User | None:
     user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
     return user if user is not None and verify_secret(password, user.password_hash) else None

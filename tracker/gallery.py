@@ -121,11 +121,20 @@ def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
     return np.asarray(canvas)
 
 
+def pair_labels(pair: GalleryPair) -> tuple[str, str]:
+    return tuple(f"Session {p.session.number}, {p.session.held_on.isoformat()}" for p in (pair.before, pair.after))
+
+
+def compose_pair(before: np.ndarray, after: np.ndarray, labels: tuple[str, str], mode: str = "none",
+                 mark: str = "") -> np.ndarray:
+    """Two photos de-identified and watermarked as asked, side by side, captioned."""
+    return side_by_side(*(watermark(deidentify(rgb, mode), mark) for rgb in (before, after)), labels=labels)
+
+
 def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
     """The before/after image of a pair, de-identified and watermarked as asked, captioned with dates."""
-    images = [watermark(deidentify(decode(store.get(p.sha256)).rgb, mode), mark) for p in (pair.before, pair.after)]
-    labels = tuple(f"Session {p.session.number}, {p.session.held_on.isoformat()}" for p in (pair.before, pair.after))
-    return side_by_side(*images, labels=labels)
+    before, after = (decode(store.get(p.sha256)).rgb for p in (pair.before, pair.after))
+    return compose_pair(before, after, pair_labels(pair), mode, mark)
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

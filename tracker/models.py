@@ -22,6 +22,7 @@ TECHNIQUES = ("manual", "gun", "roller")
 ROLES = ("practitioner", "admin")
 COURSE_STATUSES = ("planned", "active", "completed", "stopped")
 TREATMENTS = ("skin rejuvenation", "hair loss", "cellulite/fat", "pigmentation")
+AREAS = ("face", "neck", "decolletage", "hands", "scalp", "body")
 
 #: The medical history checked before mesotherapy; each is a contraindication when present.
 CONTRAINDICATIONS = {
