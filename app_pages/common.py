@@ -33,6 +33,16 @@ def photo_pixels(sha256: str):
     return decode(database().store.get(sha256)).rgb
 
 
+def first_view(client_id: int) -> bool:
+    """True the first time this browser session opens a client's records, so that the audit log
+    records a view once rather than at every widget rerun."""
+    seen = st.session_state.setdefault("viewed_clients", set())
+    if client_id in seen:
+        return False
+    seen.add(client_id)
+    return True
+
+
 def viewer() -> Viewer | None:
     return st.session_state.get("viewer")
 

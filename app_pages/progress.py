@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.visual import aligned_pair, heat_overlay, wipe
-from app_pages.common import client_in_view, database, face_model, photo_pixels, viewer
+from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
 from tracker import progress, records
 
 METRICS = {"redness_a_star": "Redness (a*)", "erythema_index": "Erythema index", "brightness_l_star": "Brightness (L*)",
@@ -26,7 +26,7 @@ def aligned(photo_sha: str, baseline_sha: str):
 
 
 with db.session() as s:
-    client = records.get_client(s, client_id, viewer().name)
+    client = records.get_client(s, client_id, viewer().name if first_view(client_id) else None)
     s.commit()
     courses = {c.id: f"{c.treatment} ({', '.join(c.areas)}), from {c.started_on}" for c in client.courses}
     title = client.name if viewer().is_staff else "Your progress"

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import client_in_view, database, staff_only
+from app_pages.common import client_in_view, database, first_view, staff_only
 from tracker import records
 from tracker.errors import RecordError
 from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, TREATMENTS
@@ -26,7 +26,7 @@ def attempt(action, success: str) -> None:
 
 
 with db.session() as s:
-    client = records.get_client(s, client_id, who.name)
+    client = records.get_client(s, client_id, who.name if first_view(client_id) else None)
     s.commit()
     st.title(client.name)
     st.caption(f"Client #{client.id} - born {client.date_of_birth or '-'} - Fitzpatrick {client.fitzpatrick or '-'}"

@@ -70,22 +70,28 @@ items = [photos.Incoming(f.name, f.getvalue(), view) for f in (uploads or [])]
 if shot is not None:
     items.append(photos.Incoming("camera.jpg", shot.getvalue(), view))
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def preview(course: int, name: str, data: bytes, chosen_view: str | None) -> photos.Preview:
+    """Checks of one photo against the course's baseline, computed once per photo, not at every rerun."""
+    with db.session() as s:
+        return photos.capture_preview(s, db.store, course, photos.Incoming(name, data, chosen_view))
+
+
 ready = []
 for item in items:
     with st.container(border=True):
         with st.spinner(f"Checking {item.name}..."):
-            with db.session() as s:
-                preview = photos.capture_preview(s, db.store, course_id, item)
-        if preview.error:
-            st.error(f"{item.name}: {preview.error}")
+            preview_ = preview(course_id, item.name, item.data, item.view)
+        if preview_.error:
+            st.error(f"{item.name}: {preview_.error}")
             continue
         left, right = st.columns(2)
-        left.image(preview.rgb, caption=f"{item.name} - view {preview.view or 'unknown'}", width="stretch")
-        if preview.ghost is not None:
-            right.image(preview.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
-        for check in preview.checks:
+        left.image(preview_.rgb, caption=f"{item.name} - view {preview_.view or 'unknown'}", width="stretch")
+        if preview_.ghost is not None:
+            right.image(preview_.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
+        for check in preview_.checks:
             (st.success if check.ok else st.warning)(f"{check.label}: {check.detail}")
-        ready.append(photos.Incoming(item.name, item.data, preview.view))
+        ready.append(photos.Incoming(item.name, item.data, preview_.view))
 
 if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_photos", type="primary"):
     try:
