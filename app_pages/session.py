@@ -60,28 +60,37 @@ session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="phot
                           index=ids.index(current) if current in ids else len(ids) - 1)
 
 view_choice = st.selectbox("View", ["guess from head pose", *VIEWS, "body area"], key="view_choice")
-body_area = st.text_input("Body area name", key="body_area") if view_choice == "body area" else ""
-view = None if view_choice == "guess from head pose" else (body_area.strip() or None if view_choice == "body area"
-                                                           else view_choice)
+region = None
+if view_choice == "body area":
+    body_area = st.text_input("Body area name, e.g. neck, left hand, scalp", key="body_area").strip()
+    view = body_area or None
+    region_text = st.text_input("Region to measure, as points 'x,y x,y x,y ...' in the photo's pixels "
+                                "(on the baseline photo of this area)", key="region")
+    try:
+        region = photos.parse_region(region_text) if region_text.strip() else None
+    except RecordError as exc:
+        st.error(exc.message)
+else:
+    view = None if view_choice == "guess from head pose" else view_choice
 uploads = st.file_uploader("Photos (JPEG, PNG, TIFF, WebP, HEIC)", accept_multiple_files=True, key="uploads",
                            type=["jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"])
 shot = st.camera_input("Take a photo", key="camera") if st.toggle("Use the camera", key="use_camera") else None
-items = [photos.Incoming(f.name, f.getvalue(), view) for f in (uploads or [])]
+items = [photos.Incoming(f.name, f.getvalue(), view, region) for f in (uploads or [])]
 if shot is not None:
-    items.append(photos.Incoming("camera.jpg", shot.getvalue(), view))
+    items.append(photos.Incoming("camera.jpg", shot.getvalue(), view, region))
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def preview(course: int, name: str, data: bytes, chosen_view: str | None) -> photos.Preview:
+def preview(course: int, name: str, data: bytes, chosen_view: str | None, marked: list | None) -> photos.Preview:
     """Checks of one photo against the course's baseline, computed once per photo, not at every rerun."""
     with db.session() as s:
-        return photos.capture_preview(s, db.store, course, photos.Incoming(name, data, chosen_view))
+        return photos.capture_preview(s, db.store, course, photos.Incoming(name, data, chosen_view, marked))
 
 
 ready = []
 for item in items:
     with st.container(border=True):
         with st.spinner(f"Checking {item.name}..."):
-            preview_ = preview(course_id, item.name, item.data, item.view)
+            preview_ = preview(course_id, item.name, item.data, item.view, item.region)
         if preview_.error:
             st.error(f"{item.name}: {preview_.error}")
             continue
@@ -91,7 +100,7 @@ for item in items:
             right.image(preview_.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
         for check in preview_.checks:
             (st.success if check.ok else st.warning)(f"{check.label}: {check.detail}")
-        ready.append(photos.Incoming(item.name, item.data, preview_.view))
+        ready.append(photos.Incoming(item.name, item.data, preview_.view, item.region))
 
 if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_photos", type="primary"):
     try:

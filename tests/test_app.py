@@ -6,10 +6,14 @@ from __future__ import annotations
 import pathlib
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from analysis import decode, locate_face
+from analysis.simulate import Recapture
+from conftest import encode
 from tracker import access, records
 from tracker.db import init_data_folder
 from tracker.models import Photo
@@ -165,3 +169,39 @@ def test_gallery_export_leaves_out_withdrawn_marketing_consent(clinic, monkeypat
     at.text_input(key="watermark").input("Clinic demo")
     at.button(key="build_pdf").click().run()
     assert not at.exception and at.session_state.report_pdf.startswith(b"%PDF")
+
+
+def test_a_body_area_photo_with_its_region(clinic, monkeypatch):
+    """No face: the practitioner names the area and marks the region; alignment is by image features."""
+    db = clinic["db"]
+    with db.session() as s:
+        client, _ = records.add_client(s, ACTOR, "Bo Body")
+        records.record_screening(s, ACTOR, client.id, date(2026, 1, 5))
+        for kind in ("treatment", "photography"):
+            records.give_consent(s, ACTOR, client.id, kind, date(2026, 1, 5), "Bo Body")
+        course = records.start_course(s, ACTOR, client.id, "cellulite/fat", ["body"], 4, 28, date(2026, 1, 12))
+        sessions = [records.add_session(s, ACTOR, course.id, day, "Dr", "gun").id
+                    for day in (date(2026, 1, 12), date(2026, 2, 9))]
+        s.commit()
+        client_id = client.id
+    head = locate_face(decode(sample_bytes(1)))
+    cx, cy = np.round(head.face.xy[50]).astype(int)
+    scene = np.ascontiguousarray(head.rgb[cy - 150:cy + 450, cx - 350:cx + 250])  # cheek and jaw: no face found
+    shots = [encode(scene, "JPEG", quality=92), encode(Recapture(rotation_deg=3.0).apply(scene), "JPEG", quality=92)]
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.session_state.client_id = client_id
+    at.switch_page("app_pages/session.py").run()
+    for session_id, shot in zip(sessions, shots):
+        at.selectbox(key="photo_session").set_value(session_id).run()
+        at.selectbox(key="view_choice").set_value("body area").run()
+        at.text_input(key="body_area").input("left cheek").run()
+        at.text_input(key="region").input("310,260 420,280 410,450 320,440").run()
+        at.file_uploader(key="uploads").set_value(("area.jpg", shot, "image/jpeg")).run()
+        assert any(x.value.startswith("region marked: yes") for x in at.success), [e.value for e in at.error]
+        at.button(key="save_photos").click().run()
+        assert any("Saved and analysed 1 photo" in x.value for x in at.success), errors(at)
+    with db.session() as s:
+        later = s.scalar(select(Photo).where(Photo.session_id == sessions[1]))
+        result = later.analyses[-1].result
+    assert later.view == "left cheek" and result["alignment"]["method"] == "features"
+    assert abs(result["change"]["redness_a_star"]) < 0.3

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 import analysis
 from analysis import AnalysisError, UnsupportedImage, decode, locate_face
-from analysis.visual import capture_checks, ghost
+from analysis.visual import Check, capture_checks, ghost
 
 from .errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
 from .models import VIEWS, Course, Photo, PhotoAnalysis, Session
@@ -189,10 +189,30 @@ class Preview:
     error: str | None = None
 
 
+def parse_region(text: str) -> list[list[float]]:
+    """A marked region, ``"x1,y1 x2,y2 x3,y3 ..."`` in the photo's pixels."""
+    try:
+        points = [[float(v) for v in pair.split(",")] for pair in text.split()]
+    except ValueError:
+        raise RecordError(f"region {text!r}: write points as 'x,y x,y x,y'") from None
+    if len(points) < 3 or any(len(p) != 2 for p in points):
+        raise RecordError("a region needs at least three points 'x,y'")
+    return points
+
+
 def capture_preview(s: DbSession, store: PhotoStore, course_id: int, item: Incoming) -> Preview:
-    """Decode, find the face and compare with the course's baseline of the same view, without saving."""
+    """Decode, find the face and compare with the course's baseline of the same view, without saving.
+
+    A named body area has no face to find: it is decoded and shown, and its
+    region is checked when the photo is saved and analysed.
+    """
     try:
         image = decode(item.data)
+        if item.view is not None and item.view not in VIEWS:
+            found = [Check("photo readable", True, f"{image.width} x {image.height}, {image.format}"),
+                     Check("region marked", bool(item.region), "yes" if item.region else
+                           "mark the region to measure on the baseline photo of this area")]
+            return Preview(item.name, item.view, found, image.rgb, None)
         photo = locate_face(image)
     except AnalysisError as exc:
         return Preview(item.name, item.view, [], None, None, exc.message)
