@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial import Delaunay
 from skimage import color
 
 from .colour import linear_to_srgb, srgb_to_linear
@@ -177,3 +178,65 @@ def clinic_portrait(rgb: np.ndarray, face: Face, scale: float = 6.0, texture_pct
     log_gain = (noise - 0.08 * cv2.GaussianBlur(pores, (0, 0), 0.5)) * weights
     linear = srgb_to_linear(big.astype(np.float32) / 255.0) * np.exp(log_gain)[..., None]
     return np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)
+
+
+def turn_head(rgb: np.ndarray, face: Face, yaw_deg: float) -> np.ndarray:
+    """Render the head turned by ``yaw_deg`` (the sign convention of :mod:`analysis.pose`).
+
+    The face mesh's 468 points, with their depth, and an outline just outside
+    the face are rotated about the vertical axis through the face's centre and
+    projected orthographically.
+    The photo is cut into triangles (Delaunay, over the mesh, a fixed ring
+    around the head and the frame's edge) and each is warped to its new place,
+    far triangles first, so the near side of the face hides the far side;
+    triangles the turn flips over face away from the camera and are not drawn.
+    Hair and backdrop between the face and the ring stretch to fill what the
+    turn uncovers, with visible saw-tooth streaks along the far cheek's
+    silhouette. A simulation for demonstration and tests: the far cheek is
+    foreshortened, not truly seen from the side. The mesh's relative depth is
+    shallower than a real head's, so :func:`analysis.pose.head_pose` reads a
+    rendered turn of 45 degrees as about 30.
+    """
+    h, w = rgb.shape[:2]
+    mesh = face.points[:468]
+    centre = mesh.mean(axis=0)
+    # The mesh's outline lies a little inside the face's edge: an outline 10 % further out turns with
+    # the face, so the skin at its edge moves with it instead of being stretched into the backdrop.
+    oval = mesh[list(FACE_OVAL)]
+    outline = np.column_stack([centre[:2] + (oval[:, :2] - centre[:2]) * 1.1, oval[:, 2]])
+    points = np.vstack([mesh, outline])
+    angle = -np.radians(yaw_deg)  # positive yaw brings the client's right cheek (image left) towards the camera
+    x, z = points[:, 0] - centre[0], points[:, 2] - centre[2]
+    turned_x = centre[0] + x * np.cos(angle) + z * np.sin(angle)
+    depth = centre[2] - x * np.sin(angle) + z * np.cos(angle)
+    source = points[:, :2]
+    target = np.column_stack([turned_x, points[:, 1]])
+    extent = np.ptp(mesh[:, :2], axis=0)
+    ring_angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    ring = centre[:2] + np.column_stack([np.cos(ring_angles) * extent[0] * 1.1, np.sin(ring_angles) * extent[1] * 0.9])
+    edge = np.array([[0, 0], [w / 2, 0], [w - 1, 0], [w - 1, h / 2], [w - 1, h - 1], [w / 2, h - 1], [0, h - 1],
+                     [0, h / 2]], dtype=np.float64)
+    src = np.vstack([source, ring, edge])
+    dst = np.vstack([target, ring, edge])
+    far = np.concatenate([depth, np.full(len(ring) + len(edge), depth.max() + 1e4)])
+    triangles = Delaunay(src).simplices
+    def orientation(p):
+        return np.sign((p[1, 0] - p[0, 0]) * (p[2, 1] - p[0, 1]) - (p[1, 1] - p[0, 1]) * (p[2, 0] - p[0, 0]))
+
+    out = rgb.copy()
+    for tri in sorted(triangles, key=lambda t: -far[t].mean()):
+        s_tri, d_tri = src[tri].astype(np.float32), dst[tri].astype(np.float32)
+        if orientation(s_tri) != orientation(d_tri):
+            continue  # turned away from the camera: a back face, hidden on a real head
+        x0, y0 = np.floor(d_tri.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(d_tri.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = cv2.getAffineTransform(s_tri, (d_tri - [x0, y0]).astype(np.float32))
+        patch = cv2.warpAffine(rgb, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round((d_tri - [x0, y0]) * 16).astype(np.int32), 1, cv2.LINE_AA, 4)
+        region = out[y0:y1, x0:x1]
+        region[mask > 0] = patch[mask > 0]
+    return out

@@ -12,6 +12,7 @@ from analysis.facemesh import (FACE_OVAL, Face, LEFT_BROW, LEFT_EYE, LIPS, NOSE,
                                select_subject)
 from analysis.pose import head_pose, view_from_yaw
 from analysis.regions import REGIONS, region_masks
+from analysis.simulate import turn_head
 
 
 def test_one_face_with_478_landmarks(astronaut_face):
@@ -125,3 +126,10 @@ def test_regions_stay_on_skin(photo, request):
     assert total.max() == 1
     nose_x = face.xy[4, 0]
     assert np.nonzero(masks["right_cheek"])[1].max() < nose_x < np.nonzero(masks["left_cheek"])[1].min()
+
+
+@pytest.mark.parametrize("turn,view", [(-45.0, "left_45"), (45.0, "right_45")])
+def test_a_rendered_head_turn_reads_as_its_45_degree_view(clinic, clinic_face, turn, view):
+    turned = head_pose(select_subject(detect_faces(turn_head(clinic, clinic_face.face, turn))).points)
+    assert turned.view == view
+    assert 20 < abs(turned.yaw_deg) < 45 and np.sign(turned.yaw_deg) == np.sign(turn)

@@ -1,8 +1,9 @@
 """Load the simulated sample course from ``sample_images/`` into a data folder.
 
 So that a newcomer sees real charts within a minute: a client named as
-simulated, screened and consenting (marketing included, so the gallery has a
-pair), one course of four monthly sessions with their photos, analysed.
+simulated, screened and consenting (marketing included, so the gallery has
+pairs), one course of four monthly sessions with their front and 45-degree
+photos, analysed.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def load_sample_course(db: Database, actor: str, progress: Callable[[int, int, s
                                                      "batch": f"SIM-{i:03d}", "expiry": date(2027, 12, 31),
                                                      "volume_ml": 3.0}],
                                   notes="Simulated session", aftercare="Avoid make-up for 12 hours")
-            data = (folder / entry["photo"]).read_bytes()
-            import_photos(s, db.store, actor, session.id, [Incoming(entry["photo"], data, entry["view"])])
+            import_photos(s, db.store, actor, session.id, [Incoming(p["photo"], (folder / p["photo"]).read_bytes(),
+                                                                    p["view"]) for p in entry["photos"]])
             if progress:
                 progress(i, 2 * len(sessions), f"imported session {i}")
         s.commit()
+        total = sum(len(entry["photos"]) for entry in sessions)
         analyse_pending(s, db.store, actor, client.id,
-                        lambda i, n, p: progress(len(sessions) + i, 2 * len(sessions), f"analysed photo {i}")
-                        if progress else None)
+                        lambda i, n, p: progress(len(sessions) + i * len(sessions) // total, 2 * len(sessions),
+                                                 f"analysed photo {i} of {n}") if progress else None)
         return client.id
