@@ -97,11 +97,15 @@ def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
     return photos
 
 
+def first_of_view(s: DbSession, course_id: int, view: str) -> Photo | None:
+    """The course's earliest photo of a view: the baseline every later photo of it is compared with."""
+    return s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view)
+                    .order_by(Session.number, Photo.id).limit(1))
+
+
 def baseline_of(s: DbSession, photo: Photo) -> Photo | None:
     """The same view's photo in the course's earliest session that has one; None if that is this photo."""
-    first = s.scalar(select(Photo).join(Session).where(Session.course_id == photo.session.course_id,
-                                                       Photo.view == photo.view)
-                     .order_by(Session.number, Photo.id).limit(1))
+    first = first_of_view(s, photo.session.course_id, photo.view)
     return None if first is None or first.id == photo.id else first
 
 
@@ -217,9 +221,11 @@ def capture_preview(s: DbSession, store: PhotoStore, course_id: int, item: Incom
     except AnalysisError as exc:
         return Preview(item.name, item.view, [], None, None, exc.message)
     view = item.view or photo.pose.view
-    baseline = s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view)
-                        .order_by(Session.number, Photo.id).limit(1)) if view else None
-    reference = locate_face(decode(store.get(baseline.sha256))) if baseline else None
+    baseline = first_of_view(s, course_id, view) if view else None
+    try:
+        reference = locate_face(decode(store.get(baseline.sha256))) if baseline else None
+    except AnalysisError:  # a baseline without a findable face: check the photo on its own
+        reference = None
     result = analysis.analyse(photo, reference)
     checks = capture_checks(result, photo, reference)
     return Preview(item.name, view, checks, image.rgb, ghost(image.rgb, reference.rgb) if reference else None)
