@@ -35,7 +35,7 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -103,7 +103,6 @@ class Normalisation:
     ratio_spread: float | None = None
     backdrop_pixels: int = 0
     reason: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {

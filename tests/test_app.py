@@ -109,16 +109,9 @@ def test_a_client_sees_only_their_own_progress(clinic, monkeypatch):
     assert clinic["other"]["course"] not in own
 
 
-def test_session_workflow_with_an_upload(clinic, monkeypatch, tmp_path):
+def test_session_workflow_with_an_upload(clinic, monkeypatch):
     db = clinic["db"]
-    with db.session() as s:
-        client, _ = records.add_client(s, ACTOR, "Nina New")
-        records.record_screening(s, ACTOR, client.id, date(2026, 1, 5))
-        for kind in ("treatment", "photography"):
-            records.give_consent(s, ACTOR, client.id, kind, date(2026, 1, 5), "Nina New")
-        records.start_course(s, ACTOR, client.id, "skin rejuvenation", ["face"], 4, 28, date(2026, 1, 12))
-        s.commit()
-        client_id = client.id
+    client_id = client_with_course(db, "Nina New", sessions=0, marketing=False, with_photos=False)["client"]
     at = sign_in_staff(app(clinic["root"], monkeypatch))
     at.session_state.client_id = client_id
     at.switch_page("app_pages/session.py").run()
@@ -174,16 +167,8 @@ def test_gallery_export_leaves_out_withdrawn_marketing_consent(clinic, monkeypat
 def test_a_body_area_photo_with_its_region(clinic, monkeypatch):
     """No face: the practitioner names the area and marks the region; alignment is by image features."""
     db = clinic["db"]
-    with db.session() as s:
-        client, _ = records.add_client(s, ACTOR, "Bo Body")
-        records.record_screening(s, ACTOR, client.id, date(2026, 1, 5))
-        for kind in ("treatment", "photography"):
-            records.give_consent(s, ACTOR, client.id, kind, date(2026, 1, 5), "Bo Body")
-        course = records.start_course(s, ACTOR, client.id, "cellulite/fat", ["body"], 4, 28, date(2026, 1, 12))
-        sessions = [records.add_session(s, ACTOR, course.id, day, "Dr", "gun").id
-                    for day in (date(2026, 1, 12), date(2026, 2, 9))]
-        s.commit()
-        client_id = client.id
+    body = client_with_course(db, "Bo Body", sessions=2, marketing=False, with_photos=False)
+    client_id, sessions = body["client"], body["sessions"]
     head = locate_face(decode(sample_bytes(1)))
     cx, cy = np.round(head.face.xy[50]).astype(int)
     scene = np.ascontiguousarray(head.rgb[cy - 150:cy + 450, cx - 350:cx + 250])  # cheek and jaw: no face found

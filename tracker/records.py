@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from .access import hash_secret, new_access_code
 from .errors import NotAllowed, NotFound, RecordError
-from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TECHNIQUES, AuditEvent, Client, Consent, Course,
+from .models import (CONSENT_KINDS, CONTRAINDICATIONS, TECHNIQUES, AuditEvent, Client, Consent, Course,
                      ProductUse, Screening, Session)
 
 
@@ -84,18 +84,6 @@ def client_overview(s: DbSession, text: str = "", limit: int | None = None) -> l
     if text.strip():
         query = query.where(Client.name.ilike(f"%{text.strip()}%"))
     return [ClientOverview(*row) for row in s.execute(query)]
-
-
-def update_client(s: DbSession, actor: str, client_id: int, **fields) -> Client:
-    client = _get(s, Client, client_id)
-    allowed = {"name", "date_of_birth", "contact", "fitzpatrick", "notes"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise RecordError(f"cannot change {', '.join(sorted(unknown))}")
-    for key, value in fields.items():
-        setattr(client, key, value)
-    audit(s, actor, "change", "client", client.id, client.id, fields=sorted(fields))
-    return client
 
 
 def reset_access_code(s: DbSession, actor: str, client_id: int) -> str:
@@ -188,15 +176,6 @@ def start_course(s: DbSession, actor: str, client_id: int, treatment: str, areas
 
 def get_course(s: DbSession, course_id: int) -> Course:
     return _get(s, Course, course_id)
-
-
-def set_course_status(s: DbSession, actor: str, course_id: int, status: str) -> Course:
-    course = _get(s, Course, course_id)
-    if status not in COURSE_STATUSES:
-        raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
-    course.status = status
-    audit(s, actor, "change", "course", course.id, course.client_id, fields=["status"])
-    return course
 
 
 def add_session(s: DbSession, actor: str, course_id: int, held_on: date, practitioner: str, technique: str,
