@@ -45,8 +45,42 @@ import numpy as np
 
 
 MEAN_IPD_MM = 63.0
-METRICS = ("redness_a_star", "erythema_index", "red_area_pct", "brightness_l_star", "ita_deg",
-           "evenness_l_std", "texture_roughness", "line_density_pct", "spot_count", "spot_area_pct")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a metric is, for everyone who shows it: the one registry of names, labels, units and directions.
+
+    ``better`` says which way is an improvement for a treatment (``"lower"``,
+    ``"higher"``, or ``None`` when neither is, as for constitutive skin colour);
+    ``word`` is the plain name used in sentences ("redness down 12 %");
+    ``summary`` marks the metrics shown in plain-language summaries and charts.
+    """
+
+    name: str
+    label: str
+    unit: str
+    better: str | None
+    word: str
+    summary: bool = False
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "unit": self.unit, "better": self.better, "word": self.word}
+
+
+REGISTRY: dict[str, Metric] = {m.name: m for m in (
+    Metric("redness_a_star", "Redness", "a*", "lower", "redness", summary=True),
+    Metric("erythema_index", "Erythema index", "EI", "lower", "erythema"),
+    Metric("red_area_pct", "Red area", "% of skin", "lower", "red area"),
+    Metric("brightness_l_star", "Brightness", "L*", "higher", "brightness", summary=True),
+    Metric("ita_deg", "Skin tone angle (ITA)", "degrees", None, "skin tone angle"),
+    Metric("evenness_l_std", "Unevenness", "L* spread", "lower", "unevenness", summary=True),
+    Metric("texture_roughness", "Texture roughness", "% contrast", "lower", "texture roughness", summary=True),
+    Metric("line_density_pct", "Fine lines", "% of skin", "lower", "fine lines"),
+    Metric("spot_count", "Dark spots", "count", "lower", "dark spots"),
+    Metric("spot_area_pct", "Dark spot area", "% of skin", "lower", "dark spot area"),
+)}
+METRICS = tuple(REGISTRY)
 #: Regions with fewer pixels than this give no metrics (None).
 MIN_PIXELS = 30
 #: Texture and lines need the frame to resolve this many pixels per mm of skin

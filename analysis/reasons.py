@@ -1,0 +1,78 @@
+"""Why a photo is not usable, or a pair not comparable: reasons as codes with messages.
+
+Every verdict of the analysis carries its reasons as :class:`Reason` values,
+``{"code": ..., "message": ...}`` at the JSON edge. Callers (the records, the
+app, the reports, the tests) match on the code, never on the English message,
+which is for the practitioner and may carry measured figures. :data:`CODES` is
+the one registry of codes: what each means, whether it blocks the comparison,
+and the plain sentence a client is shown instead of the engine's message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReasonCode:
+    """One kind of reason: whether it blocks a comparison, and how to say it to a client."""
+
+    code: str
+    blocking: bool
+    plain: str
+
+
+CODES: dict[str, ReasonCode] = {c.code: c for c in (
+    # photo quality
+    ReasonCode("face_cut_off", True, "the face is cut off by the edge of the photo"),
+    ReasonCode("not_standard_view", True, "the head is turned too far for a standard view"),
+    ReasonCode("face_small", False, "the photo was taken too far away to see fine texture"),
+    ReasonCode("skin_hidden", True, "too much of the skin is hidden by hair, highlights or shadow"),
+    ReasonCode("greyscale", True, "the photo has no colour"),
+    ReasonCode("under_exposed", True, "the photo is too dark"),
+    ReasonCode("over_exposed", True, "the photo is too bright"),
+    # the pair
+    ReasonCode("different_person", True, "the photo does not appear to show the same person as the first session"),
+    ReasonCode("identity_unverified", False, "the photo is too small to confirm it shows the same person"),
+    ReasonCode("view", True, "the photo was taken from a different angle"),
+    ReasonCode("head_turned", True, "the head is turned differently from the first session"),
+    ReasonCode("head_tilted", True, "the head is tilted differently from the first session"),
+    ReasonCode("distance", True, "the photo was taken from a different distance"),
+    ReasonCode("alignment", True, "the photos could not be lined up closely enough"),
+    ReasonCode("expression", True, "the facial expression differs from the first session"),
+    ReasonCode("lighting", True, "the lighting could not be matched to the first session"),
+    ReasonCode("light_direction", True, "the light falls on the face differently from the first session"),
+    ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
+    ReasonCode("region_hidden", True, "this area is not visible in both photos"),
+    ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),
+)}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason, with a message for the practitioner (it may carry measured figures)."""
+
+    code: str
+    message: str
+
+    def __post_init__(self):
+        if self.code not in CODES:
+            raise ValueError(f"unknown reason code {self.code!r}")
+
+    @property
+    def blocking(self) -> bool:
+        return CODES[self.code].blocking
+
+    @property
+    def plain(self) -> str:
+        """The sentence for a client: no figures, no jargon."""
+        return CODES[self.code].plain
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+def plain_reason(reason: dict) -> str:
+    """The client's sentence for a reason as stored (``{"code", "message"}``)."""
+    found = CODES.get(reason.get("code", ""))
+    return found.plain if found else "the photos cannot be compared"
