@@ -20,17 +20,10 @@ import numpy as np
 from . import __version__
 from .decoding import DecodedImage, decode
 from .errors import AnalysisError, ImageTooLarge, UnreadableImage
-from .metrics import METRICS
+from .metrics import METRICS, REGISTRY
 from .pipeline import analyse, locate_face
 
 EXIT_ERROR = 1
-
-UNITS = {
-    "redness_a_star": "a*", "erythema_index": "EI", "red_area_pct": "%", "brightness_l_star": "L*",
-    "ita_deg": "deg", "evenness_l_std": "L*", "texture_roughness": "%", "line_density_pct": "%",
-    "spot_count": "", "spot_area_pct": "%",
-}
-
 
 def parse_polygon(text: str) -> np.ndarray:
     """``"x1,y1 x2,y2 x3,y3 ..."`` or a JSON list of ``[x, y]`` pairs, in pixels."""
@@ -92,13 +85,13 @@ def render(result: dict) -> str:
                      f"yaw {face['yaw_deg']:+.1f}, pitch {face['pitch_deg']:+.1f}, roll {face['roll_deg']:+.1f} deg")
     quality = result["quality"]
     lines.append(f"usable     {'yes' if quality['usable'] else 'no'}")
-    lines += [f"  warning: {w}" for w in quality["warnings"]]
+    lines += [f"  warning: {w['message']}" for w in quality["warnings"]]
     if "alignment" in result:
         a = result["alignment"]
         residual = a.get("residual_iod_pct")
         detail = f"residual {residual:.2f}% of eye distance" if residual is not None else f"{a.get('inliers')} inliers"
         lines.append(f"alignment  {a['method']}, {detail}; comparable: {'yes' if a['comparable'] else 'no'}")
-        lines += [f"  reason: {r}" for r in a["reasons"]]
+        lines += [f"  reason ({r['code']}): {r['message']}" for r in a["reasons"]]
         norm = result["normalisation"]
         lines.append("lighting   " + ("matched on the backdrop, exposure x{:.2f}".format(norm["exposure_factor"])
                                       if norm["applied"] else f"not normalised: {norm['reason']}"))
@@ -108,14 +101,14 @@ def render(result: dict) -> str:
             beyond = result["beyond_noise"][m]
             lines.append(f"{m:<20}{_fmt(result['reference_metrics'][m]):>10}{_fmt(result['metrics'][m]):>10}"
                          f"{_fmt(result['change'][m]):>10}{_fmt(result['noise'][m]):>11}  "
-                         f"{'-' if beyond is None else ('yes' if beyond else 'no')}  {UNITS[m]}")
+                         f"{'-' if beyond is None else ('yes' if beyond else 'no')}  {REGISTRY[m].unit}")
     else:
         lines.append("")
         names = list(result["regions"])
         lines.append(f"{'metric':<20}{'all skin':>10}" + "".join(f"{n:>13}" for n in names))
         for m in METRICS:
             lines.append(f"{m:<20}{_fmt(result['metrics'][m]):>10}"
-                         + "".join(f"{_fmt(result['regions'][n][m]):>13}" for n in names) + f"  {UNITS[m]}")
+                         + "".join(f"{_fmt(result['regions'][n][m]):>13}" for n in names) + f"  {REGISTRY[m].unit}")
     return "\n".join(lines)
 
 

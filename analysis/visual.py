@@ -27,6 +27,8 @@ from .resample import Pyramid
 HEAT_SMOOTHING_MM = 2.0
 #: Sharpness below this fraction of the baseline's reads as a blurred retake.
 MIN_RELATIVE_SHARPNESS = 0.7
+EXPOSURE_CODES = {"over_exposed", "under_exposed", "greyscale"}
+LIGHT_CODES = {"lighting", "light_direction"}
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,11 @@ def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = 
     checks = [Check("face found", True, f"eyes {face['inter_ocular_px']:.0f} px apart"),
               Check("view recognised", face["view"] is not None, face["view"] or "head turned too far")]
     problems = result["quality"]["problems"]
-    exposure = [p for p in problems if "exposed" in p or "greyscale" in p]
+    exposure = [p["message"] for p in problems if p["code"] in EXPOSURE_CODES]
     checks.append(Check("exposure", not exposure, "; ".join(exposure) or "skin neither clipped nor too dark"))
     if baseline is None:
-        checks.append(Check("usable", result["quality"]["usable"], "; ".join(result["quality"]["warnings"]) or "yes"))
+        checks.append(Check("usable", result["quality"]["usable"],
+                            "; ".join(w["message"] for w in result["quality"]["warnings"]) or "yes"))
         return checks
     d_yaw = face["yaw_deg"] - baseline.pose.yaw_deg
     d_pitch = face["pitch_deg"] - baseline.pose.pitch_deg
@@ -150,8 +153,9 @@ def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = 
                         f"turn {d_yaw:+.0f} deg, tilt {d_pitch:+.0f} deg from the baseline"))
     ratio = sharpness(photo) / max(sharpness(baseline), 1e-6)
     checks.append(Check("sharpness", ratio >= MIN_RELATIVE_SHARPNESS, f"{ratio:.0%} of the baseline's"))
-    light = [r for r in result["alignment"]["reasons"] if "light" in r]
+    reasons = result["alignment"]["reasons"]
+    light = [r["message"] for r in reasons if r["code"] in LIGHT_CODES]
     checks.append(Check("lighting consistent with the baseline", not light, "; ".join(light) or "yes"))
     checks.append(Check("comparable with the baseline", result["alignment"]["comparable"],
-                        "; ".join(result["alignment"]["reasons"]) or "yes"))
+                        "; ".join(r["message"] for r in reasons) or "yes"))
     return checks

@@ -16,7 +16,7 @@ from tracker.db import migrate, open_data_folder
 from tracker.errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
 from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis
 from tracker.photostore import PhotoStore, atomic_write, sha256_of
-from tracker_helpers import ACTOR, client_with_course, new_db, sample_bytes
+from tracker_helpers import ACTOR, client_with_course, injected, new_db, sample_bytes
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_every_record_round_trips(db, tmp_path):
         assert again.store.get(photo.sha256) == sample_bytes(1)  # byte for byte
         later = second.photos[0].analyses[0]
         assert later.reference_photo_id == photo.id and later.analysis_version
-        assert later.result["change"]["redness_a_star"] == pytest.approx(-0.8, abs=0.2)
+        assert later.result["change"]["redness_a_star"] == pytest.approx(injected(2), abs=0.2)
         actions = {(e.action, e.entity) for e in s.scalars(select(AuditEvent))}
         assert {("create", "client"), ("create", "consent"), ("import", "photo"), ("analyse", "photo")} <= actions
     again.close()
@@ -309,7 +309,7 @@ def test_course_progress_lists_each_session_change(db):
         rows = progress.course_progress(s, records.get_course(s, ids["course"]))
     assert [r.status for r in rows] == ["baseline", "compared", "compared"]
     redness = [r.change["redness_a_star"] for r in rows[1:]]
-    assert redness[0] == pytest.approx(-0.8, abs=0.2) and redness[1] == pytest.approx(-1.5, abs=0.2)
+    assert redness[0] == pytest.approx(injected(2), abs=0.2) and redness[1] == pytest.approx(injected(3), abs=0.2)
     assert all(r.beyond_noise["redness_a_star"] for r in rows[1:])
     assert "redness down" in progress.summary(rows[2], "redness_a_star", "redness")
 
