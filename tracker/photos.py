@@ -150,6 +150,11 @@ def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
     return photos
 
 
+def referenced_hashes(s: DbSession) -> set[str]:
+    """The SHA-256 of every original a photo record refers to."""
+    return set(s.scalars(select(Photo.sha256)))
+
+
 def first_of_view(s: DbSession, course_id: int, view: str) -> Photo | None:
     """The course's earliest photo of a view: the baseline every later photo of it is compared with."""
     return s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view)
