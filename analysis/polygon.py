@@ -72,7 +72,8 @@ def validate_polygon(points, width: int, height: int) -> np.ndarray:
     UnsupportedImage
         Fewer than 3 or more than :data:`MAX_VERTICES` points; a value that is
         not a finite number; a vertex outside the photo; an area under
-        :data:`MIN_AREA_PX`; edges that cross.
+        :data:`MIN_AREA_PX`; edges that cross (checked first: a crossing outline's
+        signed areas cancel).
     """
     try:
         polygon = np.asarray(points, dtype=np.float64)
@@ -84,8 +85,8 @@ def validate_polygon(points, width: int, height: int) -> np.ndarray:
         raise UnsupportedImage("the region has a point that is not a finite number")
     if (polygon < 0).any() or (polygon[:, 0] > width).any() or (polygon[:, 1] > height).any():
         raise UnsupportedImage(f"the region reaches outside the photo ({width} x {height} pixels)")
-    if polygon_area(polygon) < MIN_AREA_PX:
-        raise UnsupportedImage("the region is too small to measure")
     if self_intersects(polygon):
         raise UnsupportedImage("the region's edges cross: mark its outline in order, without crossing")
+    if polygon_area(polygon) < MIN_AREA_PX:
+        raise UnsupportedImage("the region is too small to measure")
     return polygon
