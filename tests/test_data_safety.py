@@ -270,7 +270,7 @@ def test_garbage_collection_waits_for_a_running_import(db, tmp_path):
     out, err = collector.communicate(timeout=WAIT_S)
     assert collector.returncode == 0, out + err
     with db.session() as s:
-        stored = photos.referenced_hashes(s)
+        stored = set(s.scalars(select(Photo.sha256)))
     assert len(stored) == 3 and db.store.verify(stored) == []
     assert "removed 0 unreferenced files" in out
 
