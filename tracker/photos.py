@@ -211,7 +211,7 @@ def release_stale_claims(s: DbSession) -> int:
 def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
     """Insert and commit the photo's row for this analysis version; None if another run holds it."""
     baseline = baseline_of(s, photo)
-    record = PhotoAnalysis(photo_id=photo.id, reference_photo_id=baseline.id if baseline else None,
+    record = PhotoAnalysis(photo=photo, reference_photo_id=baseline.id if baseline else None,
                            analysis_version=analysis.__version__)
     s.add(record)
     try:
