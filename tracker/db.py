@@ -122,7 +122,7 @@ class Database:
 
 
 def make_private(folder: DataFolder) -> None:
-    """The data folder, photo store and cache 0700; the database file 0600 (created so, never briefly open)."""
+    """The data folder, photo store and cache 0700; the database file 0600, created with that mode."""
     for sub in (folder.root, folder.photos, folder.cache):
         sub.mkdir(parents=True, exist_ok=True, mode=0o700)
         sub.chmod(0o700)

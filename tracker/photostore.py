@@ -89,8 +89,8 @@ def safe_suffix(name: str) -> str:
 
 @dataclass(frozen=True)
 class StoreProblem:
-    sha256: str
-    problem: str  # "missing", "corrupt", "unreferenced" or "interrupted write"
+    sha256: str  # the file's name: a hash, or a temporary or stray file's name
+    problem: str  # "missing", "corrupt", "unreferenced", "interrupted write" or "not a stored photo"
 
 
 class StoreBusy(Exception):
