@@ -115,11 +115,17 @@ def make_archive(path: pathlib.Path, members: dict[str, bytes], manifest_files: 
     return path
 
 
-def good_members(db, tmp_path) -> dict[str, bytes]:
-    archive = tmp_path / "good.zip"
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory) -> tuple[pathlib.Path, dict[str, bytes]]:
+    """A real backup of a data folder with one client and photo, and its members by name."""
+    folder = tmp_path_factory.mktemp("archived")
+    db = new_db(folder / "data")
+    client_with_course(db, sessions=1)
+    archive = folder / "good.zip"
     backup.backup(db.folder, archive)
+    db.close()
     with zipfile.ZipFile(archive) as zf:
-        return {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
+        return archive, {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
 
 
 def assert_nothing_written(tmp_path: pathlib.Path, target: pathlib.Path, before: set) -> None:
@@ -129,9 +135,8 @@ def assert_nothing_written(tmp_path: pathlib.Path, target: pathlib.Path, before:
 
 @pytest.mark.parametrize("evil", ["../../evil.txt", "/tmp/evil-absolute.txt", "photos/../../evil.txt",
                                   "photos/ab/../../../evil.txt", "evil.txt", "cache/ab/x", "photos/ab/short"])
-def test_restore_refuses_a_member_outside_the_data_layout(db, tmp_path, evil):
-    client_with_course(db, sessions=1)
-    members = {**good_members(db, tmp_path), evil: b"pwned"}
+def test_restore_refuses_a_member_outside_the_data_layout(archived, tmp_path, evil):
+    members = {**archived[1], evil: b"pwned"}
     archive = make_archive(tmp_path / "evil.zip", members)
     target = tmp_path / "deep" / "restored"
     before = {p for p in tmp_path.rglob("*")}
@@ -141,9 +146,8 @@ def test_restore_refuses_a_member_outside_the_data_layout(db, tmp_path, evil):
     assert not pathlib.Path("/tmp/evil-absolute.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
 
 
-def test_restore_refuses_a_photo_that_does_not_hash_to_its_name(db, tmp_path):
-    client_with_course(db, sessions=1)
-    members = good_members(db, tmp_path)
+def test_restore_refuses_a_photo_that_does_not_hash_to_its_name(archived, tmp_path):
+    members = dict(archived[1])
     name = next(n for n in members if n.startswith("photos/"))
     members[name] = b"someone else's face"  # the manifest lists these bytes' true hash
     archive = make_archive(tmp_path / "swapped.zip", members)
@@ -172,9 +176,8 @@ def _database_at_revision(data: bytes, tmp_path: pathlib.Path, revision: str) ->
 @pytest.mark.parametrize("kind,message", [("damaged", "damaged|not a tracker database"),
                                           ("not_sqlite", "not a tracker database|cannot be opened"),
                                           ("unknown_revision", "schema revision")])
-def test_restore_refuses_a_bad_database(db, tmp_path, kind, message):
-    client_with_course(db, sessions=1)
-    members = good_members(db, tmp_path)
+def test_restore_refuses_a_bad_database(archived, tmp_path, kind, message):
+    members = dict(archived[1])
     original = members[backup.DATABASE]
     members[backup.DATABASE] = {"damaged": lambda: _damaged_database(original),
                                 "not_sqlite": lambda: b"\x00" * 8192,
@@ -186,23 +189,20 @@ def test_restore_refuses_a_bad_database(db, tmp_path, kind, message):
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
-def test_restore_refuses_members_over_the_size_limit(db, tmp_path, monkeypatch):
-    client_with_course(db, sessions=1)
-    archive = tmp_path / "backup.zip"
-    backup.backup(db.folder, archive)
+def test_restore_refuses_members_over_the_size_limit(archived, tmp_path, monkeypatch):
+    archive = archived[0]
     monkeypatch.setattr(backup, "MAX_PHOTO_BYTES", 1000)
     with pytest.raises(RecordError, match="the limit is 1000"):
         backup.restore(archive, tmp_path / "restored")
     assert not (tmp_path / "restored").exists()
 
 
-def test_restore_refuses_an_archive_larger_than_the_free_disk(db, tmp_path, monkeypatch):
-    client_with_course(db, sessions=1)
-    archive = tmp_path / "backup.zip"
-    backup.backup(db.folder, archive)
+def test_restore_refuses_an_archive_larger_than_the_free_disk(archived, tmp_path, monkeypatch):
+    archive = archived[0]
     monkeypatch.setattr(backup.shutil, "disk_usage", lambda _: type("Usage", (), {"free": 10})())
     with pytest.raises(RecordError, match="bytes are free"):
         backup.restore(archive, tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()
 
 
 BOMB_SCRIPT = """
@@ -238,9 +238,8 @@ def test_restore_streams_a_zip_bomb_in_bounded_memory(tmp_path):
     assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
 
 
-def test_restore_prints_no_traceback(db, tmp_path, capsys):
-    client_with_course(db, sessions=1, with_photos=False)
-    evil = make_archive(tmp_path / "evil.zip", {**good_members(db, tmp_path), "../../evil.txt": b"x"})
+def test_restore_prints_no_traceback(archived, tmp_path, capsys):
+    evil = make_archive(tmp_path / "evil.zip", {**archived[1], "../../evil.txt": b"x"})
     not_zip = tmp_path / "notes.zip"
     not_zip.write_bytes(b"just some text")
     for archive in (evil, not_zip, tmp_path / "absent.zip"):
