@@ -34,6 +34,8 @@ def parse_polygon(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(f"not a polygon: {text!r} (expected 'x1,y1 x2,y2 x3,y3')") from exc
     if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
         raise argparse.ArgumentTypeError("a region needs at least 3 points 'x,y'")
+    if not np.isfinite(polygon).all():
+        raise argparse.ArgumentTypeError("a region's coordinates must be finite numbers")
     return polygon
 
 
@@ -118,6 +120,19 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+class AnalysisFailed(AnalysisError):
+    """An unexpected failure (a bug), reported as an error like any other."""
+
+    code = "failed"
+
+
+def _fail(error: AnalysisError, as_json: bool) -> int:
+    print(f"error: {error.message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": error.to_dict()}))
+    return EXIT_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Measure skin in clinic photos.")
     parser.add_argument("--version", action="version", version=f"analysis {__version__}")
@@ -134,15 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = measure(args.photo, args.reference, args.region)
     except AnalysisError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": exc.to_dict()}))
-        return EXIT_ERROR
+        return _fail(exc, args.json)
     except MemoryError:
-        error = ImageTooLarge("the photo does not fit in memory")
-        print(f"error: {error.message}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": error.to_dict()}))
-        return EXIT_ERROR
+        return _fail(ImageTooLarge("the photo does not fit in memory"), args.json)
+    except Exception as exc:  # a bug: one line, never a traceback
+        return _fail(AnalysisFailed(f"the analysis failed ({type(exc).__name__}: {exc})"), args.json)
     print(json.dumps(result, default=_json_default) if args.json else render(result))
     return 0

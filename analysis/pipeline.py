@@ -48,6 +48,7 @@ from .facemesh import (CHIN, FACE_OVAL, LEFT_EYE_CORNERS, NOSE_BRIDGE, RIGHT_EYE
                        select_subject)
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
+from .polygon import validate_polygon
 from .pose import HeadPose, head_pose
 from .reasons import Reason
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
@@ -492,10 +493,8 @@ def _body_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None) -> dict:
-    polygon = np.asarray(polygon, dtype=np.float64)
-    if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
-        raise UnsupportedImage("the region must be a polygon of at least 3 (x, y) points")
     reference_rgb = photo_rgb if baseline_rgb is None else baseline_rgb
+    polygon = validate_polygon(polygon, reference_rgb.shape[1], reference_rgb.shape[0])
     to_frame, size = _body_frame(polygon)
     ref_frame, ref_valid = warp(reference_rgb, to_frame, size)
     region = np.zeros(ref_frame.shape[:2], np.uint8)

@@ -109,8 +109,12 @@ if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_p
             s.commit()
         bar = st.progress(0.0, "Analysing...")
         with db.session() as s:
-            photos.analyse_pending(s, db.store, who.name, client_id,
-                                   lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
-        st.success(f"Saved and analysed {len(ready)} photo(s).")
+            done = photos.analyse_pending(s, db.store, who.name, client_id,
+                                          lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
+        failed = [a for a in done if a.error_code]  # each recorded against its photo; the others went on
+        st.success(f"Saved {len(ready)} photo(s); {len(failed)} could not be analysed." if failed
+                   else f"Saved and analysed {len(ready)} photo(s).")
+        for record in failed:
+            st.warning(f"Photo {record.photo_id}: {record.error_message}")
     except RecordError as exc:
         st.error(exc.message)

@@ -2,7 +2,10 @@
 
 Every command works on one data folder (``--data``, else ``TRACKER_DATA_DIR``,
 else ``./data``) and records who did it (``--actor``, else ``$USER``) in the
-audit log. Bad input gives one ``error: ...`` line and exit status 2.
+audit log. Bad input gives one ``error: ...`` line and exit status 2. User
+text (names, notes, file names) is printed with control characters and line
+breaks escaped, so that it can neither fake output lines nor drive the
+terminal.
 """
 
 from __future__ import annotations
@@ -13,19 +16,34 @@ import json
 import os
 import pathlib
 import sys
+import unicodedata
 from datetime import date
 
 from analysis.cli import parse_polygon
-from sqlalchemy import select
 
 from . import backup as backups
 from . import clientdata, gallery, photos, progress, records
 from .access import add_user
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import RecordError
-from .models import CONSENT_KINDS, CONTRAINDICATIONS, ROLES, TECHNIQUES, Photo
+from .models import CONSENT_KINDS, CONTRAINDICATIONS, ROLES, TECHNIQUES
 
 EXIT_ERROR = 2
+_CONTROL = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+
+
+def printable(text) -> str:
+    """``text`` with control and format characters (newlines, escapes, bidi overrides) escaped."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _CONTROL else c
+                   for c in str(text))
+
+
+class CheckFailed(RecordError):
+    """``check`` found problems: ``report`` goes to stdout, the message to stderr."""
+
+    def __init__(self, report: str, message: str):
+        super().__init__(message)
+        self.report = report
 SHOWN_METRICS = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture",
                  "evenness_l_std": "evenness"}
 
@@ -179,12 +197,12 @@ def run(args) -> str:
     """Carry out one command; returns what to print."""
     if args.command == "init":
         db = init_data_folder(args.data, args.database_url)
-        return f"data folder ready: {db.folder.root}"
+        return f"data folder ready: {printable(db.folder.root)}"
     if args.command == "restore":
         target = data_folder(args.data).root
         manifest = backups.restore(args.archive, target)
         open_data_folder(target).close()
-        return f"restored {len(manifest['files'])} files into {target}, all hashes verified"
+        return f"restored {len(manifest['files'])} files into {printable(target)}, all hashes verified"
     db = open_data_folder(args.data, args.database_url)
     actor = args.actor
     try:
@@ -201,13 +219,13 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "user":
         user = add_user(s, args.username, _password(args), args.role, args.name)
         records.audit(s, actor, "create", "user", user.id, None)
-        return f"user {user.username} ({user.role}) added"
+        return f"user {printable(user.username)} ({user.role}) added"
     if command == "client" and action == "add":
         client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes)
         return f"client {client.id} added\naccess code for the client portal (shown once): {code}"
     if command == "client" and action == "list":
         rows = records.client_overview(s, args.search)
-        return "\n".join(f"{c.id:>6}  {c.name:<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
+        return "\n".join(f"{c.id:>6}  {printable(c.name):<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
                          f"{c.sessions} sessions, last {c.last_session or '-'}" for c in rows) or "no clients"
     if command == "client" and action == "show":
         return _show_client(s, records.get_client(s, args.client, actor))
@@ -226,7 +244,8 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "course" and action == "add":
         course = records.start_course(s, actor, args.client, args.treatment, args.areas, args.sessions,
                                       args.interval_days, args.start, args.override_reason)
-        note = f" (contraindications overridden: {course.override_reason})" if course.override_reason else ""
+        reason = course.override_reason
+        note = f" (contraindications overridden: {printable(reason)})" if reason else ""
         return f"course {course.id} started{note}"
     if command == "course" and action == "show":
         course = records.get_course(s, args.course)
@@ -241,18 +260,18 @@ def _dispatch(args, db, s, actor) -> str:
         region = args.region.tolist() if args.region is not None else None
         items = [photos.Incoming(i.name, i.data, args.view, region) for i in photos.files_in(args.folder)]
         added = photos.import_photos(s, db.store, actor, args.session, items)
-        return "\n".join(f"photo {p.id}: {p.original_name} as {p.view}" for p in added)
+        return "\n".join(f"photo {p.id}: {printable(p.original_name)} as {printable(p.view)}" for p in added)
     if command == "analyse":
         s.commit()
         done = photos.analyse_pending(s, db.store, actor, args.client,
-                                      lambda i, n, p: progress_bar(i, n, f"photo {p.id} ({p.view})"))
+                                      lambda i, n, p: progress_bar(i, n, f"photo {p.id} ({printable(p.view)})"))
         failed = [a for a in done if a.error_code]
         lines = [f"analysed {len(done) - len(failed)} photos"]
-        lines += [f"photo {a.photo_id}: {a.error_code}: {a.error_message}" for a in failed]
+        lines += [f"photo {a.photo_id}: {a.error_code}: {printable(a.error_message)}" for a in failed]
         return "\n".join(lines)
     if command == "export":
         path = clientdata.export_client(s, db.store, actor, args.client, args.out)
-        return f"exported to {path.parent}"
+        return f"exported to {printable(path.parent)}"
     if command == "erase":
         if not args.yes:
             raise RecordError("erasure cannot be undone: add --yes to confirm")
@@ -261,37 +280,58 @@ def _dispatch(args, db, s, actor) -> str:
         return f"client {args.client} erased ({removed} photo files removed)"
     if command == "gallery":
         written = gallery.export_gallery(s, db.store, actor, args.out, args.date)
-        return f"{len(written)} before/after pairs exported to {args.out}"
+        return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
         manifest = backups.backup(db.folder, args.archive)
-        return f"backed up {len(manifest['files'])} files to {args.archive}"
+        return f"backed up {len(manifest['files'])} files to {printable(args.archive)}"
     if command == "check":
-        referenced = set(s.scalars(select(Photo.sha256)))
-        problems = db.store.verify(referenced)
-        lines = [f"{p.sha256}: {p.problem}" for p in problems] or [f"{len(referenced)} photos verified"]
-        if args.collect_garbage:
-            lines.append(f"removed {db.store.collect_garbage(referenced)} unreferenced files")
-        if problems:
-            raise RecordError("\n".join(lines))
-        return "\n".join(lines)
+        return _check(db, args.collect_garbage)
     raise RecordError(f"unknown command {command} {action or ''}")
 
 
+def _check(db, collect: bool) -> str:
+    """Verify every referenced original; report (or, collecting, remove) files no record refers to."""
+    def referenced() -> set[str]:
+        with db.session() as s:
+            return photos.referenced_hashes(s)
+
+    def waiting() -> None:
+        sys.stderr.write("waiting for a running import or erasure to finish...\n")
+        sys.stderr.flush()
+
+    expected = referenced()
+    problems = db.store.verify(expected)
+    lines = [f"{p.sha256}: {p.problem}" for p in problems] + [f"{len(expected) - len(problems)} photos verified"]
+    if collect:
+        removed = db.store.collect_garbage(referenced, on_wait=waiting)
+        lines += [f"removed {p.sha256} ({p.problem})" for p in removed]
+        lines.append(f"removed {len(removed)} unreferenced files")
+        leftovers = []
+    else:
+        with db.store.locked(exclusive=True, on_wait=waiting):
+            leftovers = db.store.unreferenced(referenced())
+        lines += [f"{p.sha256}: {p.problem}" for p in leftovers]
+    if problems or leftovers:
+        advice = " (remove unreferenced files with 'check --collect-garbage')" if leftovers else ""
+        raise CheckFailed("\n".join(lines), f"{len(problems) + len(leftovers)} problems in the photo store{advice}")
+    return "\n".join(lines)
+
+
 def _show_client(s, client) -> str:
-    lines = [f"client {client.id}: {client.name}", f"  born {client.date_of_birth or '-'}, "
-             f"Fitzpatrick {client.fitzpatrick or '-'}, contact {client.contact or '-'}"]
+    lines = [f"client {client.id}: {printable(client.name)}", f"  born {client.date_of_birth or '-'}, "
+             f"Fitzpatrick {client.fitzpatrick or '-'}, contact {printable(client.contact) or '-'}"]
     open_now = records.open_contraindications(client)
     lines.append("  contraindications: " + ("; ".join(open_now) if open_now else "none open"))
     for kind in CONSENT_KINDS:
         lines.append(f"  {kind} consent: {'current' if records.has_consent(client, kind) else 'none'}")
     for course in client.courses:
-        lines.append(f"  course {course.id}: {course.treatment}, {', '.join(course.areas)}, "
+        lines.append(f"  course {course.id}: {printable(course.treatment)}, {printable(', '.join(course.areas))}, "
                      f"{len(course.sessions)}/{course.planned_sessions} sessions, {course.status}")
     return "\n".join(lines)
 
 
 def _progress_table(course, rows) -> str:
-    head = f"course {course.id}: {course.treatment} ({', '.join(course.areas)})"
+    head = f"course {course.id}: {printable(course.treatment)} ({printable(', '.join(course.areas))})"
     cols = "".join(f"{label:>22}" for label in SHOWN_METRICS.values())
     lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<12}{cols}"]
     for r in rows:
@@ -306,7 +346,7 @@ def _progress_table(course, rows) -> str:
             else:
                 cells += f"{'-':>12}{'':>10}"
         status = r.status if r.comparable in (None, True) else "not comparable"
-        lines.append(f"{r.session:>7} {r.held_on:>10} {r.view:>9}  {status:<12}{cells}")
+        lines.append(f"{r.session:>7} {r.held_on:>10} {printable(r.view):>9}  {status:<12}{cells}")
     lines.append("baseline rows give values; later rows change since baseline +- 95% noise; * beyond noise")
     return "\n".join(lines)
 
@@ -316,9 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(run(args))
     except (RecordError, FileNotFoundError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        if isinstance(exc, CheckFailed):
+            print(exc.report)
+        print(f"error: {printable(getattr(exc, 'message', exc))}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug, a full disk, a locked database: say so in one line, save nothing
-        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {printable(exc)})",
+              file=sys.stderr)
         return 1
     return 0

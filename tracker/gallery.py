@@ -27,7 +27,7 @@ from analysis import AnalysisError, decode, locate_face
 from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 
 from .models import Client, Photo, Session
-from .photostore import PhotoStore, atomic_write
+from .photostore import PhotoStore, atomic_write, safe_name
 from .records import audit, has_consent
 
 
@@ -151,7 +151,7 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.P
     written = []
     for pair in pairs:
         sessions = f"s{pair.before.session.number}-s{pair.after.session.number}"
-        path = out_dir / f"course{pair.course_id}-{pair.view}-{sessions}.png"
+        path = out_dir / f"course{pair.course_id}-{safe_name(pair.view)}-{sessions}.png"  # a view is user text
         atomic_write(path, png_bytes(pair_image(store, pair, mode, mark)))
         written.append(path)
         audit(s, actor, "export", "gallery", pair.course_id, pair.client_id, view=pair.view)

@@ -41,6 +41,12 @@ CONTRAINDICATIONS = {
 }
 
 
+#: Every table's ids only grow (SQLite ``AUTOINCREMENT``; PostgreSQL sequences never go back): an id
+#: once used, e.g. by a client since erased, never names another record, so a stale reference (an open
+#: client-portal session, an old export) can never reach someone else's records.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -51,6 +57,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
@@ -62,6 +69,7 @@ class User(Base):
 
 class Client(Base):
     __tablename__ = "clients"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
@@ -82,6 +90,7 @@ class Screening(Base):
     """The consultation's medical history. A True field is an open contraindication."""
 
     __tablename__ = "screenings"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     screened_on: Mapped[date] = mapped_column(Date)
@@ -113,6 +122,7 @@ class Screening(Base):
 
 class Consent(Base):
     __tablename__ = "consents"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -127,6 +137,7 @@ class Consent(Base):
 
 class Course(Base):
     __tablename__ = "courses"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     treatment: Mapped[str] = mapped_column(String(200))
@@ -144,7 +155,7 @@ class Course(Base):
 
 class Session(Base):
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("course_id", "number"),)
+    __table_args__ = (UniqueConstraint("course_id", "number"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
@@ -164,6 +175,7 @@ class Session(Base):
 
 class ProductUse(Base):
     __tablename__ = "product_uses"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     product: Mapped[str] = mapped_column(String(200))
@@ -177,7 +189,7 @@ class Photo(Base):
     """A photo's record; its original bytes are in the photo store under ``sha256``."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("session_id", "sha256"),)
+    __table_args__ = (UniqueConstraint("session_id", "sha256"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -197,9 +209,16 @@ class Photo(Base):
 
 
 class PhotoAnalysis(Base):
-    """The `analysis` result for a photo (against its baseline), or the error that stopped it."""
+    """The `analysis` result for a photo (against its baseline), or the error that stopped it.
+
+    One per photo and analysis version. A row with neither ``result`` nor
+    ``error_code`` is a *claim*: a run is analysing the photo now (see
+    :func:`tracker.photos.claim`).
+    """
 
     __tablename__ = "photo_analyses"
+    __table_args__ = (UniqueConstraint("photo_id", "analysis_version", name="uq_photo_analyses_photo_version"),
+                      NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
     reference_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
@@ -215,6 +234,7 @@ class AuditEvent(Base):
     """Who did what to which record, and when. Holds ids and actions, never personal data."""
 
     __tablename__ = "audit_events"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(200))
@@ -223,3 +243,18 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class PendingDeletion(Base):
+    """An erased client's original, to be deleted from the photo store.
+
+    Written in the erasure's transaction and removed once the file is gone, so
+    that a crash between the two leaves a record the next run finishes
+    (:func:`tracker.clientdata.finish_erasures`). It holds the file's hash only.
+    """
+
+    __tablename__ = "pending_deletions"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,35 +1,70 @@
 """Importing session photos and analysing them against the course's baseline.
 
 An import is all or nothing: every file is decoded and checked first (a
-non-image, a duplicate or a photo without a face and without a named body
-area stops the import with the file's name), then originals go to the photo
-store and rows to the database in one transaction. A crash part-way leaves
-no photo row; the store may hold originals no row refers to yet, which
-:meth:`~tracker.photostore.PhotoStore.collect_garbage` removes.
+non-image, a duplicate, a bad view name or region, or a photo without a face
+and without a named body area stops the import with the file's name), then
+rows and originals are written in one transaction. A crash part-way leaves no
+photo row; the store may hold originals no row refers to, which ``check``
+reports and :meth:`~tracker.photostore.PhotoStore.collect_garbage` removes.
+The import holds the store's shared lock until its transaction ends, so a
+collector never removes an original whose row is about to commit.
+
+Two imports for the same client never both add a photo: the duplicate check
+runs after taking the client's write lock (an ``UPDATE`` of the client's row,
+held until the transaction ends), so the second import sees the first's rows.
 
 The baseline of a photo is the same view's photo in the course's earliest
-session that has one.
+session that has one. Each photo is analysed once per analysis version: a run
+first *claims* it by inserting its (photo, version) row, which a unique
+constraint lets only one run do. Any error in one photo is recorded against
+that photo, and the run goes on with the next.
 """
 
 from __future__ import annotations
 
 import pathlib
+import re
+import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 import analysis
-from analysis import AnalysisError, UnsupportedImage, decode, locate_face
+from analysis import AnalysisError, ImageTooLarge, UnsupportedImage, decode, locate_face
+from analysis.polygon import validate_polygon
 from analysis.visual import Check, capture_checks, ghost
 
 from .errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
-from .models import VIEWS, Course, Photo, PhotoAnalysis, Session
+from .models import VIEWS, Client, Course, Photo, PhotoAnalysis, Session, utcnow
 from .photostore import PhotoStore, sha256_of
 from .records import audit, get_session, has_consent
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
+#: A body area's name: letters, digits, spaces, ``-``, ``_`` and ``'``; never a path, never markup.
+BODY_AREA = re.compile(r"\w[\w '-]{0,59}")
+MAX_NAME = 300
+#: A claim older than this belongs to a run that died; another run may take the photo over.
+CLAIM_TIMEOUT = timedelta(minutes=30)
+
+
+def check_view(view: str) -> str:
+    """A standard view, or a body area's name checked against :data:`BODY_AREA`."""
+    view = view.strip()
+    if view in VIEWS or BODY_AREA.fullmatch(view):
+        return view
+    raise RecordError(f"view {view!r}: use front, left_45, right_45 or a body area's name "
+                      "(letters, digits, spaces, '-', at most 60)")
+
+
+def clean_name(name: str) -> str:
+    """A file name as plain text: undecodable bytes and control characters replaced, at most 300 characters."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text)
+    return text[:MAX_NAME] or "unnamed"
 
 
 @dataclass(frozen=True)
@@ -47,13 +82,15 @@ def files_in(folder: pathlib.Path) -> list[Incoming]:
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise RecordError(f"no photos in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-    return [Incoming(p.name, p.read_bytes()) for p in paths]
+    return [Incoming(clean_name(p.name), p.read_bytes()) for p in paths]
 
 
 def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
-    """Decode a file and settle its view; raises BadPhoto with the file's name."""
+    """Decode a file and settle its view and region; raises BadPhoto with the file's name."""
     try:
         image = decode(item.data)
+        if item.region is not None:
+            validate_polygon(item.region, image.width, image.height)
     except AnalysisError as exc:
         raise BadPhoto(f"{item.name}: {exc.message}", exc.code) from exc
     if item.view is not None:
@@ -67,34 +104,55 @@ def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
     return image, view
 
 
+def _hold_until_transaction_ends(s: DbSession, store: PhotoStore) -> None:
+    """Take the store's shared lock until ``s``'s transaction commits or rolls back (see module docstring)."""
+    lock = store.acquire(exclusive=False)
+
+    def release(_session, transaction) -> None:
+        if transaction.parent is None:
+            lock.release()  # idempotent: later transactions of the session find it released
+
+    event.listen(s, "after_transaction_end", release)
+
+
 def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
                   items: Iterable[Incoming]) -> list[Photo]:
     """Check, store and record a session's photos, all or nothing (see module docstring)."""
+    items = [replace(i, name=clean_name(i.name), view=None if i.view is None else check_view(i.view))
+             for i in items]
     session = get_session(s, session_id)
     client = session.course.client
     if not has_consent(client, "photography", session.held_on):
         raise NotAllowed(f"client {client.id} has no current photography consent")
-    known = set(s.scalars(select(Photo.sha256).join(Session).where(Session.course_id.in_(
-        select(Course.id).where(Course.client_id == client.id)))))
-    checked = []
+    checked, digests = [], set()
     for item in items:
         digest = sha256_of(item.data)
+        if digest in digests:
+            raise DuplicatePhoto(f"{item.name}: this photo is in the import twice")
+        digests.add(digest)
+        checked.append((item, digest, *_check(item)))
+    _hold_until_transaction_ends(s, store)
+    s.execute(update(Client).where(Client.id == client.id).values(id=Client.id))  # the client's write lock
+    known = set(s.scalars(select(Photo.sha256).join(Session).join(Course).where(Course.client_id == client.id)))
+    for item, digest, _, _ in checked:
         if digest in known:
             raise DuplicatePhoto(f"{item.name}: this photo is already in the client's records")
-        known.add(digest)
-        checked.append((item, digest, *_check(item)))
-    photos = []
-    for item, digest, image, view in checked:
+    photos = [Photo(session=session, sha256=digest, view=view, original_name=item.name, format=image.format,
+                    width=image.width, height=image.height, size_bytes=len(item.data),
+                    captured_at=image.captured_at, region=item.region)
+              for item, digest, image, view in checked]
+    s.add_all(photos)
+    s.flush()  # rows first: a database error leaves no original behind
+    for item, *_ in checked:
         store.put(item.data)
-        photo = Photo(session=session, sha256=digest, view=view, original_name=item.name, format=image.format,
-                      width=image.width, height=image.height, size_bytes=len(item.data),
-                      captured_at=image.captured_at, region=item.region)
-        s.add(photo)
-        photos.append(photo)
-    s.flush()
     for photo in photos:
         audit(s, actor, "import", "photo", photo.id, client.id, session_id=session.id, view=photo.view)
     return photos
+
+
+def referenced_hashes(s: DbSession) -> set[str]:
+    """The SHA-256 of every original a photo record refers to."""
+    return set(s.scalars(select(Photo.sha256)))
 
 
 def first_of_view(s: DbSession, course_id: int, view: str) -> Photo | None:
@@ -110,7 +168,9 @@ def baseline_of(s: DbSession, photo: Photo) -> Photo | None:
 
 
 def latest_analysis(photo: Photo) -> PhotoAnalysis | None:
-    current = [a for a in photo.analyses if a.analysis_version == analysis.__version__]
+    """The finished analysis by the installed version (a result or an error), not a claim in progress."""
+    current = [a for a in photo.analyses if a.analysis_version == analysis.__version__
+               and (a.result is not None or a.error_code is not None)]
     return current[-1] if current else None
 
 
@@ -140,42 +200,81 @@ class _Baselines:
         return value
 
 
-def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
-                  baselines: _Baselines | None = None) -> PhotoAnalysis:
-    """Analyse one photo against its baseline and store the result, or the error that stopped it."""
-    baselines = baselines or _Baselines(store)
+def release_stale_claims(s: DbSession) -> int:
+    """Drop claims older than :data:`CLAIM_TIMEOUT` (their run died); returns how many."""
+    stale = s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None),
+                                                  PhotoAnalysis.created_at < utcnow() - CLAIM_TIMEOUT))
+    s.commit()
+    return stale.rowcount
+
+
+def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
+    """Insert and commit the photo's row for this analysis version; None if another run holds it."""
     baseline = baseline_of(s, photo)
     record = PhotoAnalysis(photo=photo, reference_photo_id=baseline.id if baseline else None,
                            analysis_version=analysis.__version__)
-    face = photo.view in VIEWS
+    s.add(record)
     try:
-        reference = baselines.load(baseline, face, keep=True) if baseline else None
-        if face:
-            result = analysis.analyse(baselines.load(photo, True, keep=False), reference)
-        else:
-            marked = (baseline or photo).region
-            if not marked:
-                raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
-            result = analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
-        record.result = result
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        return None
+    return record
+
+
+def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dict:
+    face = photo.view in VIEWS
+    reference = baselines.load(baseline, face, keep=True) if baseline else None
+    if face:
+        return analysis.analyse(baselines.load(photo, True, keep=False), reference)
+    marked = (baseline or photo).region
+    if not marked:
+        raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
+    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
+
+
+def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
+                  baselines: _Baselines | None = None) -> PhotoAnalysis | None:
+    """Claim, analyse and record one photo; None if another run has claimed it.
+
+    Whatever goes wrong with this photo (a typed analysis error, a damaged
+    stored region, a missing original, a bug) is recorded against it as an
+    error code and message; it never reaches the caller.
+    """
+    record = claim(s, photo)
+    if record is None:
+        return None
+    baseline = s.get(Photo, record.reference_photo_id) if record.reference_photo_id else None
+    try:
+        record.result = _measure(photo, baseline, baselines or _Baselines(store))
     except AnalysisError as exc:
         record.error_code, record.error_message = exc.code, exc.message
-    s.add(record)
-    s.flush()
+    except MemoryError:
+        error = ImageTooLarge("the photo does not fit in memory")
+        record.error_code, record.error_message = error.code, error.message
+    except Exception as exc:  # one photo's failure must not stop the others
+        record.error_code = "failed"
+        record.error_message = f"the analysis of this photo failed ({type(exc).__name__}: {exc})"[:2000]
     audit(s, actor, "analyse", "photo", photo.id, photo.session.course.client_id,
           outcome=record.error_code or "ok")
+    s.commit()
     return record
 
 
 def analyse_pending(s: DbSession, store: PhotoStore, actor: str, client_id: int | None = None,
                     progress: Callable[[int, int, Photo], None] | None = None) -> list[PhotoAnalysis]:
-    """Analyse every pending photo, committing after each so that an interruption loses nothing done."""
+    """Analyse every pending photo, committing after each so that an interruption loses nothing done.
+
+    Photos another run is analysing are skipped (they are not in the result).
+    """
+    release_stale_claims(s)
     todo = pending(s, client_id)
     baselines = _Baselines(store)
     done = []
     for i, photo in enumerate(todo, start=1):
-        done.append(analyse_photo(s, store, actor, photo, baselines))
-        s.commit()
+        record = analyse_photo(s, store, actor, photo, baselines)
+        if record is not None:
+            done.append(record)
         if progress:
             progress(i, len(todo), photo)
     return done
@@ -211,7 +310,22 @@ def capture_preview(s: DbSession, store: PhotoStore, course_id: int, item: Incom
     region is checked when the photo is saved and analysed.
     """
     try:
+        return _preview(s, store, course_id, item)
+    except (AnalysisError, RecordError) as exc:
+        return Preview(item.name, item.view, [], None, None, exc.message)
+    except MemoryError:
+        return Preview(item.name, item.view, [], None, None, "the photo does not fit in memory")
+    except Exception as exc:  # a preview is advice: never a traceback in the page
+        return Preview(item.name, item.view, [], None, None, f"the photo could not be checked ({type(exc).__name__})")
+
+
+def _preview(s: DbSession, store: PhotoStore, course_id: int, item: Incoming) -> Preview:
+    if item.view is not None:
+        item = replace(item, view=check_view(item.view))
+    try:
         image = decode(item.data)
+        if item.region is not None:
+            validate_polygon(item.region, image.width, image.height)
         if item.view is not None and item.view not in VIEWS:
             found = [Check("photo readable", True, f"{image.width} x {image.height}, {image.format}"),
                      Check("region marked", bool(item.region), "yes" if item.region else
