@@ -23,7 +23,7 @@ def main() -> None:
     data = pathlib.Path(tempfile.mkdtemp()) / "data"
     db = init_data_folder(data)
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("docs"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     load_sample_course(db, "docs")
     db.close()
