@@ -12,28 +12,32 @@ db = database()
 st.title("Staff accounts")
 
 
-def attempt(action, success: str):
-    """Run an account change and commit it; say how it went and return its result (None on failure)."""
+def attempt(action, success: str, temporary: bool = False) -> None:
+    """Run an account change and commit it, then show the page again with the change and ``success``
+    (and, when ``temporary``, the new password the action returned, once); an error shows here."""
     try:
         with db.session() as s:
             result = action(s)
             s.commit()
-        st.success(success)
-        return result
     except RecordError as exc:
         st.error(exc.message)
-        return None
+        return
+    st.session_state.users_done = (success, result if temporary else None)
+    st.rerun()
 
 
-table = st.empty()  # filled last, so that it shows the changes made below
+if "users_done" in st.session_state:
+    message, password = st.session_state.pop("users_done")
+    st.success(message)
+    if password:
+        st.write("The temporary password, shown once: give it to the account's owner.")
+        st.code(password, language=None)
 
-
-def accounts() -> list[tuple]:
-    with db.session() as s:
-        return [(u.username, u.display_name, u.role, u.active, u.created_at) for u in access.list_users(s, who)]
-
-
-users = accounts()
+with db.session() as s:
+    users = [(u.username, u.display_name, u.role, u.active, u.created_at) for u in access.list_users(s, who)]
+# A dataframe shows names as cell text, never as markup.
+st.dataframe([{"username": u, "name": n, "role": r, "active": a, "created": c} for u, n, r, a, c in users],
+             hide_index=True, width="stretch")
 
 add_tab, deactivate_tab, reset_tab = st.tabs(["Add", "Deactivate", "Reset a password"])
 with add_tab:
@@ -58,11 +62,5 @@ with reset_tab:
         target = st.selectbox("Account", [u for u, *_ in users], key="reset_user")
         typed = st.text_input("New password (optional)", type="password", key="reset_password")
         if st.form_submit_button("Reset the password"):
-            new = attempt(lambda s: access.reset_password(s, who, target, typed or None), "Password reset.")
-            if new and not typed:
-                st.write("The temporary password, shown once: give it to the account's owner.")
-                st.code(new, language=None)
-
-# A dataframe shows names as cell text, never as markup.
-table.dataframe([{"username": u, "name": n, "role": r, "active": a, "created": c} for u, n, r, a, c in accounts()],
-                hide_index=True, width="stretch")
+            attempt(lambda s: access.reset_password(s, who, target, typed or None), "Password reset.",
+                    temporary=not typed)
