@@ -78,6 +78,7 @@ def test_unknown_and_known_accounts_cost_the_same_work(db, scrypt_calls):
     with db.session() as s:
         for attempt in (lambda: access.authenticate(s, "lee", "wrong password!"),
                         lambda: access.authenticate(s, "nobody", "wrong password!"),
+                        lambda: access.authenticate(s, "lee\x00" + "x" * 100, "wrong password!"),
                         lambda: access.client_for_code(s, "1-AAAA-AAAA"),
                         lambda: access.client_for_code(s, "999-AAAA-AAAA"),
                         lambda: access.client_for_code(s, "not a code")):

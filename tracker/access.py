@@ -116,7 +116,8 @@ def client_for_code(s: Session, code: str) -> Client | None:
 
 def authenticate(s: Session, username: str, password: str) -> User | None:
     """The active account with this username and password, or None. Upgrades a weaker stored hash."""
-    user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    plausible = len(username) <= 80 and username.isprintable()  # no NUL or a megabyte sent to the database
+    user = s.scalar(select(User).where(User.username == username, User.active.is_(True))) if plausible else None
     if not verify_secret(password, user.password_hash if user is not None else None):
         return None
     if needs_rehash(user.password_hash):
