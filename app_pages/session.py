@@ -31,7 +31,7 @@ with db.session() as s:
 with st.expander("Record a new session", expanded=not sessions):
     with st.form("new_session"):
         held_on = st.date_input("Date", value=date.today(), key="held_on")
-        practitioner = st.text_input("Practitioner", value=who.name, key="practitioner")
+        practitioner = st.text_input("Practitioner", value=who.display_name, key="practitioner")
         technique = st.selectbox("Technique", TECHNIQUES, key="technique")
         areas = st.multiselect("Areas", AREAS, default=["face"],
                                key="session_areas")

@@ -23,7 +23,7 @@ def main() -> None:
     data = pathlib.Path(tempfile.mkdtemp()) / "data"
     db = init_data_folder(data)
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("docs"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     load_sample_course(db, "docs")
     db.close()
@@ -32,7 +32,8 @@ def main() -> None:
         page.get_by_role("button", name="Sign in").wait_for()
         page.screenshot(path=HERE / "signin.png")
         sign_in(page, url, "lee", "a long enough secret")
-        page.wait_for_timeout(1000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "clients.png")
         open_progress(page)
         page.wait_for_timeout(3000)

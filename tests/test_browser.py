@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
 def test_sign_in_and_see_progress(tmp_path):
     db = init_data_folder(tmp_path / "data")
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("test"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     load_sample_course(db, ACTOR)
     db.close()

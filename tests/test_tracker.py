@@ -76,7 +76,7 @@ def test_every_record_round_trips(db, tmp_path):
 def test_access_codes_and_passwords_are_stored_hashed(db):
     with db.session() as s:
         client, code = records.add_client(s, ACTOR, "Ben Example")
-        user = access.add_user(s, "ada", "correct horse battery", "practitioner")
+        user = access.add_user(s, access.owner(ACTOR), "ada", "correct horse battery", "practitioner")
         s.commit()
         assert code not in client.access_code_hash and "correct horse" not in user.password_hash
         assert access.client_for_code(s, code).id == client.id
@@ -85,9 +85,9 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
         assert access.authenticate(s, "ada", "correct horse battery").id == user.id
         assert access.authenticate(s, "ada", "wrong password!") is None
         with pytest.raises(RecordError, match="10 characters"):
-            access.add_user(s, "bob", "short", "admin")
+            access.add_user(s, access.owner(ACTOR), "bob", "short", "admin")
         with pytest.raises(RecordError, match="already exists"):
-            access.add_user(s, "ada", "another long one", "admin")
+            access.add_user(s, access.owner(ACTOR), "ada", "another long one", "admin")
 
 
 def test_a_client_sees_only_their_own_records():

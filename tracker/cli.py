@@ -6,6 +6,10 @@ audit log. Bad input gives one ``error: ...`` line and exit status 2. User
 text (names, notes, file names) is printed with control characters and line
 breaks escaped, so that it can neither fake output lines nor drive the
 terminal.
+
+The command line acts as the server's owner, an admin (whoever can run it can
+read the data folder anyway): it can manage staff accounts, erase clients and
+make backups, which the app allows only to admins.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from analysis.cli import parse_polygon
 
 from . import backup as backups
 from . import clientdata, gallery, photos, progress, records
-from .access import add_user
+from . import access
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import RecordError
 from .models import CONSENT_KINDS, CONTRAINDICATIONS, ROLES, TECHNIQUES
@@ -44,6 +48,8 @@ class CheckFailed(RecordError):
     def __init__(self, report: str, message: str):
         super().__init__(message)
         self.report = report
+
+
 SHOWN_METRICS = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture",
                  "evenness_l_std": "evenness"}
 
@@ -92,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--role", choices=ROLES, required=True)
     u.add_argument("--name", default="")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user.add_parser("list", help="every staff account")
+    u = user.add_parser("deactivate", help="stop an account signing in and end its open sessions")
+    u.add_argument("username")
+    u = user.add_parser("reset-password", help="set a new password (or print a temporary one with --temporary)")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.add_argument("--temporary", action="store_true", help="generate a temporary password and print it once")
 
     client = sub.add_parser("client", help="clients").add_subparsers(dest="action", required=True)
     c = client.add_parser("add")
@@ -214,12 +227,26 @@ def run(args) -> str:
         db.close()
 
 
+def _user_command(args, s, owner) -> str:
+    if args.action == "add":
+        user = access.add_user(s, owner, args.username, _password(args), args.role, args.name)
+        return f"user {user.username} ({user.role}) added"
+    if args.action == "list":
+        return "\n".join(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'deactivated':<12} "
+                         f"{printable(u.display_name)}" for u in access.list_users(s, owner)) or "no staff accounts"
+    if args.action == "deactivate":
+        user = access.deactivate_user(s, owner, args.username)
+        return f"user {user.username} deactivated"
+    password = access.reset_password(s, owner, args.username, None if args.temporary else _password(args))
+    shown = f"; temporary password (shown once): {password}" if args.temporary else ""
+    return f"password of {args.username} reset{shown}"
+
+
 def _dispatch(args, db, s, actor) -> str:
     command, action = args.command, getattr(args, "action", None)
+    owner = access.owner(actor)
     if command == "user":
-        user = add_user(s, args.username, _password(args), args.role, args.name)
-        records.audit(s, actor, "create", "user", user.id, None)
-        return f"user {printable(user.username)} ({user.role}) added"
+        return _user_command(args, s, owner)
     if command == "client" and action == "add":
         client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes)
         return f"client {client.id} added\naccess code for the client portal (shown once): {code}"
@@ -273,6 +300,7 @@ def _dispatch(args, db, s, actor) -> str:
         path = clientdata.export_client(s, db.store, actor, args.client, args.out)
         return f"exported to {printable(path.parent)}"
     if command == "erase":
+        access.require_admin(owner)
         if not args.yes:
             raise RecordError("erasure cannot be undone: add --yes to confirm")
         s.close()
@@ -282,6 +310,7 @@ def _dispatch(args, db, s, actor) -> str:
         written = gallery.export_gallery(s, db.store, actor, args.out, args.date)
         return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
+        access.require_admin(owner)
         manifest = backups.backup(db.folder, args.archive)
         return f"backed up {len(manifest['files'])} files to {printable(args.archive)}"
     if command == "check":

@@ -6,14 +6,15 @@ for treatment, photography and marketing. A :class:`Course` of treatment has
 :class:`Photo` s taken, by :data:`VIEWS`. A photo's original bytes live in the
 photo store (content-addressed by SHA-256); the database holds its metadata
 and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
-Staff sign in as :class:`User`; clients with a personal access code.
+Staff sign in as :class:`User`; clients with a personal access code; :class:`SignInFailure`
+counts failed attempts.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 VIEWS = ("front", "left_45", "right_45")
@@ -65,6 +66,20 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins in a row for one account or client code, and until when it is locked.
+
+    ``key`` is a SHA-256 of the username or client id, never the typed text;
+    times are Unix seconds, the same in every process and database.
+    """
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float | None] = mapped_column(Float)
 
 
 class Client(Base):

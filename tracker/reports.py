@@ -4,20 +4,29 @@ Built with fpdf2 (pure Python, no system libraries). Charts are drawn as
 vectors: each metric's change since baseline per session, with the shaded
 95 % noise band, so a reader sees at once which changes are real. Photos are
 embedded as PNG re-encoded from pixels, so the PDF carries no EXIF.
+
+A de-identified report (any de-identification mode but ``none``) carries no
+client name or id, no exact date (sessions are "month 0, 1, 2..." after the
+baseline session; the file's creation time is rounded down to its month) and
+no free text: no reactions, notes, batch numbers or expiry dates, and a
+treatment, area or view typed by hand shows only as "other treatment",
+"body area".
 """
 
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, timezone
 
 import numpy as np
 from fpdf import FPDF
 from PIL import Image
 from sqlalchemy.orm import Session as DbSession
 
-from .gallery import GalleryPair, pair_image
-from .models import Course
+from analysis import decode
+
+from .gallery import GalleryPair, compose_pair, pair_labels
+from .models import AREAS, TREATMENTS, VIEWS, Course
 from .photostore import PhotoStore
 from .progress import ProgressRow, course_progress
 from .records import audit
@@ -63,24 +72,62 @@ def _image(pdf: FPDF, rgb: np.ndarray, width_mm: float) -> None:
     pdf.image(buf, w=width_mm)
 
 
-def _treatment_log(pdf: FPDF, course: Course) -> None:
+def month_after(day: date, baseline: date) -> int:
+    """Whole months (of 30.44 days, rounded) from the baseline session to ``day``."""
+    return round((day - baseline).days / 30.44)
+
+
+def _areas(areas: list[str], deidentified: bool) -> str:
+    return ", ".join(a if not deidentified or a in AREAS else "body area" for a in areas)
+
+
+def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(0, 7, "Treatment log", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
+    baseline = course.sessions[0].held_on
     for session in course.sessions:
-        products = "; ".join(f"{p.product} (batch {p.batch}, exp. {p.expiry or '-'}, {p.volume_ml or '-'} ml)"
-                             for p in session.products) or "no products recorded"
-        line = (f"Session {session.number}, {session.held_on}: {session.technique}, {', '.join(session.areas)}"
-                f" - {products}")
-        if session.immediate_reactions:
+        if deidentified:
+            when = f"month {month_after(session.held_on, baseline)}"
+            products = "; ".join(f"{p.product} ({p.volume_ml or '-'} ml)" for p in session.products)
+        else:
+            when = str(session.held_on)
+            products = "; ".join(f"{p.product} (batch {p.batch}, exp. {p.expiry or '-'}, {p.volume_ml or '-'} ml)"
+                                 for p in session.products)
+        line = (f"Session {session.number}, {when}: {session.technique}, {_areas(session.areas, deidentified)}"
+                f" - {products or 'no products recorded'}")
+        if session.immediate_reactions and not deidentified:
             line += f". Reactions: {session.immediate_reactions}"
         pdf.multi_cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
 
 
+def _heading(pair: GalleryPair, course: Course, deidentified: bool) -> str:
+    if not deidentified:
+        return (f"{course.client.name} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
+                f"report of {date.today().isoformat()}")
+    treatment = course.treatment if course.treatment in TREATMENTS else "other treatment"
+    view = pair.view if pair.view in VIEWS else "body area"
+    return f"{treatment.capitalize()}, {_areas(course.areas, True)}, view {view}"
+
+
+def _picture(store: PhotoStore, pair: GalleryPair, course: Course, mode: str, mark: str) -> np.ndarray:
+    labels = pair_labels(pair)
+    if mode != "none":
+        baseline = course.sessions[0].held_on
+        labels = tuple(f"Session {p.session.number}, month {month_after(p.session.held_on, baseline)}"
+                       for p in (pair.before, pair.after))
+    before, after = (decode(store.get(p.sha256)).rgb for p in (pair.before, pair.after))
+    return compose_pair(before, after, labels, mode, mark)
+
+
 def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryPair], mode: str = "none",
                mark: str = "", title: str = "Before and after") -> bytes:
-    """A PDF with, for each pair: the photos, the course's charts and its treatment log."""
+    """A PDF with, for each pair: the photos, the course's charts and its treatment log (de-identified
+    unless ``mode`` is ``none``: see the module docstring)."""
+    deidentified = mode != "none"
     pdf = FPDF(format="A4")
+    if deidentified:
+        pdf.set_creation_date(datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     pdf.set_auto_page_break(True, margin=15)
     for pair in pairs:
         course = s.get(Course, pair.course_id)
@@ -89,11 +136,9 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryP
         pdf.set_font("Helvetica", "B", 14)
         pdf.cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", size=9)
-        who = f"Client {pair.client_id}" if mode != "none" else course.client.name
-        pdf.cell(0, 5, f"{who} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
-                       f"report of {date.today().isoformat()}", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, _heading(pair, course, deidentified), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        _image(pdf, pair_image(store, pair, mode, mark), 180)
+        _image(pdf, _picture(store, pair, course, mode, mark), 180)
         pdf.ln(8)
         top = pdf.get_y()
         for i, (metric, label) in enumerate(CHARTED.items()):
@@ -102,6 +147,6 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryP
         pdf.set_font("Helvetica", "I", 7)
         pdf.multi_cell(0, 4, "Change since the baseline session; the shaded band is the 95 % measurement "
                              "noise: changes inside it may not be real.", new_x="LMARGIN", new_y="NEXT")
-        _treatment_log(pdf, course)
+        _treatment_log(pdf, course, deidentified)
         audit(s, actor, "export", "report", course.id, course.client_id, view=pair.view)
     return bytes(pdf.output())
