@@ -15,12 +15,13 @@ brighter on one side), white balance, expression-free skin movement. It is
 calibrated on **real repeated photographs**: the 53 people of faces-london,
 each photographed twice in one studio session, neutral then smiling, so that
 nothing about the skin changed. For each tier, scope (the whole face or one
-region) and metric, the floor is the 97.5 % prediction bound of one more
-pair's |change| [2]_ (at 95 %, real changes' heavier-than-normal tails let
-6-9 % of no-change forehead pairs through), from the pairs in which that scope was judged
-comparable; where fewer than 20 were (the cheeks, chin and periorbital skin,
-which a smile spoils, and the whole face), from all 53 pairs, smile and
-all, which only makes the floor larger. Two tiers, by the analysis frame's
+region) and metric, the floor is a prediction bound of one more pair's
+|change| [2]_: at 97.5 % from the pairs in which that scope was judged
+comparable (at 95 %, real changes' heavier-than-normal tails let 6-9 % of
+no-change forehead pairs through); where fewer than 20 were (the cheeks,
+chin and periorbital skin, which a smile spoils, and the whole face), at
+95 % from all 53 pairs, smiles and all, which holds changes the expression
+verdict keeps out and so makes the floor larger. Two tiers, by the analysis frame's
 eye distance: ``clinic`` (at least :data:`SMALL_FRAME_IOD_PX` pixels: the
 photos as taken, eyes 170-240 px apart) and ``small`` (the same pairs
 shrunk to eyes 45 px apart). ``validation/validate.py --real`` re-measures
@@ -52,60 +53,62 @@ from .metrics import METRICS, MIN_PIXELS, SkinMaps, measure
 #: Repeatability floors, from ``validation/validate.py --real`` (module docstring), per tier and scope.
 #: A metric whose floor is None has no calibration on real repeated photos: its change gets no bound
 #: and no verdict.
+# BEGIN NOISE_FLOOR (written by validation/validate.py --real --write-floors)
 NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
     "clinic": {
         # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.785, "erythema_index": 2.466, "red_area_pct": 14.945, "brightness_l_star":
-                    2.290, "ita_deg": 3.126, "evenness_l_std": 1.005, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 12.224, "spot_area_pct": 3.418},
+        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
+                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
         # forehead: calibrated on comparable pairs
         "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
                     2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
                     None, "spot_count": 2.202, "spot_area_pct": 3.601},
         # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 2.060, "erythema_index": 3.013, "red_area_pct": 19.789,
-                    "brightness_l_star": 3.971, "ita_deg": 9.159, "evenness_l_std": 1.938, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 6.148, "spot_area_pct": 7.640},
+        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
+                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
         # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.859, "erythema_index": 2.762, "red_area_pct": 20.004,
-                    "brightness_l_star": 4.038, "ita_deg": 6.911, "evenness_l_std": 1.945, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 6.214, "spot_area_pct": 5.835},
+        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
+                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
         # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.847, "erythema_index": 3.526, "red_area_pct": 27.677, "brightness_l_star":
-                    4.084, "ita_deg": 10.728, "evenness_l_std": 1.518, "texture_roughness": None,
-                    "line_density_pct": None, "spot_count": 5.487, "spot_area_pct": 5.183},
+        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
+                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
         # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.784, "erythema_index": 4.046, "red_area_pct": 20.534,
-                    "brightness_l_star": 3.079, "ita_deg": 7.363, "evenness_l_std": 1.097, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.689, "spot_area_pct": 5.367},
+        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
+                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
     },
     "small": {
         # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.785, "erythema_index": 2.466, "red_area_pct": 14.945, "brightness_l_star":
-                    2.290, "ita_deg": 3.126, "evenness_l_std": 1.005, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 12.224, "spot_area_pct": 3.418},
+        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
+                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
         # forehead: calibrated on comparable pairs
         "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
                     2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
                     None, "spot_count": 2.202, "spot_area_pct": 3.601},
         # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 2.060, "erythema_index": 3.013, "red_area_pct": 19.789,
-                    "brightness_l_star": 3.971, "ita_deg": 9.159, "evenness_l_std": 1.938, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 6.148, "spot_area_pct": 7.640},
+        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
+                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
         # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.859, "erythema_index": 2.762, "red_area_pct": 20.004,
-                    "brightness_l_star": 4.038, "ita_deg": 6.911, "evenness_l_std": 1.945, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 6.214, "spot_area_pct": 5.835},
+        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
+                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
         # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.847, "erythema_index": 3.526, "red_area_pct": 27.677, "brightness_l_star":
-                    4.084, "ita_deg": 10.728, "evenness_l_std": 1.518, "texture_roughness": None,
-                    "line_density_pct": None, "spot_count": 5.487, "spot_area_pct": 5.183},
+        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
+                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
         # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.784, "erythema_index": 4.046, "red_area_pct": 20.534,
-                    "brightness_l_star": 3.079, "ita_deg": 7.363, "evenness_l_std": 1.097, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.689, "spot_area_pct": 5.367},
+        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
+                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
     },
 }
+# END NOISE_FLOOR
 SMALL_FRAME_IOD_PX = 100.0
 TILE_IOD = 0.25
 _SUMMED = {"spot_count"}

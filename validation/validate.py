@@ -197,20 +197,25 @@ def main(argv=None):
     parser.add_argument("--injections", type=int, default=3, help="re-captures per injected change and photo")
     parser.add_argument("--limit", type=int, help="use at most this many photos from --faces")
     parser.add_argument("--real", help="faces-london folder: validate on real re-captures (validation/real.py)")
+    parser.add_argument("--write-floors", action="store_true",
+                        help="with --real: write the calibrated floors into analysis/noise.py")
     args = parser.parse_args(argv)
     if args.real:
-        validate_real(pathlib.Path(args.real), args.faces and pathlib.Path(args.faces))
+        validate_real(pathlib.Path(args.real), args.faces and pathlib.Path(args.faces), args.write_floors)
     report(*run(args.faces, args.recaptures, args.limit, args.injections))
 
 
-def validate_real(london: pathlib.Path, faces_dev: pathlib.Path | None) -> None:
+def validate_real(london: pathlib.Path, faces_dev: pathlib.Path | None, write: bool = False) -> None:
     """The real re-capture tables (see validation/real.py); calibrates the floors it prints."""
     shipped = noise.NOISE_FLOOR
     noise.NOISE_FLOOR = real.zero_floors()  # each bound is then the pair's own tile-to-tile part
     try:
         same = {tier: real.same_person_rows(london, small=tier == "small") for tier in ("clinic", "small")}
         calibrated = {tier: real.calibrate(rows) for tier, rows in same.items()}
-        real.report_floors({t: c[0] for t, c in calibrated.items()}, {t: c[1] for t, c in calibrated.items()})
+        floors, basis = {t: c[0] for t, c in calibrated.items()}, {t: c[1] for t, c in calibrated.items()}
+        real.report_floors(floors, basis)
+        if write:
+            real.write_floors(pathlib.Path(noise.__file__), floors, basis)
         for tier, rows in same.items():
             real.report_same_person(rows, tier)
         real.report_landmarks(london, same["clinic"])
