@@ -1,28 +1,59 @@
-"""Progress: aligned before/after, charts with the measurement-noise band, regions and a plain summary."""
+"""Progress: a plain summary, the aligned before/after, charts by date over the noise zone, and regions.
+
+Every figure comes from :mod:`tracker.progress`, which decides what may be
+shown: a pair that is not comparable shows why, never a number. A client
+sees plain-language reasons; staff see the engine's.
+"""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analysis.visual import aligned_pair, heat_overlay, wipe
+from analysis.metrics import REGISTRY
+from analysis.visual import aligned_pair, heat_overlay
 from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
+from app_pages.wipe import wipe_html
 from tracker import progress, records
+from tracker.progress import BEYOND, REGION_LABELS
 
-METRICS = {"redness_a_star": "Redness (a*)", "erythema_index": "Erythema index", "brightness_l_star": "Brightness (L*)",
-           "evenness_l_std": "Evenness (L* spread, lower is more even)",
-           "texture_roughness": "Texture roughness (%, lower is smoother)", "red_area_pct": "Red area (%)"}
-SUMMARY = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture roughness",
-           "evenness_l_std": "unevenness"}
+IMAGE_HEIGHT = 560  # px: the aligned photos fit a laptop screen beside each other
 
 client_id = client_in_view()
 db = database()
 face_model()
+plain = not viewer().is_staff
 
 
 @st.cache_data(show_spinner="Aligning the photos...", max_entries=16)
 def aligned(photo_sha: str, baseline_sha: str):
     pair = aligned_pair(photo_pixels(photo_sha), photo_pixels(baseline_sha))
     return pair.before, pair.after, pair.redness_change, pair.texture_change
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def wipe_page(photo_sha: str, baseline_sha: str, labels: tuple[str, str]) -> str:
+    before, after, _, _ = aligned(photo_sha, baseline_sha)
+    return wipe_html(before, after, labels, IMAGE_HEIGHT)
+
+
+def chart(s: progress.Series) -> alt.LayerChart:
+    """Change since baseline by date, in the metric's unit, over the zone within noise around zero."""
+    m = s.metric
+    unit = f"change in {m.unit}"
+    points = pd.DataFrame([{"date": s.start, "change": 0.0, "shown": "baseline", "bound": 0.0}] + [
+        {"date": d, "change": c.change, "shown": c.cell(), "bound": c.bound,
+         "verdict": "beyond noise" if c.verdict == BEYOND else "within noise"} for d, c in s.points])
+    later = points.iloc[1:].assign(low=lambda f: -f.bound)
+    x = alt.X("date:T", title="session date", axis=alt.Axis(format="%d %b %Y", labelAngle=-30, tickCount="day"))
+    zone = alt.Chart(later).mark_bar(opacity=0.3, color="#9aa5b1", size=22).encode(
+        x=x, y=alt.Y("low:Q", title=unit), y2="bound:Q", tooltip=[alt.Tooltip("bound:Q", title="noise ±", format=".2f")])
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#666").encode(y="zero:Q")
+    line = alt.Chart(points).mark_line(color="#1f4e9c").encode(x=x, y=alt.Y("change:Q", title=unit))
+    dots = alt.Chart(later).mark_point(filled=True, size=70).encode(
+        x=x, y="change:Q", color=alt.Color("verdict:N", title=None, scale=alt.Scale(
+            domain=["beyond noise", "within noise"], range=["#1f4e9c", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("shown:N", title=unit)])
+    return (zone + zero + line + dots).properties(title=f"{m.label} ({m.unit})", height=240)
 
 
 with db.session() as s:
@@ -50,61 +81,76 @@ view = st.selectbox("View", views, key="progress_view")
 rows = [r for r in rows if r.view == view]
 compared = [r for r in rows if r.status == "compared"]
 baseline = next((r for r in rows if r.status == "baseline"), None)
+for r in rows:
+    if r.status not in ("baseline", "compared"):
+        st.warning(f"Session {r.session} ({r.held_on}): {r.status}: {progress.reason_text(r.reasons, plain)}")
 if baseline is None or not compared:
     st.info("Progress appears once a later session's photo of this view is analysed.")
-    for r in rows:
-        if r.status not in ("baseline", "compared"):
-            st.warning(f"Session {r.session}: {r.status} {' '.join(r.reasons)}")
     st.stop()
 
 numbers = [r.session for r in compared]
-chosen = st.select_slider("Compare the baseline with session", numbers, value=numbers[-1], key="progress_session")
+latest_comparable = next((r.session for r in reversed(compared) if r.comparable), numbers[-1])
+chosen = st.select_slider("Compare the first session with session", numbers, value=latest_comparable,
+                          key="progress_session")
 row = next(r for r in compared if r.session == chosen)
-if not row.comparable:
-    st.warning("This session's photo is not fully comparable with the baseline: " + "; ".join(row.reasons))
-for metric, label in SUMMARY.items():
-    st.write("- " + progress.summary(row, metric, label))
+if row.comparable:
+    for metric in progress.SUMMARY:
+        st.markdown("- " + row.change(metric.name).sentence(plain))
+else:
+    st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
+               f"is shown: {progress.reason_text(row.reasons, plain)}.")
 
 before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id])
+labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
 side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
 with side:
     a, b = st.columns(2)
-    a.image(before, caption=f"Session {baseline.session}, {baseline.held_on}", width="stretch")
-    b.image(after, caption=f"Session {row.session}, {row.held_on} (aligned, lighting matched)", width="stretch")
+    a.image(before, caption=labels[0])
+    b.image(after, caption=f"{labels[1]} (aligned, lighting matched)")
 with slide:
-    position = st.slider("Wipe", 0, 100, 50, key="wipe") / 100
-    st.image(wipe(before, after, position), caption="Baseline left of the line, this session right",
-             width="stretch")
+    st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels), height=IMAGE_HEIGHT + 8)
+    st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
+               "right.")
 with heat:
-    a, b = st.columns(2)
-    a.image(heat_overlay(before, redness_map, 3.0), width="stretch",
-            caption="Redness change: blue less red, red more red (full colour = 3 a*)")
-    b.image(heat_overlay(before, texture_map, 1.0), width="stretch",
-            caption="Texture change: blue smoother, red rougher (full colour = 1 %)")
+    if not row.comparable:
+        st.info("Not shown: the two photos are not comparable.")
+    else:
+        a, b = st.columns(2)
+        a.image(heat_overlay(before, redness_map, 3.0),
+                caption="Redness change: blue less red, red more red (full colour = 3 a*)")
+        b.image(heat_overlay(before, texture_map, 1.0),
+                caption="Texture change: blue smoother, red rougher (full colour = 1 % contrast)")
 
 st.subheader("Across the course")
-records_ = [{"session": baseline.session, "metric": label, "change": 0.0, "low": 0.0, "high": 0.0}
-            for label in METRICS.values()]
-for r in compared:
-    for metric, label in METRICS.items():
-        change, noise = r.change.get(metric), r.noise.get(metric)
-        if change is not None and noise is not None:
-            records_.append({"session": r.session, "metric": label, "change": change, "low": change - noise,
-                             "high": change + noise})
-frame = pd.DataFrame(records_)
 columns = st.columns(2)
-for i, label in enumerate(METRICS.values()):
-    data = frame[frame.metric == label]
-    if len(data) < 2:
-        continue
-    band = alt.Chart(data).mark_area(opacity=0.25).encode(x=alt.X("session:O", title="session"), y="low:Q", y2="high:Q")
-    line = alt.Chart(data).mark_line(point=True).encode(x="session:O", y=alt.Y("change:Q", title="change"))
-    columns[i % 2].altair_chart((band + line).properties(title=label, height=220), width="stretch")
-st.caption("Change since the baseline; the shaded band is the 95 % measurement noise. A change inside the band "
-           "may not be real.")
+for i, metric in enumerate(progress.SUMMARY):
+    s_ = progress.series(rows, metric.name)
+    with columns[i % 2]:
+        if s_.points:
+            st.altair_chart(chart(s_), width="stretch")
+        else:
+            st.markdown(f"**{metric.label} ({metric.unit})**")
+        note = s_.note(plain)
+        if note:
+            st.caption(note[0].upper() + note[1:])
+st.caption("Change since the first session, by session date, in each measure's unit. The grey zone around zero is "
+           "the 95 % measurement noise: a change inside it may not be real. A session that is not comparable with "
+           "the first is not drawn.")
 
 st.subheader(f"By region, session {row.session}")
-with db.session() as s:
-    regions = progress.region_changes(s, row.photo_id)
-table = pd.DataFrame(regions).T.reindex(columns=list(METRICS)).rename(columns=METRICS).round(2)
-st.dataframe(table, width="stretch")
+regions = row.regions()
+if not regions:
+    st.info("No regions were measured in this photo.")
+else:
+    table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m).cell() for m in REGISTRY]
+                          for g in regions}, index=[f"{m.label} ({m.unit})" for m in REGISTRY.values()])
+    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    notes = {}
+    for g in regions:
+        for m in REGISTRY:
+            shown = row.region_change(g, m)
+            if not shown.shown:
+                notes.setdefault(shown.why(plain), []).append(REGION_LABELS.get(g, g))
+    for why, where in notes.items():
+        st.caption(f"{', '.join(dict.fromkeys(where))}: {why}")
+    st.caption("Change since the first session ± its 95 % noise bound; * beyond noise.")

@@ -3,8 +3,18 @@
 A photo may appear in a gallery only while its client's marketing consent
 *and* photography consent are current on the day of the export. Withdrawing
 marketing consent keeps every photo of that client out of every export from
-that day on. Exported images are re-encoded from pixels, so they carry no
-EXIF block at all (no location, no camera serial, no capture time).
+that day on. A pair is offered only when its analysis judged it comparable:
+the "after" photo is the latest of its view that is comparable with the
+baseline, and a view with none is left out. Exported images are re-encoded
+from pixels, so they carry no EXIF block at all (no location, no camera
+serial, no capture time).
+
+Images are built once and kept in the data folder's ``cache/``, beside each
+photo (:meth:`~tracker.photostore.PhotoStore.cache_dir`): a downscaled copy
+of the photo, its de-identified and watermarked variant, and the captioned
+pair, each keyed by what it is made of (photo hash, size, options, analysis
+version for the landmarks), written atomically. The cache is disposable and
+erased with the photo.
 
 De-identification, where the clinic asks for it, either masks the eyes with a
 solid band (from the face's landmarks, with a margin) or crops each photo to
@@ -13,6 +23,7 @@ the lower face, below the eyes; a watermark can be added to every image.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pathlib
 from dataclasses import dataclass
@@ -23,10 +34,12 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+import analysis
 from analysis import AnalysisError, decode, locate_face
-from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
+from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, Face
 
 from .models import Client, Photo, Session
+from .photos import latest_analysis
 from .photostore import PhotoStore, atomic_write
 from .records import audit, has_consent
 
@@ -40,8 +53,15 @@ class GalleryPair:
     after: Photo
 
 
+def comparable_with_baseline(photo: Photo) -> bool:
+    """True when the photo's current analysis compared it with its baseline and judged the pair comparable."""
+    found = latest_analysis(photo)
+    return bool(found and found.result and "change" in found.result and found.result["alignment"]["comparable"])
+
+
 def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
-    """Baseline and latest photo of each course and view, for clients whose marketing consent is current."""
+    """For each course and view of a client whose marketing consent is current: the baseline and the
+    latest photo comparable with it (a view with none is left out)."""
     day = day or date.today()
     pairs = []
     for client in s.scalars(select(Client).order_by(Client.id)):
@@ -52,24 +72,31 @@ def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
                                     .order_by(Session.number, Photo.id)))
             for view in dict.fromkeys(p.view for p in photos):
                 of_view = [p for p in photos if p.view == view]
-                if len(of_view) >= 2:
-                    pairs.append(GalleryPair(client.id, course.id, view, of_view[0], of_view[-1]))
+                after = next((p for p in reversed(of_view[1:]) if comparable_with_baseline(p)), None)
+                if after is not None:
+                    pairs.append(GalleryPair(client.id, course.id, view, of_view[0], after))
     return pairs
 
 
 DEIDENTIFY = ("none", "mask_eyes", "crop_lower_face")
 
 
-def deidentify(rgb: np.ndarray, mode: str) -> np.ndarray:
-    """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo."""
+def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None) -> np.ndarray:
+    """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo.
+
+    ``landmarks`` (478 x 2, in this image's pixels) saves finding the face again.
+    """
     if mode == "none":
         return rgb
     if mode not in DEIDENTIFY:
         raise ValueError(f"de-identification is one of {', '.join(DEIDENTIFY)}")
-    try:
-        face = locate_face(rgb).face
-    except AnalysisError:
-        return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
+    if landmarks is not None:
+        face = Face(np.column_stack([landmarks, np.zeros(len(landmarks))]))
+    else:
+        try:
+            face = locate_face(rgb).face
+        except AnalysisError:
+            return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
     iod = face.inter_ocular_px
     eyes = face.xy[list(LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW)]
     if mode == "mask_eyes":
@@ -125,16 +152,16 @@ def pair_labels(pair: GalleryPair) -> tuple[str, str]:
     return tuple(f"Session {p.session.number}, {p.session.held_on.isoformat()}" for p in (pair.before, pair.after))
 
 
-def compose_pair(before: np.ndarray, after: np.ndarray, labels: tuple[str, str], mode: str = "none",
-                 mark: str = "") -> np.ndarray:
-    """Two photos de-identified and watermarked as asked, side by side, captioned."""
-    return side_by_side(*(watermark(deidentify(rgb, mode), mark) for rgb in (before, after)), labels=labels)
+#: Height in pixels of each photo in a gallery pair: a pair 180 mm wide on paper is then about 180 dpi.
+PAIR_HEIGHT = 640
+JPEG_QUALITY = 88
 
 
-def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
-    """The before/after image of a pair, de-identified and watermarked as asked, captioned with dates."""
-    before, after = (decode(store.get(p.sha256)).rgb for p in (pair.before, pair.after))
-    return compose_pair(before, after, pair_labels(pair), mode, mark)
+def jpeg_bytes(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """JPEG from pixels only: no EXIF, no comment, no ICC profile."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, optimize=True)
+    return buf.getvalue()
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -142,6 +169,69 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _cached(path: pathlib.Path, make) -> bytes:
+    """The JPEG at ``path``, made (and written atomically) the first time it is asked for."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        data = jpeg_bytes(make())
+        atomic_write(path, data)
+        return data
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+
+def _landmarks(photo: Photo) -> np.ndarray | None:
+    """The face's landmarks in the photo's pixels, from its current analysis (None for a body area)."""
+    found = latest_analysis(photo)
+    face = (found.result or {}).get("face") if found else None
+    return np.asarray(face["landmarks"], dtype=float) if face and face.get("landmarks") else None
+
+
+def thumbnail(store: PhotoStore, photo: Photo, height: int = PAIR_HEIGHT) -> bytes:
+    """The photo scaled to ``height`` pixels, as JPEG, cached by photo hash and height."""
+    def make():
+        img = Image.fromarray(decode(store.get(photo.sha256)).rgb)
+        return np.asarray(img.resize((max(1, round(img.width * height / img.height)), height), Image.LANCZOS))
+    return _cached(store.cache_dir(photo.sha256) / f"thumb-{height}.jpg", make)
+
+
+def gallery_photo(store: PhotoStore, photo: Photo, mode: str = "none", mark: str = "",
+                  height: int = PAIR_HEIGHT) -> bytes:
+    """The thumbnail de-identified and watermarked as asked, cached by photo, options and analysis version."""
+    def make():
+        small = pixels(thumbnail(store, photo, height))
+        landmarks = _landmarks(photo) if mode != "none" else None
+        if landmarks is not None:
+            landmarks = landmarks * (small.shape[0] / photo.height)
+        return watermark(deidentify(small, mode, landmarks), mark)
+    key = _key(mode, mark, height, analysis.__version__)
+    return _cached(store.cache_dir(photo.sha256) / f"gallery-{key}.jpg", make)
+
+
+def pair_jpeg(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
+              height: int = PAIR_HEIGHT) -> bytes:
+    """The captioned before/after image of a pair as JPEG, built once per photos, options and captions."""
+    labels = pair_labels(pair)
+
+    def make():
+        before, after = (pixels(gallery_photo(store, p, mode, mark, height)) for p in (pair.before, pair.after))
+        return side_by_side(before, after, height, labels)
+    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
+    return _cached(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", make)
+
+
+def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
+    """The before/after image of a pair, de-identified and watermarked as asked, captioned with dates."""
+    return pixels(pair_jpeg(store, pair, mode, mark))
 
 
 def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.Path, pairs: list[GalleryPair],
