@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 from .gallery import GalleryPair, pair_jpeg
 from .models import Course
 from .photostore import PhotoStore
-from .progress import SUMMARY, Series, course_progress, series
+from .progress import BEYOND, SUMMARY, Series, course_progress, series
 from .records import audit
 
 
@@ -61,6 +61,9 @@ def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float) -> 
     for (d0, c0), (d1, c1) in zip(line, line[1:]):
         pdf.line(px(d0), py(c0), px(d1), py(c1))
     pdf.set_line_width(0.2)
+    pdf.set_fill_color(30, 70, 160)
+    for day, (_, c) in zip(days, chart.points):  # filled: beyond noise; open: within
+        pdf.circle(px(day), py(c.change), 0.9, style="DF" if c.verdict == BEYOND else "D")
     pdf.set_text_color(80, 80, 80)
     for v in (span / 1.15, 0.0, -span / 1.15):  # y axis: the change in the metric's unit
         pdf.text(x + 0.8, py(v) + 1, f"{v:+.2f}" if v else "0")
