@@ -51,14 +51,14 @@ with db.session() as s:
     pages = (len(pairs) + PER_PAGE - 1) // PER_PAGE
     page = st.number_input(f"Page (of {pages}, {len(pairs)} pairs)", 1, pages, 1, key="gallery_page") \
         if pages > 1 else 1
-    for pair in pairs[(page - 1) * PER_PAGE:page * PER_PAGE]:
+    shown = pairs[(page - 1) * PER_PAGE:page * PER_PAGE]
+    for pair, image in zip(shown, gallery.pair_jpegs(db.store, shown, mode, mark)):
         with st.container(border=True):
             label = (f"Client #{pair.client_id}, course #{pair.course_id}, {pair.view}: session "
                      f"{pair.before.session.number} ({pair.before.session.held_on}) and session "
                      f"{pair.after.session.number} ({pair.after.session.held_on})")
             key = pair_key(pair)
             st.checkbox(label, value=key not in excluded, key=key, on_change=keep_choice, args=(key,))
-            image = gallery.pair_jpeg(db.store, pair, mode, mark)
             st.image(image, width="stretch")
             st.download_button("Download PNG", png_of(image), key=f"png_{pair.course_id}_{pair.view}",
                                file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png",

@@ -221,7 +221,7 @@ def test_the_mask_covers_the_eyes_from_the_stored_landmarks(clinic):
     db = clinic["db"]
     with db.session() as s:
         photo = s.get(Photo, clinic["photos"][0])
-        masked = gallery.pixels(gallery.gallery_photo(db.store, photo, "mask_eyes"))
+        masked = gallery.gallery_pixels(db.store, photo, "mask_eyes")
         landmarks = np.asarray(photo.analyses[-1].result["face"]["landmarks"]) * masked.shape[0] / photo.height
     eye = np.round(landmarks[468 if len(landmarks) > 468 else 33]).astype(int)  # an iris centre
     assert masked[eye[1] - 2:eye[1] + 3, eye[0] - 2:eye[0] + 3].max() < 20  # JPEG black

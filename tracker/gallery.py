@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pathlib
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
@@ -135,7 +139,9 @@ def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
     """Two photos scaled to one height, next to each other, each captioned."""
     def fit(rgb):
         img = Image.fromarray(rgb)
-        return img.resize((round(img.width * height / img.height), height), Image.LANCZOS)
+        if img.height == height:
+            return img
+        return img.resize((round(img.width * height / img.height), height), Image.LANCZOS, reducing_gap=2.0)
 
     left, right = fit(before), fit(after)
     caption = 0 if not any(labels) else height // 14
@@ -155,12 +161,13 @@ def pair_labels(pair: GalleryPair) -> tuple[str, str]:
 #: Height in pixels of each photo in a gallery pair: a pair 180 mm wide on paper is then about 180 dpi.
 PAIR_HEIGHT = 640
 JPEG_QUALITY = 88
+_JPEG_END = b"\xff\xd9"
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     """JPEG from pixels only: no EXIF, no comment, no ICC profile."""
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, optimize=True)
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -171,18 +178,34 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _cached(path: pathlib.Path, make) -> bytes:
-    """The JPEG at ``path``, made (and written atomically) the first time it is asked for."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        data = jpeg_bytes(make())
-        atomic_write(path, data)
-        return data
-
-
 def pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _cached(path: pathlib.Path, make) -> bytes:
+    """The JPEG at ``path``, made the first time it is asked for.
+
+    Written to a temporary file and renamed into place, so a reader sees a
+    whole file or none. Not flushed to disk (the cache is disposable): a file
+    a crash left incomplete lacks the JPEG end marker and is made again.
+    """
+    try:
+        data = path.read_bytes()
+        if data.endswith(_JPEG_END):
+            return data
+    except FileNotFoundError:
+        pass
+    data = jpeg_bytes(make())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return data
 
 
 def _key(*parts) -> str:
@@ -196,37 +219,70 @@ def _landmarks(photo: Photo) -> np.ndarray | None:
     return np.asarray(face["landmarks"], dtype=float) if face and face.get("landmarks") else None
 
 
-def thumbnail(store: PhotoStore, photo: Photo, height: int = PAIR_HEIGHT) -> bytes:
-    """The photo scaled to ``height`` pixels, as JPEG, cached by photo hash and height."""
-    def make():
-        img = Image.fromarray(decode(store.get(photo.sha256)).rgb)
-        return np.asarray(img.resize((max(1, round(img.width * height / img.height)), height), Image.LANCZOS))
-    return _cached(store.cache_dir(photo.sha256) / f"thumb-{height}.jpg", make)
+@dataclass(frozen=True)
+class _Shot:
+    """What a gallery image needs of a photo, read from the database beforehand (threads never touch it)."""
+
+    sha256: str
+    height: int
+    landmarks: np.ndarray | None
+
+    @classmethod
+    def of(cls, photo: Photo, mode: str) -> _Shot:
+        return cls(photo.sha256, photo.height, _landmarks(photo) if mode != "none" else None)
 
 
-def gallery_photo(store: PhotoStore, photo: Photo, mode: str = "none", mark: str = "",
-                  height: int = PAIR_HEIGHT) -> bytes:
-    """The thumbnail de-identified and watermarked as asked, cached by photo, options and analysis version."""
+def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
+    """The photo scaled to ``height`` pixels, cached (as JPEG) by photo hash and height."""
     def make():
-        small = pixels(thumbnail(store, photo, height))
-        landmarks = _landmarks(photo) if mode != "none" else None
-        if landmarks is not None:
-            landmarks = landmarks * (small.shape[0] / photo.height)
-        return watermark(deidentify(small, mode, landmarks), mark)
-    key = _key(mode, mark, height, analysis.__version__)
-    return _cached(store.cache_dir(photo.sha256) / f"gallery-{key}.jpg", make)
+        rgb = decode(store.get(shot.sha256)).rgb
+        size = (max(1, round(rgb.shape[1] * height / rgb.shape[0])), height)
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return pixels(_cached(store.cache_dir(shot.sha256) / f"thumb-{height}.jpg", make))
+
+
+def _gallery_pixels(store: PhotoStore, shot: _Shot, mode: str, mark: str, height: int) -> np.ndarray:
+    small = _thumbnail(store, shot, height)
+    landmarks = None if shot.landmarks is None else shot.landmarks * (small.shape[0] / shot.height)
+    return watermark(deidentify(small, mode, landmarks), mark)
+
+
+def gallery_pixels(store: PhotoStore, photo: Photo, mode: str = "none", mark: str = "",
+                   height: int = PAIR_HEIGHT) -> np.ndarray:
+    """A photo's thumbnail de-identified (with its stored landmarks) and watermarked as asked."""
+    return _gallery_pixels(store, _Shot.of(photo, mode), mode, mark, height)
+
+
+def pair_jpegs(store: PhotoStore, pairs: list[GalleryPair], mode: str = "none", mark: str = "",
+               height: int = PAIR_HEIGHT) -> list[bytes]:
+    """The captioned before/after image of each pair as JPEG.
+
+    Each is cached by photos, options, captions and analysis version (the
+    landmarks that place a mask come from the analysis); those not cached yet
+    are built in parallel, one thread per core.
+    """
+    jobs = []
+    for pair in pairs:
+        labels = pair_labels(pair)
+        key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
+        jobs.append((store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels,
+                     _Shot.of(pair.before, mode), _Shot.of(pair.after, mode)))
+
+    def build(job) -> bytes:
+        path, labels, before, after = job
+        return _cached(path, lambda: side_by_side(*(_gallery_pixels(store, shot, mode, mark, height)
+                                                    for shot in (before, after)), height, labels))
+
+    if len(jobs) < 2 or (mode != "none" and any(s.landmarks is None for job in jobs for s in job[2:])):
+        return [build(job) for job in jobs]  # finding a face again uses the face model: one thread
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(build, jobs))
 
 
 def pair_jpeg(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
               height: int = PAIR_HEIGHT) -> bytes:
-    """The captioned before/after image of a pair as JPEG, built once per photos, options and captions."""
-    labels = pair_labels(pair)
-
-    def make():
-        before, after = (pixels(gallery_photo(store, p, mode, mark, height)) for p in (pair.before, pair.after))
-        return side_by_side(before, after, height, labels)
-    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
-    return _cached(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", make)
+    """The captioned before/after image of one pair as JPEG (see :func:`pair_jpegs`)."""
+    return pair_jpegs(store, [pair], mode, mark, height)[0]
 
 
 def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:

@@ -140,11 +140,8 @@ class ProgressRow:
     def change(self, metric: str) -> ShownChange:
         """The overall change of ``metric`` since baseline, as it may be shown."""
         m = REGISTRY[metric]
-        if self.status != "compared":
-            why = self.reasons or (reason("not_comparable", "the baseline itself"),)
-            return ShownChange(m, NOT_COMPARABLE, reasons=tuple(why))
         if not self.comparable:
-            return ShownChange(m, NOT_COMPARABLE, reasons=self.reasons)
+            return ShownChange(m, NOT_COMPARABLE, reasons=self._why_not())
         r = self._result
         return _shown(m, r["change"].get(metric), r["noise"].get(metric), r["beyond_noise"].get(metric),
                       r.get("reference_metrics", {}).get(metric), self._missing(metric, "the photos"))
@@ -155,7 +152,7 @@ class ProgressRow:
     def region_verdict(self, region: str) -> tuple[bool, tuple]:
         """Whether a region is comparable, and why not: its own verdict, else the pair's."""
         if self.status != "compared":
-            return False, self.change(next(iter(REGISTRY))).reasons
+            return False, self._why_not()
         verdict = self._result.get("region_verdict", {}).get(region)
         if verdict is None:
             return bool(self.comparable), self.reasons
@@ -181,6 +178,9 @@ class ProgressRow:
                       r.get("region_beyond_noise", {}).get(region, {}).get(metric),
                       r.get("reference_regions", {}).get(region, {}).get(metric),
                       self._missing(metric, "this area"))
+
+    def _why_not(self) -> tuple:
+        return self.reasons or (reason("not_comparable", "the baseline is not compared with itself"),)
 
     def _missing(self, metric: str, where: str) -> dict:
         """Why a metric has no value in a comparable pair: the face too small for it, or too little skin."""

@@ -18,7 +18,7 @@ from datetime import date
 from fpdf import FPDF
 from sqlalchemy.orm import Session as DbSession
 
-from .gallery import GalleryPair, pair_jpeg
+from .gallery import GalleryPair, pair_jpegs
 from .models import Course
 from .photostore import PhotoStore
 from .progress import BEYOND, SUMMARY, Series, course_progress, series
@@ -97,7 +97,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryP
     """A PDF with, for each pair: the photos, the course's charts and its treatment log."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=15)
-    for pair in pairs:
+    for pair, image in zip(pairs, pair_jpegs(store, pairs, mode, mark)):
         course = s.get(Course, pair.course_id)
         rows = [r for r in course_progress(s, course) if r.view == pair.view]
         pdf.add_page()
@@ -108,7 +108,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryP
         pdf.cell(0, 5, f"{who} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
                        f"report of {date.today().isoformat()}", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        _image(pdf, pair_jpeg(store, pair, mode, mark), 180)
+        _image(pdf, image, 180)
         pdf.ln(8)
         top = pdf.get_y()
         for i, metric in enumerate(SUMMARY):
