@@ -179,7 +179,9 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    """The RGB pixels of a JPEG or PNG made here."""
+    img = Image.open(io.BytesIO(data))
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
 def _cached(path: pathlib.Path, make) -> bytes:
