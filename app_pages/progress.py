@@ -40,20 +40,25 @@ def chart(s: progress.Series) -> alt.LayerChart:
     """Change since baseline by date, in the metric's unit, over the zone within noise around zero."""
     m = s.metric
     unit = f"change in {m.unit}"
-    points = pd.DataFrame([{"date": s.start, "change": 0.0, "shown": "baseline", "bound": 0.0}] + [
+    points = pd.DataFrame([{"date": s.start, "change": 0.0, "shown": "first session", "bound": 0.0}] + [
         {"date": d, "change": c.change, "shown": c.cell(), "bound": c.bound,
          "verdict": "beyond noise" if c.verdict == BEYOND else "within noise"} for d, c in s.points])
     later = points.iloc[1:].assign(low=lambda f: -f.bound)
-    x = alt.X("date:T", title="session date", axis=alt.Axis(format="%d %b %Y", labelAngle=-30, tickCount="day"))
-    zone = alt.Chart(later).mark_bar(opacity=0.3, color="#9aa5b1", size=22).encode(
-        x=x, y=alt.Y("low:Q", title=unit), y2="bound:Q", tooltip=[alt.Tooltip("bound:Q", title="noise ±", format=".2f")])
+    ticks = [alt.DateTime(year=d.year, month=d.month, date=d.day) for d in points.date]
+    x = alt.X("date:T", title="session date", scale=alt.Scale(padding=24),
+              axis=alt.Axis(format="%d %b %Y", values=ticks, labelAngle=0, grid=False))
+    y = alt.Y("change:Q", title=unit)
+    zone = alt.Chart(later).mark_bar(opacity=0.35, color="#9aa5b1", size=26).encode(
+        x=x, y=alt.Y("low:Q", title=unit), y2="bound:Q",
+        tooltip=[alt.Tooltip("bound:Q", title="within noise: ±", format=".2f")])
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#666").encode(y="zero:Q")
-    line = alt.Chart(points).mark_line(color="#1f4e9c").encode(x=x, y=alt.Y("change:Q", title=unit))
-    dots = alt.Chart(later).mark_point(filled=True, size=70).encode(
-        x=x, y="change:Q", color=alt.Color("verdict:N", title=None, scale=alt.Scale(
-            domain=["beyond noise", "within noise"], range=["#1f4e9c", "#9aa5b1"]), legend=alt.Legend(orient="bottom")),
-        tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("shown:N", title=unit)])
-    return (zone + zero + line + dots).properties(title=f"{m.label} ({m.unit})", height=240)
+    line = alt.Chart(points).mark_line(color="#1f4e9c").encode(x=x, y=y)
+    dots = alt.Chart(later).mark_point(filled=True, size=80).encode(
+        x=x, y=y, color=alt.Color("verdict:N", legend=None, scale=alt.Scale(
+            domain=["beyond noise", "within noise"], range=["#1f4e9c", "#9aa5b1"])),
+        tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("shown:N", title=unit),
+                 alt.Tooltip("verdict:N")])
+    return (zone + zero + line + dots).properties(title=f"{m.label} ({m.unit})", height=260)
 
 
 with db.session() as s:
@@ -93,6 +98,9 @@ latest_comparable = next((r.session for r in reversed(compared) if r.comparable)
 chosen = st.select_slider("Compare the first session with session", numbers, value=latest_comparable,
                           key="progress_session")
 row = next(r for r in compared if r.session == chosen)
+for later in (r for r in compared if r.session > chosen and not r.comparable):
+    st.info(f"Session {later.session} ({later.held_on}) is not comparable with the first session, so it shows no "
+            f"change: {progress.reason_text(later.reasons, plain)}.")
 if row.comparable:
     for metric in progress.SUMMARY:
         st.markdown("- " + row.change(metric.name).sentence(plain))
@@ -122,25 +130,30 @@ with heat:
                 caption="Texture change: blue smoother, red rougher (full colour = 1 % contrast)")
 
 st.subheader("Across the course")
+charted = [progress.series(rows, metric.name) for metric in progress.SUMMARY]
+notes = [s_.note(plain) for s_ in charted]
+shared_note = notes[0] if len(set(notes)) == 1 else None  # said once below the charts, not under each
 columns = st.columns(2)
-for i, metric in enumerate(progress.SUMMARY):
-    s_ = progress.series(rows, metric.name)
+for i, (s_, note) in enumerate(zip(charted, notes)):
     with columns[i % 2]:
         if s_.points:
             st.altair_chart(chart(s_), width="stretch")
         else:
-            st.markdown(f"**{metric.label} ({metric.unit})**")
-        note = s_.note(plain)
-        if note:
+            st.markdown(f"**{s_.metric.label} ({s_.metric.unit})**")
+        if note and note != shared_note:
             st.caption(note[0].upper() + note[1:])
+if shared_note:
+    st.caption(shared_note[0].upper() + shared_note[1:])
 st.caption("Change since the first session, by session date, in each measure's unit. The grey zone around zero is "
-           "the 95 % measurement noise: a change inside it may not be real. A session that is not comparable with "
-           "the first is not drawn.")
+           "the 95 % measurement noise at each session: a change inside it may not be real. Blue dot: beyond noise; "
+           "grey dot: within noise. A session that is not comparable with the first is not drawn.")
 
 st.subheader(f"By region, session {row.session}")
 regions = row.regions()
 if not regions:
     st.info("No regions were measured in this photo.")
+elif not any(row.region_verdict(g)[0] for g in regions):
+    st.info(f"No region is comparable with the first session: {row.region_change(regions[0], 'redness_a_star').why(plain)}.")
 else:
     table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m).cell() for m in REGISTRY]
                           for g in regions}, index=[f"{m.label} ({m.unit})" for m in REGISTRY.values()])
