@@ -16,7 +16,8 @@ from app_pages.wipe import wipe_html
 from tracker import progress, records
 from tracker.progress import BEYOND, REGION_LABELS
 
-IMAGE_HEIGHT = 560  # px: the aligned photos fit a laptop screen beside each other
+IMAGE_HEIGHT = 560  # px: the wipe fits a laptop screen
+SIDE_HEIGHT = 460  # px: the photos side by side fit below the summary
 
 client_id = client_in_view()
 db = database()
@@ -113,8 +114,9 @@ labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.sess
 side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
 with side:
     a, b = st.columns(2)
-    a.image(before, caption=labels[0])
-    b.image(after, caption=f"{labels[1]} (aligned, lighting matched)")
+    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0]))  # both fit the screen
+    a.image(before, caption=labels[0], width=width)
+    b.image(after, caption=f"{labels[1]} (aligned, lighting matched)", width=width)
 with slide:
     st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels), height=IMAGE_HEIGHT + 8)
     st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
@@ -123,11 +125,15 @@ with heat:
     if not row.comparable:
         st.info("Not shown: the two photos are not comparable.")
     else:
-        a, b = st.columns(2)
-        a.image(heat_overlay(before, redness_map, 3.0),
-                caption="Redness change: blue less red, red more red (full colour = 3 a*)")
-        b.image(heat_overlay(before, texture_map, 1.0),
-                caption="Texture change: blue smoother, red rougher (full colour = 1 % contrast)")
+        maps = ((redness_map, 3.0, "redness_a_star", "Redness change: blue less red, red more red (full colour = 3 a*)"),
+                (texture_map, 1.0, "texture_roughness",
+                 "Texture change: blue smoother, red rougher (full colour = 1 % contrast)"))
+        for column, (change_map, full, metric, caption) in zip(st.columns(2), maps):
+            shown = row.change(metric)  # a map only where the number itself may be shown
+            if shown.shown:
+                column.image(heat_overlay(before, change_map, full), caption=caption, width=width)
+            else:
+                column.info(f"No map of {shown.metric.word}: {shown.why(plain)}.")
 
 st.subheader("Across the course")
 charted = [progress.series(rows, metric.name) for metric in progress.SUMMARY]
