@@ -36,9 +36,9 @@ def keep_choice(key: str) -> None:
     (excluded.discard if st.session_state[key] else excluded.add)(key)
 
 
-def png_of(jpeg: bytes):
-    """The PNG download, made only when it is clicked."""
-    return lambda: gallery.png_bytes(gallery.pixels(jpeg))
+def png_of(picture: gallery.PairPicture):
+    """The PNG download at print resolution, made only when it is clicked (in another thread: no database)."""
+    return lambda: gallery.png_bytes(gallery.pixels(picture.jpeg(db.store)))
 
 
 with db.session() as s:
@@ -52,7 +52,7 @@ with db.session() as s:
     page = st.number_input(f"Page (of {pages}, {len(pairs)} pairs)", 1, pages, 1, key="gallery_page") \
         if pages > 1 else 1
     shown = pairs[(page - 1) * PER_PAGE:page * PER_PAGE]
-    for pair, image in zip(shown, gallery.pair_jpegs(db.store, shown, mode, mark)):
+    for pair, image in zip(shown, gallery.pair_jpegs(db.store, shown, mode, mark, gallery.SCREEN_HEIGHT)):
         with st.container(border=True):
             label = (f"Client #{pair.client_id}, course #{pair.course_id}, {pair.view}: session "
                      f"{pair.before.session.number} ({pair.before.session.held_on}) and session "
@@ -60,7 +60,7 @@ with db.session() as s:
             key = pair_key(pair)
             st.checkbox(label, value=key not in excluded, key=key, on_change=keep_choice, args=(key,))
             st.image(image, width="stretch")
-            st.download_button("Download PNG", png_of(image), key=f"png_{pair.course_id}_{pair.view}",
+            st.download_button("Download PNG", png_of(gallery.pair_picture(db.store, pair, mode, mark)), key=f"png_{pair.course_id}_{pair.view}",
                                file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png",
                                on_click="ignore")
     chosen = [p for p in pairs if pair_key(p) not in excluded]

@@ -11,8 +11,8 @@ browser's own drawing):
 
 1. the gallery page's first render, with an empty image cache. Target < 3 s;
 2. the same page again (images from the cache);
-3. an option change (de-identification, then the watermark), each building
-   that page's images anew. Target < 1 s;
+3. option changes (mask the eyes, crop to the lower face, a new watermark),
+   each building that page's images anew; median of 3. Target < 1 s;
 4. a PDF report of 4 pairs, with options not yet cached and again cached.
    Target < 2 MB.
 
@@ -25,6 +25,7 @@ import argparse
 import io
 import os
 import pathlib
+import statistics
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ from tracker.db import init_data_folder  # noqa: E402
 SAMPLES = ROOT / "sample_images"
 ACTOR = "bench"
 PASSWORD = "a long enough secret"
+REPEATS = 3
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -82,10 +84,15 @@ def build(root: pathlib.Path, count: int) -> None:
         raise SystemExit(f"expected {count} eligible pairs, found {eligible}")
 
 
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
+def timed(fn) -> tuple[tuple[float, float], object]:
+    """(wall seconds, CPU seconds of this process, all threads), and what ``fn`` returned.
+
+    On a shared machine the wall time depends on the other load; the CPU time
+    is what the work costs (on an idle machine the wall time is at most that).
+    """
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return time.perf_counter() - start, result
+    return (time.perf_counter() - start, time.process_time() - cpu), result
 
 
 def main() -> None:
@@ -109,12 +116,17 @@ def main() -> None:
                  seconds, "< 3 s"))
     seconds, _ = timed(lambda: at.run())
     rows.append(("gallery page, again (cached images)", seconds, ""))
-    seconds, _ = timed(lambda: at.radio(key="deidentify").set_value("mask_eyes").run())
-    rows.append(("option change: mask the eyes", seconds, "< 1 s"))
-    seconds, _ = timed(lambda: at.text_input(key="watermark").input("Clinic demo").run())
-    rows.append(("option change: watermark", seconds, "< 1 s"))
-    seconds, _ = timed(lambda: at.radio(key="deidentify").set_value("crop_lower_face").run())
-    rows.append(("option change: crop to the lower face", seconds, "< 1 s"))
+    changes = {"mask the eyes": [], "crop to the lower face": [], "watermark": []}
+    for i in range(REPEATS):  # each with a watermark not used before: nothing of it is cached
+        at.text_input(key="watermark").input(f"Clinic {i}")  # takes effect with the next change
+        changes["mask the eyes"].append(timed(lambda: at.radio(key="deidentify").set_value("mask_eyes").run())[0])
+        changes["crop to the lower face"].append(
+            timed(lambda: at.radio(key="deidentify").set_value("crop_lower_face").run())[0])
+        changes["watermark"].append(timed(lambda: at.text_input(key="watermark").input(f"Clinic {i}b").run())[0])
+        at.radio(key="deidentify").set_value("none").run()
+    for name, runs in changes.items():
+        rows.append((f"option change: {name} (median of {REPEATS})",
+                     tuple(statistics.median(r[i] for r in runs) for i in (0, 1)), "< 1 s"))
     seconds, _ = timed(lambda: at.number_input(key="gallery_page").set_value(2).run())
     rows.append(("next page of pairs", seconds, ""))
     if at.exception:
@@ -130,11 +142,11 @@ def main() -> None:
     rows.append(("PDF of 4 pairs, cached", warm, ""))
     width = max(len(r[0]) for r in rows) + 2
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'measure':<{width}}{'value':>12}  target")
-    for name, seconds, target in rows:
-        print(f"{name:<{width}}{seconds:>10.2f} s  {target}")
+    print(f"{'measure':<{width}}{'wall':>9}{'CPU':>9}  target")
+    for name, (wall, cpu), target in rows:
+        print(f"{name:<{width}}{wall:>7.2f} s{cpu:>7.2f} s  {target}")
     pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
-    print(f"{f'PDF of 4 pairs, size ({pages} pages)':<{width}}{len(pdf) / 1e6:>9.2f} MB  < 2 MB")
+    print(f"{f'PDF of 4 pairs, size ({pages} pages)':<{width}}{len(pdf) / 1e6:>7.2f} MB{'':>9}  < 2 MB")
 
 
 if __name__ == "__main__":

@@ -212,9 +212,17 @@ def test_gallery_images_are_built_once_and_cached_by_photo_options_and_version(c
         monkeypatch.setattr(gallery.analysis, "__version__", "next")  # a new engine: new landmarks, new images
         gallery.pair_jpeg(db.store, pair, "mask_eyes", "Demo")
         assert pairs_cached() == before_upgrade + 1
+        picture = gallery.pair_picture(db.store, pair, "none", "", gallery.SCREEN_HEIGHT)
+    # Built with no database session (as in a worker thread, or when a download is clicked).
+    png = Image.open(io.BytesIO(gallery.png_bytes(gallery.pixels(picture.jpeg(db.store)))))
+    assert png.height < image_height(first) and not png.getexif() and not png.info.get("exif")
     image = Image.open(io.BytesIO(first))
     assert image.format == "JPEG" and not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
     assert image.height > gallery.PAIR_HEIGHT  # the photos plus their captions
+
+
+def image_height(jpeg: bytes) -> int:
+    return Image.open(io.BytesIO(jpeg)).height
 
 
 def test_the_mask_covers_the_eyes_from_the_stored_landmarks(clinic):

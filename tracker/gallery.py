@@ -124,14 +124,18 @@ def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
     """``text`` in translucent white at the bottom right."""
     if not text:
         return rgb
-    img = Image.fromarray(rgb).convert("RGBA")
-    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
+    img = Image.fromarray(rgb)
     font = _font(max(12, img.height // 25))
-    box = draw.textbbox((0, 0), text, font=font)
-    x, y = img.width - (box[2] - box[0]) - img.height // 40, img.height - (box[3] - box[1]) - img.height // 30
-    draw.text((x, y), text, font=font, fill=(255, 255, 255, 150), stroke_width=1, stroke_fill=(0, 0, 0, 90))
-    return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
+    box = ImageDraw.Draw(img).textbbox((0, 0), text, font=font, stroke_width=1)
+    width, height = box[2] - box[0], box[3] - box[1]
+    x, y = img.width - width - img.height // 40, img.height - height - img.height // 30
+    # Blend only the text's box: the rest of the photo is left as it is.
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).text((-box[0], -box[1]), text, font=font, fill=(255, 255, 255, 150), stroke_width=1,
+                               stroke_fill=(0, 0, 0, 90))
+    area = (x, y, x + width, y + height)
+    img.paste(Image.alpha_composite(img.crop(area).convert("RGBA"), layer).convert("RGB"), area[:2])
+    return np.asarray(img)
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
@@ -160,6 +164,8 @@ def pair_labels(pair: GalleryPair) -> tuple[str, str]:
 
 #: Height in pixels of each photo in a gallery pair: a pair 180 mm wide on paper is then about 180 dpi.
 PAIR_HEIGHT = 640
+#: On screen a pair is at most about 900 px wide: half the pixels, a third of the work.
+SCREEN_HEIGHT = 440
 JPEG_QUALITY = 88
 _JPEG_END = b"\xff\xd9"
 
@@ -255,36 +261,50 @@ def gallery_pixels(store: PhotoStore, photo: Photo, mode: str = "none", mark: st
     return _gallery_pixels(store, _Shot.of(photo, mode), mode, mark, height)
 
 
+@dataclass(frozen=True)
+class PairPicture:
+    """What drawing a pair's image needs, read from the database beforehand: building it needs no session,
+    so it can run in a worker thread or when a download is clicked."""
+
+    path: pathlib.Path  # in the cache: keyed by photos, options, captions, size and analysis version
+    labels: tuple[str, str]
+    before: _Shot
+    after: _Shot
+    mode: str
+    mark: str
+    height: int
+
+    def jpeg(self, store: PhotoStore) -> bytes:
+        """The captioned before/after image as JPEG, built the first time and then read from the cache."""
+        return _cached(self.path, lambda: side_by_side(
+            *(_gallery_pixels(store, shot, self.mode, self.mark, self.height) for shot in (self.before, self.after)),
+            self.height, self.labels))
+
+
+def pair_picture(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
+                 height: int = PAIR_HEIGHT) -> PairPicture:
+    labels = pair_labels(pair)
+    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
+    return PairPicture(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels, _Shot.of(pair.before, mode),
+                       _Shot.of(pair.after, mode), mode, mark, height)
+
+
 def pair_jpegs(store: PhotoStore, pairs: list[GalleryPair], mode: str = "none", mark: str = "",
                height: int = PAIR_HEIGHT) -> list[bytes]:
-    """The captioned before/after image of each pair as JPEG.
-
-    Each is cached by photos, options, captions and analysis version (the
-    landmarks that place a mask come from the analysis); those not cached yet
-    are built in parallel, one thread per core.
-    """
-    jobs = []
-    for pair in pairs:
-        labels = pair_labels(pair)
-        key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
-        jobs.append((store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels,
-                     _Shot.of(pair.before, mode), _Shot.of(pair.after, mode)))
-
-    def build(job) -> bytes:
-        path, labels, before, after = job
-        return _cached(path, lambda: side_by_side(*(_gallery_pixels(store, shot, mode, mark, height)
-                                                    for shot in (before, after)), height, labels))
-
-    if len(jobs) < 2 or (mode != "none" and any(s.landmarks is None for job in jobs for s in job[2:])):
-        return [build(job) for job in jobs]  # finding a face again uses the face model: one thread
+    """The captioned before/after image of each pair as JPEG; those not cached yet are built in parallel,
+    one thread per core (the landmarks that place a mask come from the analysis, read beforehand)."""
+    pictures = [pair_picture(store, pair, mode, mark, height) for pair in pairs]
+    refind = mode != "none" and any(s.landmarks is None for p in pictures for s in (p.before, p.after))
+    if len(pictures) < 2 or refind:  # finding a face again uses the face model: one thread
+        return [p.jpeg(store) for p in pictures]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(build, jobs))
+        return list(pool.map(lambda p: p.jpeg(store), pictures))
 
 
 def pair_jpeg(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
               height: int = PAIR_HEIGHT) -> bytes:
     """The captioned before/after image of one pair as JPEG (see :func:`pair_jpegs`)."""
-    return pair_jpegs(store, [pair], mode, mark, height)[0]
+    return pair_picture(store, pair, mode, mark, height).jpeg(store)
 
 
 def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
