@@ -212,6 +212,7 @@ def test_gallery_images_are_built_once_and_cached_by_photo_options_and_version(c
         monkeypatch.setattr(gallery.analysis, "__version__", "next")  # a new engine: new landmarks, new images
         gallery.pair_jpeg(db.store, pair, "mask_eyes", "Demo")
         assert pairs_cached() == before_upgrade + 1
+        monkeypatch.undo()
         picture = gallery.pair_picture(db.store, pair, "none", "", gallery.SCREEN_HEIGHT)
     # Built with no database session (as in a worker thread, or when a download is clicked).
     png = Image.open(io.BytesIO(gallery.png_bytes(gallery.pixels(picture.jpeg(db.store)))))
