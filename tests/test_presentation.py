@@ -251,3 +251,7 @@ def test_regions_have_readable_names(clinic):
     rows = rows_of(clinic["db"], clinic["course"])
     assert [progress.REGION_LABELS[g] for g in rows[1].regions()] == \
         ["Forehead", "Left cheek", "Right cheek", "Chin", "Around the eyes"]
+
+
+def test_pdf_text_outside_latin1_never_stops_a_report():
+    assert reports._latin1("distance 0.81 \u2265 0.60, change \u22121.2") == "distance 0.81 ? 0.60, change -1.2"

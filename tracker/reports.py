@@ -26,8 +26,9 @@ from .records import audit
 
 
 def _latin1(text: str) -> str:
-    """The PDF's core fonts are Latin-1: a real minus sign is written as a hyphen there."""
-    return text.replace("\u2212", "-")
+    """The PDF's core fonts are Latin-1: a real minus sign is written as a hyphen, anything else outside
+    Latin-1 (in an engine's message) as ``?``, never an error."""
+    return text.replace("\u2212", "-").encode("latin-1", "replace").decode("latin-1")
 
 
 def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float) -> None:
