@@ -34,7 +34,7 @@ def test_a_course_on_postgresql(tmp_path):
         photos.analyse_pending(s, db.store, ACTOR)
         rows = progress.course_progress(s, records.get_course(s, ids["course"]))
         assert [r.status for r in rows] == ["baseline", "compared", "compared"]
-        assert rows[-1].change["redness_a_star"] == pytest.approx(-1.5, abs=0.2)
+        assert rows[-1].change("redness_a_star").change == pytest.approx(-1.5, abs=0.2)
         assert [(o.courses, o.sessions) for o in records.client_overview(s)] == [(1, 3)]
         assert len(gallery.eligible_pairs(s)) == 1
     assert clientdata.erase_client(db, db.store, ACTOR, ids["client"]) == 3

@@ -195,6 +195,7 @@ def test_withdrawn_marketing_consent_keeps_a_client_out_of_later_galleries(db, t
     ben = client_with_course(db, "Ben Example", sessions=2)
     private = client_with_course(db, "Cy Private", sessions=2, marketing=False)
     with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)  # a gallery offers only pairs judged comparable
         before = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g1", date(2026, 5, 1))
         assert {p.client_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))} == {ada["client"], ben["client"]}
         records.withdraw_consent(s, ACTOR, ada["client"], "marketing", date(2026, 5, 2))
@@ -218,6 +219,7 @@ def test_gallery_images_carry_no_exif(db, tmp_path):
     with db.session() as s:
         ses = records.add_session(s, ACTOR, ids["course"], date(2026, 2, 9), "Dr", "gun")
         photos.import_photos(s, db.store, ACTOR, ses.id, [photos.Incoming("gps.jpg", buf.getvalue())])
+        photos.analyse_pending(s, db.store, ACTOR)
         written = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g", date(2026, 5, 1))
     exported = Image.open(written[0])
     assert not exported.getexif() and "exif" not in exported.info
@@ -308,12 +310,13 @@ def test_course_progress_lists_each_session_change(db):
         photos.analyse_pending(s, db.store, ACTOR)
         rows = progress.course_progress(s, records.get_course(s, ids["course"]))
     assert [r.status for r in rows] == ["baseline", "compared", "compared"]
-    redness = [r.change["redness_a_star"] for r in rows[1:]]
-    assert redness[0] == pytest.approx(injected(2), abs=0.2) and redness[1] == pytest.approx(injected(3), abs=0.2)
+    redness = [r.change("redness_a_star") for r in rows[1:]]
+    assert redness[0].change == pytest.approx(injected(2), abs=0.2)
+    assert redness[1].change == pytest.approx(injected(3), abs=0.2)
     # The bound comes from real re-captures: a* -1 (session 2) is within it, a* -2 (session 3) beyond.
-    assert abs(injected(2)) < rows[1].noise["redness_a_star"] < abs(injected(3))
-    assert [r.beyond_noise["redness_a_star"] for r in rows[1:]] == [False, True]
-    assert "redness down" in progress.summary(rows[2], "redness_a_star", "redness")
+    assert abs(injected(2)) < redness[0].bound < abs(injected(3))
+    assert [c.verdict for c in redness] == [progress.WITHIN, progress.BEYOND]
+    assert "redness down" in rows[2].change("redness_a_star").sentence()
 
 
 def test_client_overview_counts_courses_and_sessions(db):

@@ -55,7 +55,7 @@ def test_a_course_from_the_command_line(tracker, tmp_path):
     assert code == 0 and "baseline" in out and "compared" in out
     code, out, _ = tracker("course", "show", 1, "--json")
     rows = json.loads(out)
-    assert rows[1]["change"]["redness_a_star"] == pytest.approx(injected(2), abs=0.2)
+    assert rows[1]["change"]["redness_a_star"]["change"] == pytest.approx(injected(2), abs=0.2)
     code, out, _ = tracker("client", "list")
     assert "Ada Example" in out and "2 sessions" in out
     assert tracker("check")[0] == 0

@@ -50,9 +50,6 @@ class CheckFailed(RecordError):
         self.report = report
 
 
-SHOWN_METRICS = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture",
-                 "evenness_l_std": "evenness"}
-
 
 def parse_date(text: str) -> date:
     try:
@@ -278,7 +275,7 @@ def _dispatch(args, db, s, actor) -> str:
         course = records.get_course(s, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
         rows = progress.course_progress(s, course)
-        return json.dumps([vars(r) for r in rows], indent=2) if args.json else _progress_table(course, rows)
+        return json.dumps([r.to_dict() for r in rows], indent=2) if args.json else _progress_table(course, rows)
     if command == "session":
         ses = records.add_session(s, actor, args.course, args.date, args.practitioner, args.technique, args.areas,
                                   args.product, args.anaesthetic, args.notes, args.reactions, args.aftercare)
@@ -360,24 +357,29 @@ def _show_client(s, client) -> str:
 
 
 def _progress_table(course, rows) -> str:
+    """Each photo's change since baseline, +- noise; a pair that is not comparable shows why, not a number."""
+    width = 27
     head = f"course {course.id}: {printable(course.treatment)} ({printable(', '.join(course.areas))})"
-    cols = "".join(f"{label:>22}" for label in SHOWN_METRICS.values())
-    lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<12}{cols}"]
+    cols = "".join(f"{f'{m.label} ({m.unit})':>{width}}" for m in progress.SUMMARY)
+    lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<15}{cols}"]
+    notes = []
     for r in rows:
-        cells = ""
-        for m in SHOWN_METRICS:
-            if r.status == "compared" and r.change.get(m) is not None:
-                mark = "*" if r.beyond_noise.get(m) else " "
-                cells += f"{r.change[m]:>+12.2f} +-{r.noise[m]:<6.2f}{mark}" if r.noise.get(m) is not None \
-                    else f"{r.change[m]:>+12.2f}{'':>9}"
-            elif r.status == "baseline" and r.values.get(m) is not None:
-                cells += f"{r.values[m]:>12.2f}{'':>10}"
-            else:
-                cells += f"{'-':>12}{'':>10}"
-        status = r.status if r.comparable in (None, True) else "not comparable"
-        lines.append(f"{r.session:>7} {r.held_on:>10} {printable(r.view):>9}  {status:<12}{cells}")
-    lines.append("baseline rows give values; later rows change since baseline +- 95% noise; * beyond noise")
-    return "\n".join(lines)
+        if r.status == "baseline":
+            cells = "".join(f"{'-' if r.values.get(m.name) is None else f'{r.values[m.name]:.2f}':>{width}}"
+                            for m in progress.SUMMARY)
+        else:
+            shown = [r.change(m.name) for m in progress.SUMMARY]
+            cells = "".join(f"{c.cell():>{width}}" for c in shown)
+            if not r.comparable:
+                notes.append(f"  session {r.session} {printable(r.view)}: "
+                             f"{printable(progress.reason_text(r.reasons, plain=False))}")
+            notes += [f"  session {r.session} {printable(r.view)}, {c.metric.word}: {c.verdict}: "
+                      f"{printable(c.why(plain=False))}"
+                      for c in shown if r.comparable and not c.shown]
+        status = r.status if r.status != "compared" or r.comparable else "not comparable"
+        lines.append(f"{r.session:>7} {r.held_on.isoformat():>10} {printable(r.view):>9}  {status:<15}{cells}")
+    lines.append("baseline rows give values; later rows the change since baseline +- 95% noise; * beyond noise")
+    return "\n".join(lines + notes)
 
 
 def main(argv: list[str] | None = None) -> int:
