@@ -16,17 +16,15 @@ DIFFERENT_PERSON = {"code": "different_person",
 
 
 def forge(s, photo_id: int, reasons: list[dict], **extra) -> PhotoAnalysis:
-    """A new current analysis of a photo: its real result, judged not comparable for ``reasons``."""
-    photo = s.get(Photo, photo_id)
-    real = photo.analyses[-1]
-    result = copy.deepcopy(real.result)
+    """A photo's current analysis rewritten: its real result, judged not comparable for ``reasons``
+    (one analysis per photo and version, so the row itself is changed)."""
+    analysed = s.get(Photo, photo_id).analyses[-1]
+    result = copy.deepcopy(analysed.result)
     result["alignment"].update(comparable=False, reasons=reasons)
     result.update(extra)
-    forged = PhotoAnalysis(photo=photo, reference_photo_id=real.reference_photo_id,
-                           analysis_version=real.analysis_version, result=result)
-    s.add(forged)
+    analysed.result = result
     s.flush()
-    return forged
+    return analysed
 
 
 def course_with_a_different_person(db, name: str = "Ada Example") -> dict:
