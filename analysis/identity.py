@@ -94,6 +94,7 @@ import threading
 from dataclasses import dataclass
 
 import cv2
+import dlib
 import numpy as np
 
 from .facemesh import Face
@@ -138,12 +139,10 @@ def _model_path(name: str) -> str:
 
 
 def load_model():
-    """dlib's 5-point shape predictor and face recognition ResNet, loaded once per process (~0.3 s)."""
+    """dlib's 5-point shape predictor and face recognition ResNet, loaded once per process (~1 s)."""
     global _models
     with _lock:
         if _models is None:
-            import dlib
-
             _models = (
                 dlib.shape_predictor(_model_path("shape_predictor_5_face_landmarks.dat")),
                 dlib.face_recognition_model_v1(_model_path("dlib_face_recognition_resnet_model_v1.dat")),
@@ -214,9 +213,9 @@ def _upright_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
     right, left = face.right_eye_centre, face.left_eye_centre  # subject's right is on the image's left
     angle = np.degrees(np.arctan2(left[1] - right[1], left[0] - right[0]))
     mid = (right + left) / 2
-    # Cut a square around the face that holds the turned crop, then shrink it
-    # with area averaging (warpAffine has none) and turn it at scale 1.
-    half = int(np.ceil(_CROP_SIDE_IOD * iod * np.sqrt(0.5))) + 2
+    # Cut a square around the eyes that holds the crop turned any way, then
+    # shrink it with area averaging (warpAffine has none) and turn it at scale 1.
+    half = int(np.ceil((_CROP_SIDE_IOD * np.sqrt(0.5) + _BOX_DROP_IOD) * iod)) + 2
     cx, cy = np.round(mid).astype(int)
     pad = max(0, half - cx, half - cy, cx + half - rgb.shape[1], cy + half - rgb.shape[0])
     source = rgb if pad == 0 else cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -253,8 +252,6 @@ def face_descriptor(rgb: np.ndarray, face: Face) -> FaceDescriptor:
         derived from ``face`` (see the module docstring), and the face's eye
         distance.
     """
-    import dlib
-
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise TypeError("expected an H x W x 3 uint8 RGB array")
