@@ -216,16 +216,17 @@ def _upright_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
     # Cut a square around the eyes that holds the crop turned any way, then
     # shrink it with area averaging (warpAffine has none) and turn it at scale 1.
     half = int(np.ceil((_CROP_SIDE_IOD * np.sqrt(0.5) + _BOX_DROP_IOD) * iod)) + 2
-    cx, cy = np.round(mid).astype(int)
-    pad = max(0, half - cx, half - cy, cx + half - rgb.shape[1], cy + half - rgb.shape[0])
-    source = rgb if pad == 0 else cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    x0, y0 = cx - half + pad, cy - half + pad
-    cut = source[y0:y0 + 2 * half, x0:x0 + 2 * half]
+    x0, y0 = np.round(mid).astype(int) - half
+    height, width = rgb.shape[:2]
+    inside = rgb[max(y0, 0):min(y0 + 2 * half, height), max(x0, 0):min(x0 + 2 * half, width)]
+    # Where the square leaves the frame, the edge is repeated (only that part is copied).
+    cut = cv2.copyMakeBorder(inside, max(-y0, 0), max(y0 + 2 * half - height, 0), max(-x0, 0),
+                             max(x0 + 2 * half - width, 0), cv2.BORDER_REPLICATE)
     if scale < 1.0:
         cut = cv2.resize(cut, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    to_cut = np.array([[scale, 0.0, -(x0 - pad) * scale], [0.0, scale, -(y0 - pad) * scale]])
+    to_cut = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
     side = int(round(_CROP_SIDE_IOD * iod * scale))
-    centre = (mid - [x0 - pad, y0 - pad]) * scale
+    centre = (mid - [x0, y0]) * scale
     turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(angle), 1.0)
     turn[:, 2] += [side / 2 - centre[0], side / 2 - centre[1] - _BOX_DROP_IOD * iod * scale]
     crop = cv2.warpAffine(np.ascontiguousarray(cut), turn, (side, side), flags=cv2.INTER_LINEAR,
