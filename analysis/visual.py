@@ -147,6 +147,9 @@ def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = 
         checks.append(Check("usable", result["quality"]["usable"],
                             "; ".join(w["message"] for w in result["quality"]["warnings"]) or "yes"))
         return checks
+    identity = result["identity"]
+    checks.append(Check("same person as the baseline", identity["same"] is not False,
+                        identity["reason"]["message"] if identity["reason"] else "yes"))
     d_yaw = face["yaw_deg"] - baseline.pose.yaw_deg
     d_pitch = face["pitch_deg"] - baseline.pose.pitch_deg
     checks.append(Check("pose matches the baseline", abs(d_yaw) <= 10 and abs(d_pitch) <= 10,

@@ -6,11 +6,13 @@ nuisance is a simulated re-capture, so the right answer is known.
 
 from __future__ import annotations
 
+import pathlib
+
 import cv2
 import numpy as np
 import pytest
 
-from analysis import NoFace, UnsupportedImage, analyse, locate_face
+from analysis import NoFace, UnsupportedImage, analyse, decode, locate_face
 from analysis.align import apply, compose
 from analysis.metrics import METRICS
 from analysis.simulate import Recapture, inject, skin_mask, subject_mask
@@ -181,3 +183,17 @@ def test_body_photo_alone(body_scene):
 def test_unalignable_body_photo_is_refused(body_scene):
     with pytest.raises(UnsupportedImage, match="aligned"):
         analyse(np.full_like(body_scene, 128), body_scene, region=BODY_REGION)
+
+
+def test_a_different_person_is_never_comparable(astronaut_face):
+    """Grace Hopper's portrait against the astronaut's as baseline: blocked, in every region."""
+    hopper = decode((pathlib.Path(__file__).parent / "data" / "grace_hopper.jpg").read_bytes())
+    r = analyse(hopper, astronaut_face)
+    assert r["identity"]["same"] is False and r["identity"]["distance"] > r["identity"]["threshold"]
+    assert not r["alignment"]["comparable"] and "different_person" in codes(r)
+    assert all("different_person" in {x["code"] for x in v["reasons"]} for v in r["region_verdict"].values())
+
+
+def test_the_same_person_is_recognised(astronaut, astronaut_face):
+    r = analyse(recapture(NUISANCE, astronaut, astronaut_face), astronaut_face)
+    assert r["identity"]["same"] is True and r["identity"]["reason"] is None
