@@ -45,6 +45,19 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
     ReasonCode("region_hidden", True, "this area is not visible in both photos"),
     ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),
+    # what the records add when there is no comparison to show
+    ReasonCode("not_analysed", True, "the photo has not been analysed yet"),
+    ReasonCode("not_comparable", True, "the photos cannot be compared"),
+    ReasonCode("noise_unknown", True, "this photo needs to be analysed again"),
+    ReasonCode("noise_uncalibrated", True, "this measure is not yet validated on real photos"),
+    ReasonCode("failed", True, "the photo could not be analysed"),
+    # analysis errors (analysis.errors), as stored against a photo
+    ReasonCode("unreadable", True, "the photo file could not be read"),
+    ReasonCode("not_an_image", True, "the file is not a photo"),
+    ReasonCode("too_large", True, "the photo is too large"),
+    ReasonCode("unsupported", True, "the photo could not be measured"),
+    ReasonCode("no_face", True, "no face was found in the photo"),
+    ReasonCode("multiple_faces", True, "more than one face is in the photo"),
 )}
 
 

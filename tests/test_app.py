@@ -169,7 +169,10 @@ def test_progress_page(clinic, monkeypatch):
     at.switch_page("app_pages/progress.py").run()
     assert not at.exception and not errors(at)
     assert any("redness down" in m.value and "beyond measurement noise" in m.value for m in at.markdown)
-    assert len(at.get("vega_lite_chart")) >= 4 and len(at.get("image")) >= 4
+    assert len(at.get("vega_lite_chart")) >= 3 and len(at.get("image")) >= 3  # no texture chart or heat map
+    # texture has no noise floor calibrated on real photos: no chart, and the page says why
+    assert any("not yet validated on real photos" in c.value or "calibrated on real repeated photos" in c.value
+               for c in at.caption)
     assert len(at.dataframe) == 1
     wipe = at.get("iframe")[0].proto  # dragged in the browser: both photos travel once, in the page
     assert wipe.srcdoc.count("data:image/jpeg;base64,") == 2 and "pointermove" in wipe.srcdoc

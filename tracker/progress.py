@@ -215,8 +215,12 @@ class ProgressRow:
 
 
 def _shown(m: Metric, change, bound, beyond, base, missing: dict) -> ShownChange:
-    if change is None or bound is None:
+    if change is None:
         return ShownChange(m, NOT_MEASURED, reasons=(missing,))
+    if bound is None:  # measured, but the engine has no noise floor for it calibrated on real photos
+        return ShownChange(m, NOT_MEASURED, reasons=(reason(
+            "noise_uncalibrated", f"{m.word} has no noise bound calibrated on real repeated photos yet, "
+                                  "so no change is claimed"),))
     if beyond is None:
         beyond = abs(change) > bound
     percent = abs(100 * change / base) if base and m.unit not in ("degrees", "count") else None
