@@ -241,7 +241,8 @@ def channel_uncertainty(photo_linear: np.ndarray, baseline_linear: np.ndarray, l
     return np.sqrt(quantisation ** 2 + (1.2533 * sigma / np.sqrt(n_eff)) ** 2)
 
 
-def backdrop_gains(photo_linear: np.ndarray, baseline_linear: np.ndarray, backdrop: np.ndarray) -> Normalisation:
+def backdrop_gains(photo_linear: np.ndarray, baseline_linear: np.ndarray, backdrop: np.ndarray,
+                   method: str | None = None) -> Normalisation:
     """Estimate the gains that map the photo's lighting onto the baseline's, on the backdrop.
 
     Per-channel gains (method ``"backdrop"``) are the median log-ratios,
@@ -268,6 +269,9 @@ def backdrop_gains(photo_linear: np.ndarray, baseline_linear: np.ndarray, backdr
         The baseline in linear sRGB.
     backdrop : ndarray of bool, shape (H, W)
         Backdrop pixels valid in both images.
+    method : {None, "backdrop", "backdrop_exposure_only"}
+        None chooses by the rule above; a name forces that method (to
+        compare them in validation).
 
     Returns
     -------
@@ -288,8 +292,11 @@ def backdrop_gains(photo_linear: np.ndarray, baseline_linear: np.ndarray, backdr
     uncertainty = channel_uncertainty(photo_px, base_px, log_ratio)
     log_y = np.log(base_px @ _LUMINANCE) - np.log(photo_px @ _LUMINANCE)
     log_exposure = float(np.median(log_y))
-    exposure_only = bool(uncertainty.max() > MAX_CHANNEL_UNCERTAINTY
-                         and np.all(np.abs(median - log_exposure) <= CHROMATIC_SIGNIFICANCE * uncertainty))
+    if method is None:
+        exposure_only = bool(uncertainty.max() > MAX_CHANNEL_UNCERTAINTY
+                             and np.all(np.abs(median - log_exposure) <= CHROMATIC_SIGNIFICANCE * uncertainty))
+    else:
+        exposure_only = method == "backdrop_exposure_only"
     if exposure_only:
         method, log_gains = "backdrop_exposure_only", np.full(3, log_exposure)
         spread = float(np.median(np.abs(log_y - log_exposure)))

@@ -178,3 +178,9 @@ def test_backdrop_fallback_leaves_the_chart_out():
     assert norm.baseline_reference is not None and norm.photo_reference is None
     assert norm.applied and norm.method == "backdrop"
     assert np.allclose(norm.gains, 1 / 0.9, rtol=0.02)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (8, 8, 3), (64, 48, 3)])
+def test_degenerate_images_have_no_reference(shape):
+    for value in (0, 128, 255):
+        assert find_reference(np.full(shape, value, np.uint8)) is None
