@@ -53,8 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.colour import backdrop_gains, lab_from_linear, linear_to_srgb, srgb_to_linear  # noqa: E402
 from analysis.facemesh import CHIN, FACE_OVAL  # noqa: E402
 from analysis.pipeline import CLIPPED, locate_face  # noqa: E402
-from analysis.reference import (GREY_CARD_L_STAR, find_colour_chart, find_grey_card, find_reference,  # noqa: E402
-                                render_chart)
+from analysis.reference import GREY_CARD_L_STAR, find_colour_chart, find_grey_card, render_chart  # noqa: E402
 from analysis.simulate import Recapture, skin_mask  # noqa: E402
 
 # Figures of whole scenes in the sdist's notebooks (notebook, cell, output), version 0.2.3.
@@ -120,32 +119,36 @@ def grey_card_srgb() -> int:
     return int(round(float(linear_to_srgb(np.float32(((GREY_CARD_L_STAR + 16) / 116) ** 3))) * 255))
 
 
-def with_references(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def with_references(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """The portrait with a chart pasted low on the left and a grey card low on the right, inset from the edge.
 
     Both carry Gaussian noise of :data:`SENSOR_NOISE_CODES`, as any photographed surface does: a
     rendered patch of one 8-bit code would carry that code's rounding (up to 1 % of linear light)
-    undithered into every re-capture, which no camera does.
+    undithered into every re-capture, which no camera does. Returns the photo and both boxes
+    (y, x, height, width).
     """
     out = rgb.copy()
     h, w = rgb.shape[:2]
     chart = render_chart(max(12, int(0.036 * w))).astype(np.float32)
     card = np.full((int(0.12 * h), int(0.1 * w), 3), grey_card_srgb(), np.float32)
+    boxes = []
     for patch, (y, x) in ((chart, (int(0.64 * h), int(0.08 * w))), (card, (int(0.66 * h), int(0.80 * w)))):
         noisy = np.clip(np.round(patch + rng.normal(0, SENSOR_NOISE_CODES, patch.shape)), 0, 255)
         out[y:y + patch.shape[0], x:x + patch.shape[1]] = noisy.astype(np.uint8)
-    return out
+        boxes.append((y, x, *patch.shape[:2]))
+    return out, boxes
 
 
-def backdrop_mask(face, shape, chart_box) -> np.ndarray:
-    """As the pipeline does: outside the face oval grown by one eye distance, above the chin, not the chart."""
+def backdrop_mask(face, shape, boxes) -> np.ndarray:
+    """As the pipeline does: outside the face oval grown by one eye distance, above the chin, not the references."""
     subject = np.zeros(shape, np.uint8)
     cv2.fillPoly(subject, [np.round(face.xy[list(FACE_OVAL)]).astype(np.int32)], 1)
     r = int(face.inter_ocular_px)
     subject = cv2.dilate(subject, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     subject[int(face.xy[CHIN, 1]):] = 1
-    mask = subject == 0
-    return mask
+    for y, x, h, w in boxes:
+        subject[y:y + h, x:x + w] = 1
+    return subject == 0
 
 
 def normalisations(baseline: np.ndarray, session_back: np.ndarray, session: np.ndarray, valid: np.ndarray,
@@ -178,9 +181,9 @@ def recapture_errors(portraits, recaptures_each: int, seed: int) -> dict:
     errors: dict = {}
     for group, rgb in portraits:
         photo = locate_face(rgb)
-        baseline = with_references(rgb, rng)
+        baseline, boxes = with_references(rgb, rng)
         skin = skin_mask(photo.face, rgb) > 0.5
-        backdrop = backdrop_mask(photo.face, rgb.shape[:2], None)
+        backdrop = backdrop_mask(photo.face, rgb.shape[:2], boxes)
         for _ in range(recaptures_each):
             nuisance = Recapture.random(rng, rgb.shape[:2])
             session = nuisance.apply(baseline)
