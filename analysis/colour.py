@@ -148,8 +148,11 @@ class Normalisation:
     ``(1, 1, 1)`` otherwise; use :meth:`correct_photo` and
     :meth:`correct_baseline`, which hold for every method.
 
-    When ``applied`` is False both corrections are the identity and ``reason``
-    says why.
+    When ``applied`` is False both corrections are the identity, ``method``
+    names the method that refused, and ``reason`` says why, with one of the
+    codes ``no_reference_photo`` (a single photo), ``no_reference`` (neither
+    a shared reference nor a backdrop), ``too_little_backdrop``,
+    ``backdrop_changed``, ``exposure_out_of_range``.
 
     Attributes
     ----------

@@ -87,7 +87,7 @@ GREY_CARD_MAX_SIDE = 512
 GREY_CARD_MAX_CHROMA = 12.0  # C*ab: neutral up to a cast of about 10 % between channels
 GREY_CARD_L_RANGE = (20.0, 90.0)
 GREY_CARD_MAX_STD = (2.0, 1.5)  # local standard deviation of L* and of a*, b* over 7 x 7 pixels
-GREY_CARD_AREA = (0.005, 0.25)  # share of the frame
+GREY_CARD_AREA = (0.01, 0.25)  # share of the frame
 GREY_CARD_MIN_RECTANGULARITY = 0.85  # area over the area of the smallest enclosing rectangle
 GREY_CARD_MAX_ASPECT = 3.0
 

@@ -16,16 +16,17 @@ Prints three tables.
    published values.
 2. **False references** in real portraits without a chart (faces-dev).
 3. **Chart-in-frame re-captures.** A ColorChecker rendered at its published
-   sRGB values and an 18 % grey card, both with 2 codes of noise, are pasted
+   sRGB values and an 18 % grey card, both with sensor noise, are pasted
    beside the subject of a real portrait (scikit-image's astronaut enlarged
    to, and each neutral photo of faces-london scaled to, 1024 px: the chart's
    patches are 37 px); a simulated re-capture
    (:class:`analysis.simulate.Recapture`: rotation, scale, shift, exposure,
-   white balance, JPEG) is taken of it. Both photos are normalised by each
+   white balance, JPEG) is taken of the same scene (see :func:`with_references`). Both photos are normalised by each
    method, the re-capture is moved back by its true geometry, and the change
    of mean CIELAB a* and L* over the face's skin
    (:func:`analysis.simulate.skin_mask`, weight above 0.5) is the
-   nuisance-only error: nothing about the skin changed. Target with a chart:
+   nuisance-only error: nothing about the skin changed. Each re-capture is
+   made with JPEG (quality 75-95) and again without. Target with a chart:
    median and 95th percentile |delta a*| < 0.1.
 
 The sdist's photos are read in place; none is copied into the repository.
@@ -41,6 +42,7 @@ import io
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -61,7 +63,7 @@ SCENES = [("segmentation", 4, 0), ("segmentation", 4, 1), ("segmentation", 8, 2)
           ("templated", 8, 2), ("templated", 8, 5),
           ("inference", 4, 0), ("inference", 4, 1), ("inference", 8, 2), ("inference", 8, 5)]
 SENSOR_NOISE_CODES = 2.0
-METHODS = ("colour_chart", "grey_card", "backdrop", "backdrop_exposure_only", "none")
+METHODS = ("true gains", "colour_chart", "grey_card", "backdrop", "backdrop_exposure_only", "none")
 
 
 def real_chart_photos(sdist: Path) -> list[tuple[str, np.ndarray]]:
@@ -120,23 +122,24 @@ def grey_card_srgb() -> int:
 
 
 def with_references(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """The portrait with a chart pasted low on the left and a grey card low on the right, inset from the edge.
+    """The scene: the portrait with a chart low on the left and a grey card low on the right, inset from the edge.
 
-    Both carry Gaussian noise of :data:`SENSOR_NOISE_CODES`, as any photographed surface does: a
-    rendered patch of one 8-bit code would carry that code's rounding (up to 1 % of linear light)
-    undithered into every re-capture, which no camera does. Returns the photo and both boxes
-    (y, x, height, width).
+    Returns float32 codes (0-255), not rounded, and both boxes (y, x, height, width). The chart and
+    the card carry Gaussian noise of :data:`SENSOR_NOISE_CODES`, as a camera's sensor adds before it
+    rounds to 8 bits. Each capture (the baseline, the re-capture) rounds this scene once: a
+    re-capture made from the 8-bit baseline would round twice, and the second rounding of a few
+    distinct codes does not average out (0.2-0.4 % of linear light on a grey card), an error of
+    the simulation that no camera makes.
     """
-    out = rgb.copy()
+    out = rgb.astype(np.float32)
     h, w = rgb.shape[:2]
     chart = render_chart(max(12, int(0.036 * w))).astype(np.float32)
-    card = np.full((int(0.12 * h), int(0.1 * w), 3), grey_card_srgb(), np.float32)
+    card = np.full((int(0.14 * h), int(0.12 * w), 3), grey_card_srgb(), np.float32)
     boxes = []
-    for patch, (y, x) in ((chart, (int(0.64 * h), int(0.08 * w))), (card, (int(0.66 * h), int(0.80 * w)))):
-        noisy = np.clip(np.round(patch + rng.normal(0, SENSOR_NOISE_CODES, patch.shape)), 0, 255)
-        out[y:y + patch.shape[0], x:x + patch.shape[1]] = noisy.astype(np.uint8)
+    for patch, (y, x) in ((chart, (int(0.64 * h), int(0.08 * w))), (card, (int(0.64 * h), int(0.78 * w)))):
+        out[y:y + patch.shape[0], x:x + patch.shape[1]] = patch + rng.normal(0, SENSOR_NOISE_CODES, patch.shape)
         boxes.append((y, x, *patch.shape[:2]))
-    return out, boxes
+    return np.clip(out, 0, 255), boxes
 
 
 def backdrop_mask(face, shape, boxes) -> np.ndarray:
@@ -152,9 +155,13 @@ def backdrop_mask(face, shape, boxes) -> np.ndarray:
 
 
 def normalisations(baseline: np.ndarray, session_back: np.ndarray, session: np.ndarray, valid: np.ndarray,
-                   backdrop: np.ndarray) -> dict:
-    """Per method: (linear baseline correction, linear session correction), or None when refused/not found."""
-    out = {}
+                   backdrop: np.ndarray, nuisance: Recapture) -> dict:
+    """Per method: (linear baseline correction, linear session correction), or None when refused/not found.
+
+    ``true gains`` undoes the simulated exposure and white balance exactly: what is left is the
+    error the re-capture's resampling and JPEG make in the skin itself, the floor for any method.
+    """
+    out = {"true gains": (np.eye(3), np.diag(1 / (nuisance.exposure * np.asarray(nuisance.white_balance))))}
     refs = [find_colour_chart(baseline), find_colour_chart(session)]
     out["colour_chart"] = None if None in refs else (refs[0].correction, refs[1].correction)
     cards = [find_grey_card(img, exclude=[r.polygon_array()] if r else None) for img, r in zip((baseline, session),
@@ -175,31 +182,37 @@ def skin_change(baseline, session_back, skin, corrections) -> tuple[float, float
     return float(d[1]), float(d[0])
 
 
-def recapture_errors(portraits, recaptures_each: int, seed: int) -> dict:
-    """{(group, method): [(d_a, d_l), ...]} over chart-in-frame re-captures."""
+def recapture_errors(portraits, recaptures_each: int, seed: int) -> list[dict]:
+    """One row per re-capture and method: group, method, JPEG or not, and (d_a, d_l) or None when refused.
+
+    Each drawn re-capture is taken twice, as drawn (JPEG 75-95) and without JPEG, to show what the
+    compression costs.
+    """
     rng = np.random.default_rng(seed)
-    errors: dict = {}
+    rows = []
     for group, rgb in portraits:
         photo = locate_face(rgb)
-        baseline, boxes = with_references(rgb, rng)
+        scene, boxes = with_references(rgb, rng)
+        baseline = np.round(scene).astype(np.uint8)
         skin = skin_mask(photo.face, rgb) > 0.5
         backdrop = backdrop_mask(photo.face, rgb.shape[:2], boxes)
+        h, w = rgb.shape[:2]
         for _ in range(recaptures_each):
-            nuisance = Recapture.random(rng, rgb.shape[:2])
-            session = nuisance.apply(baseline)
-            inverse = cv2.invertAffineTransform(nuisance.matrix(rgb.shape[:2]))
-            h, w = rgb.shape[:2]
-            session_back = cv2.warpAffine(session, inverse, (w, h), flags=cv2.INTER_LINEAR)
-            valid = cv2.warpAffine(np.ones((h, w), np.uint8), inverse, (w, h), flags=cv2.INTER_NEAREST) > 0
-            # Only skin both photos show unclipped: a clipped pixel does not follow any correction.
-            unclipped = (baseline < CLIPPED).all(axis=2) & (session_back < CLIPPED).all(axis=2)
-            region = skin & valid & unclipped
-            for method, corrections in normalisations(baseline, session_back, session, valid, backdrop).items():
-                key = (group, method)
-                errors.setdefault(key, [])
-                errors[key].append(None if corrections is None else skin_change(baseline, session_back, region,
-                                                                                   corrections))
-    return errors
+            drawn = Recapture.random(rng, rgb.shape[:2])
+            for nuisance in (drawn, replace(drawn, jpeg_quality=None)):
+                session = nuisance.apply(scene)
+                inverse = cv2.invertAffineTransform(nuisance.matrix(rgb.shape[:2]))
+                session_back = cv2.warpAffine(session, inverse, (w, h), flags=cv2.INTER_LINEAR)
+                valid = cv2.warpAffine(np.ones((h, w), np.uint8), inverse, (w, h), flags=cv2.INTER_NEAREST) > 0
+                # Only skin both photos show unclipped: a clipped pixel does not follow any correction.
+                unclipped = (baseline < CLIPPED).all(axis=2) & (session_back < CLIPPED).all(axis=2)
+                region = skin & valid & unclipped
+                for method, corrections in normalisations(baseline, session_back, session, valid, backdrop,
+                                                             nuisance).items():
+                    rows.append({"group": group, "method": method, "jpeg": nuisance.jpeg_quality is not None,
+                                 "change": None if corrections is None
+                                 else skin_change(baseline, session_back, region, corrections)})
+    return rows
 
 
 def load_portraits(faces: Path | None, limit: int) -> list[tuple[str, np.ndarray]]:
@@ -216,22 +229,23 @@ def load_portraits(faces: Path | None, limit: int) -> list[tuple[str, np.ndarray
     return portraits
 
 
-def table_recaptures(errors: dict) -> None:
+def table_recaptures(rows: list[dict]) -> None:
     print("Table 3. Chart-in-frame re-captures, nuisance only: |change| of mean a* and L* over face skin "
           "(CIELAB D65); target with a chart: median and p95 |da*| < 0.1")
-    print(f"{'group':<14}{'method':<24}{'pairs':>6}{'used':>6}{'med|da*|':>10}{'p95|da*|':>10}"
+    print(f"{'group':<14}{'JPEG':<6}{'method':<24}{'pairs':>6}{'used':>6}{'med|da*|':>10}{'p95|da*|':>10}"
           f"{'med|dL*|':>10}{'p95|dL*|':>10}")
-    groups = sorted({g for g, _ in errors}, key=lambda g: (g != "astronaut", g))
-    rows = [(g, [g]) for g in groups] + [("all", groups)]
-    for label, members in rows:
+    groups = sorted({r["group"] for r in rows}, key=lambda g: (g != "astronaut", g))
+    selections = [(g, "yes", lambda r, g=g: r["group"] == g and r["jpeg"]) for g in groups]
+    selections += [("all", "yes", lambda r: r["jpeg"]), ("all", "no", lambda r: not r["jpeg"])]
+    for label, jpeg, chosen in selections:
         for method in METHODS:
-            values = [v for g in members for v in errors.get((g, method), [])]
+            values = [r["change"] for r in rows if r["method"] == method and chosen(r)]
             used = np.array([v for v in values if v is not None])
             if len(used) == 0:
-                print(f"{label:<14}{method:<24}{len(values):>6}{0:>6}")
+                print(f"{label:<14}{jpeg:<6}{method:<24}{len(values):>6}{0:>6}")
                 continue
             da, dl = np.abs(used[:, 0]), np.abs(used[:, 1])
-            print(f"{label:<14}{method:<24}{len(values):>6}{len(used):>6}{np.median(da):>10.3f}"
+            print(f"{label:<14}{jpeg:<6}{method:<24}{len(values):>6}{len(used):>6}{np.median(da):>10.3f}"
                   f"{np.percentile(da, 95):>10.3f}{np.median(dl):>10.3f}{np.percentile(dl, 95):>10.3f}")
     print()
 
@@ -243,7 +257,7 @@ def main(argv=None) -> None:
     p.add_argument("--faces", type=Path, default=here.parent.parent / "shared" / "faces-london")
     p.add_argument("--portraits", type=Path, default=here.parent.parent / "shared" / "faces-dev")
     p.add_argument("--faces-limit", type=int, default=1000, help="at most this many faces-london people")
-    p.add_argument("--recaptures", type=int, default=2, help="re-captures per portrait")
+    p.add_argument("--recaptures", type=int, default=1, help="re-captures per portrait (each with and without JPEG)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if any(args.sdist.glob("colour_checker_detection-*/colour_checker_detection/examples")):
