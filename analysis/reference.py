@@ -195,8 +195,8 @@ def find_colour_chart(rgb: np.ndarray, max_side: int = CHART_DETECT_MAX_SIDE) ->
     Returns
     -------
     ColourReference of kind ``"colour_chart"``, or None when no chart is
-    found, too many patches are clipped, the neutral row is not ordered from
-    white to black (a wrong orientation or a false detection), or the fit
+    found, too many patches are clipped, the neutral row grows lighter
+    somewhere from white to black (a wrong orientation or a false detection), or the fit
     leaves a median CIEDE2000 above :data:`MAX_CHART_DELTA_E`.
     """
     small, s = _shrink(rgb, max_side)
@@ -209,7 +209,7 @@ def find_colour_chart(rgb: np.ndarray, max_side: int = CHART_DETECT_MAX_SIDE) ->
     if stats.shape[0] != 3 * len(CHART_PATCHES):
         return None
     patches = stats[:, 1].reshape(len(CHART_PATCHES), 3) / 255.0
-    if np.any(np.diff(patches[_NEUTRALS].mean(axis=1)) >= 0):
+    if np.any(np.diff(patches[_NEUTRALS].mean(axis=1)) > 0):  # equal when both clip: allowed
         return None
     fit = fit_chart_correction(patches)
     if fit is None or fit[1] > MAX_CHART_DELTA_E:

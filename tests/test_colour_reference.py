@@ -184,3 +184,10 @@ def test_backdrop_fallback_leaves_the_chart_out():
 def test_degenerate_images_have_no_reference(shape):
     for value in (0, 128, 255):
         assert find_reference(np.full(shape, value, np.uint8)) is None
+
+
+def test_overexposed_chart_is_fitted_without_its_clipped_patches(astronaut_with_chart):
+    photo, _ = astronaut_with_chart
+    ref = find_colour_chart(lit(photo, (1.6, 1.6, 1.6)))
+    assert ref is not None and ref.patches_used < 24  # white (and the brightest colours) clipped, left out
+    assert np.allclose(np.asarray(ref.correction), np.eye(3) / 1.6, atol=0.01)
