@@ -232,7 +232,7 @@ def load_portraits(faces: Path | None, limit: int) -> list[tuple[str, np.ndarray
 def table_recaptures(rows: list[dict]) -> None:
     print("Table 3. Chart-in-frame re-captures, nuisance only: |change| of mean a* and L* over face skin "
           "(CIELAB D65); target with a chart: median and p95 |da*| < 0.1")
-    print(f"{'group':<14}{'JPEG':<6}{'method':<24}{'pairs':>6}{'used':>6}{'med|da*|':>10}{'p95|da*|':>10}"
+    print(f"{'group':<18}{'JPEG':<6}{'method':<24}{'pairs':>6}{'used':>6}{'med|da*|':>10}{'p95|da*|':>10}"
           f"{'med|dL*|':>10}{'p95|dL*|':>10}")
     groups = sorted({r["group"] for r in rows}, key=lambda g: (g != "astronaut", g))
     selections = [(g, "yes", lambda r, g=g: r["group"] == g and r["jpeg"]) for g in groups]
@@ -242,10 +242,10 @@ def table_recaptures(rows: list[dict]) -> None:
             values = [r["change"] for r in rows if r["method"] == method and chosen(r)]
             used = np.array([v for v in values if v is not None])
             if len(used) == 0:
-                print(f"{label:<14}{jpeg:<6}{method:<24}{len(values):>6}{0:>6}")
+                print(f"{label:<18}{jpeg:<6}{method:<24}{len(values):>6}{0:>6}")
                 continue
             da, dl = np.abs(used[:, 0]), np.abs(used[:, 1])
-            print(f"{label:<14}{jpeg:<6}{method:<24}{len(values):>6}{len(used):>6}{np.median(da):>10.3f}"
+            print(f"{label:<18}{jpeg:<6}{method:<24}{len(values):>6}{len(used):>6}{np.median(da):>10.3f}"
                   f"{np.percentile(da, 95):>10.3f}{np.median(dl):>10.3f}{np.percentile(dl, 95):>10.3f}")
     print()
 
