@@ -83,6 +83,7 @@ MAX_CHART_DELTA_E = 6.0
 
 #: Grey card: the lightness it is corrected to (a photographic 18 % card) and the search rule.
 GREY_CARD_L_STAR = 50.0
+GREY_CARD_LINEAR = ((GREY_CARD_L_STAR + 16.0) / 116.0) ** 3  # its luminance Y (CIE 15 inverse of L*): 0.184
 GREY_CARD_MAX_SIDE = 512
 GREY_CARD_MAX_CHROMA = 12.0  # C*ab: neutral up to a cast of about 10 % between channels
 GREY_CARD_L_RANGE = (20.0, 90.0)
@@ -221,8 +222,7 @@ def find_colour_chart(rgb: np.ndarray, max_side: int = CHART_DETECT_MAX_SIDE) ->
 
 
 def _grey_card_gains(mean_linear: np.ndarray) -> np.ndarray:
-    target = ((GREY_CARD_L_STAR + 16.0) / 116.0) ** 3  # CIE 15 inverse of L* for Y
-    return target / np.maximum(mean_linear, 1e-6)
+    return GREY_CARD_LINEAR / np.maximum(mean_linear, 1e-6)
 
 
 def _grey_card(mean_srgb: np.ndarray, polygon: np.ndarray) -> ColourReference:

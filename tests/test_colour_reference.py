@@ -10,8 +10,9 @@ from skimage import data
 from skimage.color import deltaE_ciede2000
 
 from analysis.colour import backdrop_gains, lab_from_linear, linear_to_srgb, srgb_to_linear, to_lab
-from analysis.reference import (CHART_SRGB, GREY_CARD_L_STAR, BackdropSample, find_colour_chart, find_grey_card,
-                                find_reference, grey_card_from_polygon, reference_normalisation, render_chart)
+from analysis.reference import (CHART_SRGB, GREY_CARD_L_STAR, GREY_CARD_LINEAR, BackdropSample, find_colour_chart,
+                                find_grey_card, find_reference, grey_card_from_polygon, reference_normalisation,
+                                render_chart)
 
 CHART_AT = (340, 280)  # row, column of the chart's top-left corner in the astronaut photo
 CARD_AT, CARD_SIZE = (380, 300), (70, 100)  # on the astronaut's suit: no backdrop around it
@@ -35,7 +36,7 @@ def astronaut_with_chart():
 @pytest.fixture(scope="module")
 def astronaut_with_card():
     photo = data.astronaut().copy()
-    grey = round(float(linear_to_srgb(np.float32(((GREY_CARD_L_STAR + 16) / 116) ** 3))) * 255)
+    grey = round(float(linear_to_srgb(np.float32(GREY_CARD_LINEAR))) * 255)
     y, x = CARD_AT
     photo[y:y + CARD_SIZE[0], x:x + CARD_SIZE[1]] = grey
     return photo
@@ -166,18 +167,22 @@ def test_dark_backdrop_with_a_clear_white_balance_shift_is_still_corrected_per_c
 def test_backdrop_fallback_leaves_the_chart_out():
     """A chart only in the baseline: the pair falls back to the backdrop, without the chart's pixels."""
     rng = np.random.default_rng(2)
-    baseline = np.full((480, 640, 3), 170, np.uint8)
-    baseline += rng.integers(0, 3, baseline.shape, dtype=np.uint8)
-    chart = render_chart(40)
-    baseline[40:40 + chart.shape[0], 40:40 + chart.shape[1]] = chart
-    photo = lit(np.full((480, 640, 3), 170, np.uint8) + rng.integers(0, 3, baseline.shape, dtype=np.uint8),
-                (0.9, 0.9, 0.9))
-    sample = BackdropSample(srgb_to_linear(photo / 255.0), srgb_to_linear(baseline / 255.0),
-                            np.ones((480, 640), bool), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    shape = (240, 320, 3)
+    baseline = np.full(shape, 170, np.uint8) + rng.integers(0, 3, shape, dtype=np.uint8)
+    chart = render_chart(30)
+    baseline[20:20 + chart.shape[0], 20:20 + chart.shape[1]] = chart
+    photo = lit(np.full(shape, 170, np.uint8) + rng.integers(0, 3, shape, dtype=np.uint8), (0.9, 0.9, 0.9))
+    # The backdrop sampled at half size, as the pipeline samples it at overview size.
+    half = (slice(None, None, 2), slice(None, None, 2))
+    sample = BackdropSample(srgb_to_linear(photo[half] / 255.0), srgb_to_linear(baseline[half] / 255.0),
+                            np.ones((120, 160), bool), np.array([[0.5, 0, 0], [0, 0.5, 0]]))
     norm = reference_normalisation(photo, baseline, np.eye(3), sample)
     assert norm.baseline_reference is not None and norm.photo_reference is None
     assert norm.applied and norm.method == "backdrop"
     assert np.allclose(norm.gains, 1 / 0.9, rtol=0.02)
+    h, w = (np.array(chart.shape[:2]) * 0.5).astype(int)  # the chart's size in the sample
+    assert norm.backdrop_pixels <= 120 * 160 - h * w
+    assert norm.backdrop_pixels >= 120 * 160 - 1.3 * h * w
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (8, 8, 3), (64, 48, 3)])

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.colour import backdrop_gains, lab_from_linear, linear_to_srgb, srgb_to_linear  # noqa: E402
 from analysis.facemesh import CHIN, FACE_OVAL  # noqa: E402
 from analysis.pipeline import CLIPPED, locate_face  # noqa: E402
-from analysis.reference import GREY_CARD_L_STAR, find_colour_chart, find_grey_card, render_chart  # noqa: E402
+from analysis.reference import GREY_CARD_LINEAR, find_colour_chart, find_grey_card, render_chart  # noqa: E402
 from analysis.simulate import Recapture, skin_mask  # noqa: E402
 
 # Figures of whole scenes in the sdist's notebooks (notebook, cell, output), version 0.2.3.
@@ -118,7 +118,7 @@ def table_false_references(portraits: Path, limit: int) -> None:
 
 
 def grey_card_srgb() -> int:
-    return int(round(float(linear_to_srgb(np.float32(((GREY_CARD_L_STAR + 16) / 116) ** 3))) * 255))
+    return int(round(float(linear_to_srgb(np.float32(GREY_CARD_LINEAR))) * 255))
 
 
 def with_references(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
