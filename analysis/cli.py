@@ -20,6 +20,7 @@ import numpy as np
 from . import __version__
 from .decoding import DecodedImage, decode
 from .errors import AnalysisError, ImageTooLarge, UnreadableImage
+from .colour import METHODS
 from .metrics import METRICS, REGISTRY
 from .pipeline import analyse, locate_face
 
@@ -95,8 +96,8 @@ def render(result: dict) -> str:
         lines.append(f"alignment  {a['method']}, {detail}; comparable: {'yes' if a['comparable'] else 'no'}")
         lines += [f"  reason ({r['code']}): {r['message']}" for r in a["reasons"]]
         norm = result["normalisation"]
-        lines.append("lighting   " + ("matched on the backdrop, exposure x{:.2f}".format(norm["exposure_factor"])
-                                      if norm["applied"] else f"not normalised: {norm['reason']}"))
+        lines.append("lighting   " + (f"{METHODS[norm['method']]}, exposure x{norm['exposure_factor']:.2f}"
+                                      if norm["applied"] else f"not normalised: {norm['reason']['message']}"))
         lines.append("")
         lines.append(f"{'metric':<20}{'baseline':>10}{'photo':>10}{'change':>10}{'noise 95%':>11}  beyond noise")
         for m in METRICS:

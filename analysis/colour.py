@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .reasons import Reason
+
 if TYPE_CHECKING:
     from .reference import ColourReference
 
@@ -118,20 +120,6 @@ METHODS = {
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 _LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 / sRGB Y from linear RGB
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a normalisation was refused: a stable ``code`` for programs and a ``message`` for people."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-    def to_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -319,10 +307,3 @@ def backdrop_gains(photo_linear: np.ndarray, baseline_linear: np.ndarray, backdr
             "exposure_out_of_range", f"exposure differs by a factor {exposure:.2f}, beyond honest correction"))
     return Normalisation(True, **common, gains=gains, matrix=tuple(tuple(float(v) for v in row)
                                                                     for row in np.diag(gains)))
-
-
-def apply_gains(rgb: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
-    """Multiply sRGB values in [0, 1] by per-channel gains in linear light."""
-    if gains == (1.0, 1.0, 1.0):
-        return rgb
-    return linear_to_srgb(srgb_to_linear(rgb) * np.asarray(gains, dtype=np.float32))

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import __version__
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
-from .colour import NOT_APPLIED_SINGLE, Normalisation, backdrop_gains, lab_from_linear, srgb_to_linear
+from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_matrix, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
 from .errors import UnsupportedImage
 from .expression import ExpressionChange, compare_expressions
@@ -50,6 +50,7 @@ from .identity import FaceDescriptor, face_descriptor, same_person
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .polygon import validate_polygon
+from .reference import BackdropSample, ColourReference, find_reference, reference_normalisation
 from .pose import HeadPose, head_pose
 from .reasons import Reason
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
@@ -76,6 +77,8 @@ MAX_LIGHT_ASYMMETRY_DIFF_L = 3.0
 MIN_SHARED_SKIN = 0.5
 MAX_FEATURE_RESIDUAL_PX = 3.0
 
+#: Normalisations that match the lighting on the backdrop, which does not move with the client.
+BACKDROP_METHODS = ("backdrop", "backdrop_exposure_only")
 #: Exponent of the face's light on its distance ratio (:func:`distance_gain`): the inverse-square law.
 DISTANCE_EXPONENT = 2.0
 
@@ -93,6 +96,11 @@ class FacePhoto:
     rgb: np.ndarray
     face: Face
     pose: HeadPose
+
+    @cached_property
+    def colour_reference(self) -> ColourReference | None:
+        """A colour chart or grey card in the photo (:mod:`analysis.reference`), searched for once."""
+        return find_reference(self.rgb)
 
     @cached_property
     def descriptor(self) -> FaceDescriptor:
@@ -144,16 +152,17 @@ class _Frame:
 
 
 def _frame(rgb: np.ndarray, valid: np.ndarray, geometry: np.ndarray, skin_reference: np.ndarray,
-           face: np.ndarray, gains: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> _Frame:
-    """Masks and colour of one image in the frame; ``gains`` normalise its lighting.
+           face: np.ndarray, correction=None) -> _Frame:
+    """Masks and colour of one image in the frame; ``correction`` (3 x 3, on linear sRGB row vectors,
+    :mod:`analysis.colour`) normalises its lighting.
 
     Clipping is judged on the pixels as captured: a clipped highlight scaled
     down by the normalisation is still clipped.
     """
     clipped = (rgb >= CLIPPED / 255).any(axis=2)
     linear = srgb_to_linear(rgb)
-    if gains != (1.0, 1.0, 1.0):
-        linear = np.minimum(linear * np.asarray(gains, np.float32), 1.0)
+    if correction is not None:
+        linear = apply_matrix(linear, correction)
     lab = lab_from_linear(linear)
     reference = skin_reference & valid
     skin = valid & skin_colour_mask(lab, reference if reference.sum() >= 10 else valid)
@@ -295,8 +304,11 @@ def _single_face(photo: FacePhoto) -> dict:
 
 
 def backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndarray, base_face: Face | None,
-                            exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0) -> Normalisation:
-    """Match the photo's lighting to the baseline's on the backdrop, at overview resolution."""
+                           exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0, *,
+                           photo_reference: ColourReference | None = None,
+                           baseline_reference: ColourReference | None = None) -> Normalisation:
+    """The pair's lighting normalisation: by a colour chart or grey card both photos show, else on the
+    backdrop, sampled at overview resolution (:func:`analysis.reference.reference_normalisation`)."""
     w, h = base.photo_size
     s = min(1.0, OVERVIEW_MAX_SIDE / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -313,7 +325,9 @@ def backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndar
     else:
         cv2.fillPoly(subject, [np.round(exclude_polygon * s).astype(np.int32)], 1)
     backdrop = ~within(subject, clearance_px * s) & base_valid & photo_valid
-    return backdrop_gains(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop)
+    sample = BackdropSample(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop, overview[:2])
+    return reference_normalisation(photo.levels[0][0], base.levels[0][0], photo_to_base, sample,
+                                   photo_reference=photo_reference, baseline_reference=baseline_reference)
 
 
 def align_faces(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid | None = None,
@@ -435,6 +449,31 @@ def distance_gain(ratio: float) -> float:
     return float(ratio ** -DISTANCE_EXPONENT)
 
 
+@dataclass(frozen=True)
+class FaceLighting:
+    """How a face photo's light is brought to the baseline's: the reference normalisation, then, when it
+    was matched on the backdrop, the client's change of distance (:func:`distance_gain`)."""
+
+    normalisation: Normalisation
+    distance_ratio: float
+    distance_gain: float
+
+    @property
+    def photo_matrix(self) -> np.ndarray:
+        return np.asarray(self.normalisation.matrix) * self.distance_gain
+
+
+def face_lighting(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid, base_source: Pyramid,
+                  photo_to_baseline: np.ndarray) -> FaceLighting:
+    """The lighting normalisation of a face pair (see :class:`FaceLighting`)."""
+    norm = backdrop_normalisation(photo_source, base_source, photo_to_baseline, baseline.face,
+                                  photo_reference=photo.colour_reference, baseline_reference=baseline.colour_reference)
+    ratio = distance_ratio(photo.face, baseline.face)
+    # A chart or card held at the face already sees the light the face gets; the backdrop does not.
+    by_backdrop = norm.applied and norm.method in BACKDROP_METHODS
+    return FaceLighting(norm, ratio, distance_gain(ratio) if by_backdrop else 1.0)
+
+
 def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
     iod = _analysis_iod(photo, baseline)
     photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
@@ -442,15 +481,14 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
     to_frame, size = frame_of(baseline, iod)
     base_rgb, base_valid = base_source.warp(to_frame, size)
     photo_rgb, photo_valid = photo_source.warp(compose(to_frame, matrix), size)
-    norm = backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
-    ratio = distance_ratio(photo.face, baseline.face)
-    gains = tuple(g * distance_gain(ratio) for g in norm.gains) if norm.applied else norm.gains
+    light = face_lighting(photo, baseline, photo_source, base_source, matrix)
+    norm = light.normalisation
     landmarks = apply(to_frame, baseline.face.xy)
     masks = region_masks(landmarks, base_valid.shape, iod)
     geometry = np.logical_or.reduce(list(masks.values())) & base_valid
     face = face_skin(landmarks, base_valid.shape, iod)
-    fp = _frame(photo_rgb, photo_valid, geometry, _cheeks(masks), face, gains)
-    fb = _frame(base_rgb, base_valid, geometry, _cheeks(masks), face)
+    fp = _frame(photo_rgb, photo_valid, geometry, _cheeks(masks), face, light.photo_matrix)
+    fb = _frame(base_rgb, base_valid, geometry, _cheeks(masks), face, norm.baseline_matrix)
     skin = _shared(fp, fb)
     colour, texture, _ = skin
     px_per_mm = iod / MEAN_IPD_MM
@@ -478,8 +516,8 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
         "face": _face_dict(photo),
         "quality": quality,
         "scale": {"iod_px": iod, "px_per_mm": px_per_mm},
-        "normalisation": {**norm.to_dict(), "distance_ratio": ratio,
-                          "distance_gain": distance_gain(ratio) if norm.applied else 1.0},
+        "normalisation": {**norm.to_dict(), "distance_ratio": light.distance_ratio,
+                          "distance_gain": light.distance_gain},
         "metrics": p.overall,
         "regions": p.regions,
         "identity": identity.to_dict(),
@@ -535,8 +573,8 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
     photo_frame, photo_valid = warp(photo_rgb, to_3x3(to_frame) @ matrix, size)
     norm = backdrop_normalisation(Pyramid(photo_rgb), Pyramid(baseline_rgb), matrix, None, polygon,
                                    0.1 * np.ptp(polygon, axis=0).max())
-    fp = _frame(photo_frame, photo_valid, region, region, region, norm.gains)
-    fb = _frame(ref_frame, ref_valid, region, region, region)
+    fp = _frame(photo_frame, photo_valid, region, region, region, norm.matrix)
+    fb = _frame(ref_frame, ref_valid, region, region, region, norm.baseline_matrix)
     skin = _shared(fp, fb)
     colour, texture, _ = skin
     ref_a = _median_a_star(fb.lab, colour)

@@ -45,6 +45,12 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
     ReasonCode("region_hidden", True, "this area is not visible in both photos"),
     ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),
+    # why the lighting was not normalised (analysis.colour, analysis.reference)
+    ReasonCode("no_reference_photo", True, "there is no earlier photo to compare with"),
+    ReasonCode("no_reference", True, "the lighting could not be matched to the first session"),
+    ReasonCode("too_little_backdrop", True, "too little of the background is visible to match the lighting"),
+    ReasonCode("backdrop_changed", True, "the background or the light's direction changed"),
+    ReasonCode("exposure_out_of_range", True, "the photo is far brighter or darker than the first session"),
     # what the records add when there is no comparison to show
     ReasonCode("not_analysed", True, "the photo has not been analysed yet"),
     ReasonCode("not_comparable", True, "the photos cannot be compared"),
@@ -83,6 +89,9 @@ class Reason:
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def plain_reason(reason: dict) -> str:

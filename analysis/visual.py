@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from .align import apply, compose
-from .colour import apply_gains, lab_from_linear, srgb_to_linear
+from .colour import apply_matrix, lab_from_linear, linear_to_srgb, srgb_to_linear
 from .metrics import MEAN_IPD_MM, log_luminance, masked_smooth, texture_band_px
-from .pipeline import FacePhoto, align_faces, backdrop_normalisation, frame_of, locate_face, region_masks
+from .pipeline import FacePhoto, align_faces, face_lighting, frame_of, locate_face, region_masks
 from .resample import Pyramid
 
 HEAT_SMOOTHING_MM = 2.0
@@ -59,8 +59,9 @@ def aligned_pair(photo, baseline, iod_px: float = 200.0) -> AlignedPair:
     photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
     before, before_valid = base_source.warp(to_frame, size)
     after, after_valid = photo_source.warp(compose(to_frame, matrix), size)
-    norm = backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
-    after = apply_gains(after, norm.gains)
+    light = face_lighting(photo, baseline, photo_source, base_source, matrix)
+    after = linear_to_srgb(apply_matrix(srgb_to_linear(after), light.photo_matrix))
+    before = linear_to_srgb(apply_matrix(srgb_to_linear(before), light.normalisation.baseline_matrix))
     masks = region_masks(apply(to_frame, baseline.face.xy), before_valid.shape, iod)
     skin = np.logical_or.reduce(list(masks.values())) & before_valid & after_valid
     px_per_mm = iod / MEAN_IPD_MM
@@ -79,7 +80,7 @@ def aligned_pair(photo, baseline, iod_px: float = 200.0) -> AlignedPair:
     redness = masked_smooth(d_a, skin, sigma)
     redness[off_skin] = np.nan
     d_texture[off_skin] = np.nan
-    return AlignedPair(_to_uint8(before), _to_uint8(after), skin, redness, d_texture, norm.applied)
+    return AlignedPair(_to_uint8(before), _to_uint8(after), skin, redness, d_texture, light.normalisation.applied)
 
 
 def heat_overlay(base: np.ndarray, change: np.ndarray, limit: float) -> np.ndarray:

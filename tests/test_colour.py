@@ -7,7 +7,7 @@ import pytest
 
 from skimage import color
 
-from analysis.colour import apply_gains, backdrop_gains, linear_to_srgb, srgb_to_linear, to_lab
+from analysis.colour import backdrop_gains, linear_to_srgb, srgb_to_linear, to_lab
 
 
 def test_srgb_linear_round_trip():
@@ -37,7 +37,7 @@ def test_gains_recover_exposure_and_white_balance(backdrop_scene):
     assert np.allclose(norm.gains, 1 / true_gains, rtol=0.01)
     assert np.allclose(norm.matrix, np.diag(norm.gains)) and np.allclose(norm.baseline_matrix, np.eye(3))
     assert norm.exposure_factor == pytest.approx(float(np.exp(np.mean(np.log(1 / true_gains)))), rel=0.01)
-    restored = apply_gains(linear_to_srgb(baseline * true_gains), norm.gains)
+    restored = linear_to_srgb(norm.correct_photo(baseline * true_gains))
     assert np.abs(restored - linear_to_srgb(baseline)).max() < 2 / 255
 
 
