@@ -12,7 +12,12 @@ from PIL import Image
 from sqlalchemy import create_engine, inspect, select, text
 
 from tracker import access, backup, clientdata, gallery, photos, progress, records
-from tracker.db import migrate, open_data_folder
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from tracker.db import alembic_config, migrate, open_data_folder
 from tracker.errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
 from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis
 from tracker.photostore import PhotoStore, atomic_write, sha256_of
@@ -33,8 +38,38 @@ def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
     assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
     migrate(engine)  # running again changes nothing
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         assert conn.execute(text("PRAGMA journal_mode")).scalar() in ("wal", "delete")
+        # The migrations build exactly the models' schema.
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_corrections_migration_upgrades_a_0001_database_with_records(tmp_path):
+    """0004 adds history, chosen baselines, removed photos and stale analyses to a database made by 0001."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (id, name, contact, notes, created_at) "
+                          "VALUES (1, 'Ada', '', '', '2026-01-01')"))
+        conn.execute(text("INSERT INTO courses (id, client_id, treatment, areas, planned_sessions, interval_days, "
+                          "status, started_on) VALUES (1, 1, 't', '[]', 4, 28, 'active', '2026-01-12')"))
+        conn.execute(text("INSERT INTO sessions (id, course_id, number, held_on, practitioner, technique, areas, "
+                          "anaesthetic, notes, immediate_reactions, aftercare) "
+                          "VALUES (1, 1, 1, '2026-01-12', 'Dr', 'gun', '[]', '', '', '', '')"))
+        conn.execute(text("INSERT INTO photos (id, session_id, sha256, view, original_name, format, width, height, "
+                          "size_bytes, imported_at) VALUES (1, 1, 'ab', 'front', 'a.jpg', 'JPEG', 1, 1, 1, "
+                          "'2026-01-12')"))
+        conn.execute(text("INSERT INTO photo_analyses (id, photo_id, analysis_version, created_at) "
+                          "VALUES (1, 1, 'x', '2026-01-12')"))
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT stale FROM photo_analyses")).scalar() == 0
+        assert conn.execute(text("SELECT removed_at FROM photos")).scalar() is None
+        assert set(inspect(engine).get_table_names()) >= {"record_versions", "view_baselines"}
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0001")
+    assert "record_versions" not in inspect(engine).get_table_names()
 
 
 def test_data_folder_uses_wal(db):
