@@ -27,6 +27,7 @@ from analysis import AnalysisError, decode, locate_face
 from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 
 from .models import Client, Photo, Session
+from .photos import first_of_view
 from .photostore import PhotoStore, atomic_write
 from .records import audit, has_consent
 
@@ -48,12 +49,15 @@ def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
         if not (has_consent(client, "marketing", day) and has_consent(client, "photography", day)):
             continue
         for course in client.courses:
-            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id)
+            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id,
+                                                                      Photo.removed_at.is_(None))
                                     .order_by(Session.number, Photo.id)))
             for view in dict.fromkeys(p.view for p in photos):
                 of_view = [p for p in photos if p.view == view]
                 if len(of_view) >= 2:
-                    pairs.append(GalleryPair(client.id, course.id, view, of_view[0], of_view[-1]))
+                    baseline = first_of_view(s, course.id, view)
+                    latest = of_view[-1] if of_view[-1].id != baseline.id else of_view[-2]
+                    pairs.append(GalleryPair(client.id, course.id, view, baseline, latest))
     return pairs
 
 

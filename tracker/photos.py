@@ -180,7 +180,7 @@ def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int
         else:
             current.photo_id, current.chosen_by, current.chosen_at = photo.id, actor, utcnow()
 
-    _amend(s, actor, photo.session.course, "baseline", course_id, {}, reason,
+    _amend(s, actor, photo.session.course, "baseline", photo.session.course.client_id, {}, reason,
            {"view": photo.view, "photo_id": previous.id if previous else None, "chosen": current is not None})
     return _restale_after(s, photo, change)
 

@@ -298,7 +298,7 @@ def set_course_status(s: DbSession, actor: str, course_id: int, status: str, rea
     if status not in COURSE_STATUSES:
         raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
     course = _get(s, Course, course_id)
-    return _amend(s, actor, course, "course", course.id, course.client_id, {"status": status}, reason)
+    return _amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
 
 
 def next_due(course: Course) -> date | None:
