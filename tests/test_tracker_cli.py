@@ -138,6 +138,6 @@ def test_corrections_confirmations_and_recall_from_the_command_line(tracker, tmp
     assert code == 0 and tracker("photos", "list", 1)[1].strip() == "photo 1: session-1-front.jpg as front " \
         "(removed: unusable)"
     code, out, _ = tracker("client", "history", 1)
-    assert code == 0 and out.count("reason:") == 4 and "keloid_tendency" in out
+    assert code == 0 and out.count("reason:") == 3 and "keloid_tendency" in out
     code, out, _ = tracker("course", "status", 1, "completed", "--reason", "all sessions done")
     assert code == 0 and tracker("course", "due")[1].strip() == "no session due"
