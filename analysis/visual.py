@@ -162,7 +162,7 @@ def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = 
     """
     face, quality = result["face"], result["quality"]
     checks = [Check("face found", "pass", f"eyes {face['inter_ocular_px']:.0f} px apart"),
-              _check(face["view"] is not None, f"view recognised: {face['view']}", "view not recognised",
+              _check(face["view"] is not None, "view recognised", "view not recognised",
                      face["view"] or "head turned too far for a front or 45-degree view")]
     exposure = [p for p in quality["problems"] if "exposed" in p or "greyscale" in p]
     checks.append(_check(not exposure, "exposure good", "exposure problem",

@@ -4,6 +4,7 @@ the progress page and a gallery export, on a real data folder."""
 from __future__ import annotations
 
 import pathlib
+import re
 from datetime import date
 
 import numpy as np
@@ -53,8 +54,13 @@ def sign_in_staff(at: AppTest, password: str = PASSWORD) -> AppTest:
     return at.button[0].click().run()
 
 
+def shown(markdown: str) -> str:
+    """Markdown as the reader sees it: backslash escapes (user text is escaped) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def test_first_run_creates_the_admin(tmp_path, monkeypatch):
@@ -119,14 +125,21 @@ def test_session_workflow_with_an_upload(clinic, monkeypatch):
     at.text_area(key="products").input("HA complex | B77 | 2027-06-30 | 3")
     at.button(key="FormSubmitter:new_session-Record session").click().run()
     assert not errors(at) and not at.exception
-    at.file_uploader(key="uploads").set_value([("front.jpg", sample_bytes(1), "image/jpeg"),
-                                               ("scan.jpg", b"%PDF-1.7 not a photo", "image/jpeg")])
+    # A clear confirmation, and the new session is the one photos go to.
+    assert [s.value for s in at.success] == ["Session 1 recorded on 2026-01-12. Photos below go to this session."]
+    with db.session() as s:
+        new_id = records.get_client(s, client_id).courses[0].sessions[0].id
+    assert at.selectbox(key="photo_session").value == new_id
+    at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg"),
+                                                 ("scan.jpg", b"%PDF-1.7 not a photo", "image/jpeg")])
     at.run()
     assert any("scan.jpg" in e and "not an image" in e for e in errors(at))  # next to the bad file, no traceback
     assert any(s.value.startswith("face found") for s in at.success)
     assert any(s.value.startswith("view recognised: front") for s in at.success)
     at.button(key="save_photos").click().run()
     assert any("Saved and analysed 1 photo" in s.value for s in at.success)
+    assert at.file_uploader(key="uploads_1").value in (None, [])  # an empty uploader for the next photos
+    assert any("Photo " in t.value and "front.jpg, view front - baseline" in t.value for t in at.text)
     with db.session() as s:
         saved = s.scalars(select(Photo).join(Photo.session)).all()
         assert any(p.original_name == "front.jpg" and p.analyses for p in saved)
