@@ -4,6 +4,7 @@ capture checks with their status, and a region drawn on a photo."""
 from __future__ import annotations
 
 import math
+import os
 import re
 from datetime import date
 
@@ -37,6 +38,12 @@ def needs_date(label: str, value) -> date:
     if value is None:
         raise ValueError(f"{label}: enter a date as {DATE_FORMAT} (from {EARLIEST_BIRTH:%Y} to today)")
     return value
+
+
+def portal_url() -> str:
+    """Where clients sign in: ``$TRACKER_PORTAL_URL``, else this app's address as the browser sees it."""
+    url = os.environ.get("TRACKER_PORTAL_URL") or st.context.url or ""
+    return url if os.environ.get("TRACKER_PORTAL_URL") else url.rsplit("/", 1)[0] if url.count("/") > 2 else url
 
 
 def flash(message: str, kind: str = "success") -> None:

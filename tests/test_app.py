@@ -177,8 +177,31 @@ def test_gallery_export_leaves_out_withdrawn_marketing_consent(clinic, monkeypat
     assert not at.exception and at.session_state.report_pdf.startswith(b"%PDF")
 
 
+def fabric_polygon(points, left=None, top=None, stroke=2):
+    """A closed polygon as Fabric.js (and so streamlit-drawable-canvas) reports it: scene points, and an object
+    placed at their bounding box, stroke included."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return {"objects": [{"type": "Polygon", "originX": "left", "originY": "top",
+                         "left": min(xs) - stroke / 2 if left is None else left,
+                         "top": min(ys) - stroke / 2 if top is None else top,
+                         "width": max(xs) - min(xs) + stroke, "height": max(ys) - min(ys) + stroke,
+                         "scaleX": 1, "scaleY": 1, "angle": 0, "points": [{"x": x, "y": y} for x, y in points]}]}
+
+
+def test_a_polygon_drawn_on_the_canvas_is_converted_to_the_photos_pixels():
+    from app_pages.ui import canvas_polygon
+
+    drawn = fabric_polygon([(100, 50), (300, 60), (250, 200)])
+    # A 640 x 480 canvas showing a 3200 x 2400 photo: five photo pixels per canvas pixel.
+    assert canvas_polygon(drawn, (640, 480), (3200, 2400)) == [[500, 250], [1500, 300], [1250, 1000]]
+    moved = fabric_polygon([(100, 50), (300, 60), (250, 200)], left=109, top=49)  # dragged 10 px right
+    assert canvas_polygon(moved, (640, 480), (640, 480))[0] == [110, 50]
+    assert canvas_polygon({"objects": [{"type": "path"}]}, (640, 480), (640, 480)) is None
+    assert canvas_polygon(None, (640, 480), (640, 480)) is None
+
+
 def test_a_body_area_photo_with_its_region(clinic, monkeypatch):
-    """No face: the practitioner names the area and marks the region; alignment is by image features."""
+    """No face: the practitioner names the area and draws the region; alignment is by image features."""
     db = clinic["db"]
     body = client_with_course(db, "Bo Body", sessions=2, marketing=False, with_photos=False)
     client_id, sessions = body["client"], body["sessions"]
@@ -189,17 +212,25 @@ def test_a_body_area_photo_with_its_region(clinic, monkeypatch):
     at = sign_in_staff(app(clinic["root"], monkeypatch))
     at.session_state.client_id = client_id
     at.switch_page("app_pages/session.py").run()
-    for session_id, shot in zip(sessions, shots):
+    # The canvas is 640 px wide for this 600 px photo: 640/600 canvas pixels per photo pixel.
+    canvas = [(x * 640 / 600, y * 640 / 600) for x, y in [(310, 260), (420, 280), (410, 450), (320, 440)]]
+    for generation, (session_id, shot) in enumerate(zip(sessions, shots)):
         at.selectbox(key="photo_session").set_value(session_id).run()
         at.selectbox(key="view_choice").set_value("body area").run()
         at.text_input(key="body_area").input("left cheek").run()
-        at.text_input(key="region").input("310,260 420,280 410,450 320,440").run()
-        at.file_uploader(key="uploads").set_value(("area.jpg", shot, "image/jpeg")).run()
-        assert any(x.value.startswith("region marked: yes") for x in at.success), [e.value for e in at.error]
+        at.file_uploader(key=f"uploads_{generation}").set_value(("area.jpg", shot, "image/jpeg")).run()
+        assert any(x.value.startswith("no region marked") for x in at.warning)
+        drawn = {"drawing": {"raw": fabric_polygon(canvas), "data": None}}
+        at.session_state[f"region_canvas_{generation}"] = drawn  # what the canvas sends once the polygon is closed
+        at.run()
+        assert any(x.value == "region marked: 4 points" for x in at.success), errors(at)
+        at.session_state[f"region_canvas_{generation}"] = drawn  # AppTest does not keep a custom component's value
         at.button(key="save_photos").click().run()
         assert any("Saved and analysed 1 photo" in x.value for x in at.success), errors(at)
     with db.session() as s:
+        first = s.scalar(select(Photo).where(Photo.session_id == sessions[0]))
         later = s.scalar(select(Photo).where(Photo.session_id == sessions[1]))
         result = later.analyses[-1].result
+    assert np.allclose(first.region, [[310, 260], [420, 280], [410, 450], [320, 440]], atol=0.1)
     assert later.view == "left cheek" and result["alignment"]["method"] == "features"
     assert abs(result["change"]["redness_a_star"]) < 0.3
