@@ -178,7 +178,7 @@ def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = 
     d_pitch = face["pitch_deg"] - baseline.pose.pitch_deg
     checks.append(_check(abs(d_yaw) <= 10 and abs(d_pitch) <= 10, "pose matches the baseline",
                          "pose differs from the baseline",
-                         f"turn {d_yaw:+.0f} deg, tilt {d_pitch:+.0f} deg from the baseline"))
+                         f"turn {round(d_yaw):+d} deg, tilt {round(d_pitch):+d} deg from the baseline"))
     ratio = sharpness(photo) / max(sharpness(baseline), 1e-6)
     checks.append(_check(ratio >= MIN_RELATIVE_SHARPNESS, "as sharp as the baseline", "blurred against the baseline",
                          f"{ratio:.0%} of the baseline's sharpness"))

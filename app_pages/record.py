@@ -175,5 +175,7 @@ with history_tab:
         st.caption("No corrections: every record is as first entered.")
     for at, actor, entity, entity_id, previous, reason in trail:
         with st.container(border=True):
-            st.text(f"{at:%Y-%m-%d %H:%M} UTC - {actor} corrected {entity} {entity_id}\nReason: {reason}")
-            st.json(previous, expanded=False)
+            before = "\n".join(f"  {field}: {value if value not in (None, '') else '(empty)'}"
+                               for field, value in previous.items())
+            st.text(f"{at:%Y-%m-%d %H:%M} UTC - {actor} corrected {entity} {entity_id}\nReason: {reason}\n"
+                    f"Before:\n{before}")

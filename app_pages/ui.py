@@ -12,7 +12,8 @@ import streamlit as st
 
 from tracker.records import EARLIEST_BIRTH
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&@])")
+_ZWSP = "\u200b"
 DATE_FORMAT = "YYYY/MM/DD"
 CHECK_LOOK = {"pass": (st.success, ":material/check_circle:"), "warn": (st.warning, ":material/warning:"),
               "fail": (st.error, ":material/cancel:")}
@@ -20,8 +21,11 @@ CHECK_LOOK = {"pass": (st.success, ":material/check_circle:"), "warn": (st.warni
 
 def plain(text) -> str:
     """User text made safe for Streamlit markdown: every markup character escaped, so a name or a note
-    never becomes a link, an image, an emoji or a formula. (``app_pages.common.plain`` may replace this.)"""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    never becomes a link, an image, an emoji or a formula; a zero-width space after ``@ . :`` stops the
+    automatic links of bare addresses (``www.x``, ``a@b.c``, ``https://``), which escapes do not.
+    (``app_pages.common.plain`` may replace this.)"""
+    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    return re.sub(r"(\\[@.:])", r"\1" + _ZWSP, escaped)
 
 
 def date_field(label: str, key: str, value: date | None = None, earliest: date = EARLIEST_BIRTH,

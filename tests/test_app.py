@@ -55,8 +55,8 @@ def sign_in_staff(at: AppTest, password: str = PASSWORD) -> AppTest:
 
 
 def shown(markdown: str) -> str:
-    """Markdown as the reader sees it: backslash escapes (user text is escaped) removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Markdown as the reader sees it: backslash escapes and the zero-width spaces of user text removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def errors(at: AppTest) -> list[str]:
@@ -426,3 +426,20 @@ def test_the_clients_page_lists_who_is_due_and_recalls_a_batch(clinic, monkeypat
     at.button(key="FormSubmitter:recall-Find").click().run()
     recalled = at.dataframe[-1].value
     assert "Dee Due" in set(recalled["client"]) and set(recalled["batch"]) == {"B1"}
+
+
+def test_a_name_is_shown_as_text_never_as_markup(clinic, monkeypatch):
+    name = "![x](https://evil.example/a.png) [link](www.evil.example) :smile: $x$ eve@evil.example"
+    with clinic["db"].session() as s:
+        client, _ = records.add_client(s, ACTOR, name, date(1990, 1, 1), contact="www.evil.example")
+        s.commit()
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.session_state.client_id = client.id
+    at.switch_page("app_pages/record.py").run()
+    title, caption = at.title[0].value, at.caption[0].value
+    assert shown(title) == name and "www.evil.example" in shown(caption)
+    for markdown in (title, caption):
+        assert not re.search(r"(?<!\\)[!\[\]():$]", markdown)  # every markup character escaped
+        assert "www.\u200b" not in markdown and "www\\.\u200b" in markdown  # no bare address to link
+    at.switch_page("app_pages/session.py").run()
+    assert shown(at.title[0].value) == f"Session - {name}"
