@@ -247,7 +247,8 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
                                     key=f"amend_products_{session_id}")
         new_notes = st.text_area("Notes", value=session_notes, key=f"amend_notes_{session_id}")
         amend_reason = st.text_input("Reason for the correction", key=f"amend_reason_{session_id}")
-        confirm_amend = st.checkbox("The date is right even if out of order or in the future", key=f"amend_confirm_{session_id}")
+        confirm_amend = st.checkbox("The date is right even if out of order or in the future",
+                                    key=f"amend_confirm_{session_id}")
         if st.form_submit_button("Save correction"):
             def amend(s):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]

@@ -392,6 +392,9 @@ def test_a_session_out_of_order_beyond_the_plan_or_in_the_future_needs_confirmat
             records.add_session(s, ACTOR, course, date(2026, 5, 4), "Dr", "gun")
         with pytest.raises(RecordError, match="session date 2026-01-01 is before 2026-01-12"):
             records.add_session(s, ACTOR, course, date(2026, 1, 1), "Dr", "gun")
+        records.set_course_status(s, ACTOR, course, "stopped", "client moved away")
+        with pytest.raises(NeedsConfirmation, match="the course is stopped"):
+            records.add_session(s, ACTOR, course, date(2026, 4, 20), "Dr", "gun", confirmed=False)
         s.commit()
 
 

@@ -114,7 +114,8 @@ def test_corrections_confirmations_and_recall_from_the_command_line(tracker, tmp
     tracker("screening", "add", 1, "--date", "2026-01-01")
     for kind in ("treatment", "photography"):
         tracker("consent", "add", 1, "--kind", kind, "--signatory", "Cy", "--date", "2026-01-01")
-    tracker("course", "add", 1, "--treatment", "hair loss", "--areas", "scalp", "--sessions", 1, "--start", "2026-01-02")
+    tracker("course", "add", 1, "--treatment", "hair loss", "--areas", "scalp", "--sessions", 1,
+            "--start", "2026-01-02")
     session = ("session", "add", 1, "--practitioner", "Dr", "--technique", "manual", "--product", "Hair mix|LOT-7||2")
     assert tracker(*session, "--date", "2026-02-01")[0] == 0
     code, _, err = tracker(*session, "--date", "2026-02-01")

@@ -34,10 +34,10 @@ import analysis
 from analysis import AnalysisError, UnsupportedImage, decode, locate_face
 from analysis.visual import Check, capture_checks, ghost
 
-from .errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
+from .errors import BadPhoto, DuplicatePhoto, NotAllowed, NotFound, RecordError
 from .models import REMOVAL_REASONS, VIEWS, Course, Photo, PhotoAnalysis, RecordVersion, Session, ViewBaseline, utcnow
 from .photostore import PhotoStore, sha256_of
-from .records import _amend, _get, audit, get_session, has_consent
+from .records import amend, audit, get_session, has_consent
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
 
@@ -107,6 +107,13 @@ def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
     return photos
 
 
+def get_photo(s: DbSession, photo_id: int) -> Photo:
+    photo = s.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo with id {photo_id}")
+    return photo
+
+
 def first_of_view(s: DbSession, course_id: int, view: str) -> Photo | None:
     """The course's baseline of a view: the chosen photo, else the earliest photo of the view still in the record."""
     chosen = s.scalar(select(Photo).join(ViewBaseline, ViewBaseline.photo_id == Photo.id)
@@ -164,7 +171,7 @@ def _restale_after(s: DbSession, photo: Photo, change: Callable[[], None], also:
 
 def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int:
     """Make a photo its course's baseline of its view; returns how many analyses became stale."""
-    photo = _get(s, Photo, photo_id)
+    photo = get_photo(s, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     course_id = photo.session.course_id
@@ -180,7 +187,7 @@ def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int
         else:
             current.photo_id, current.chosen_by, current.chosen_at = photo.id, actor, utcnow()
 
-    _amend(s, actor, photo.session.course, "baseline", photo.session.course.client_id, {}, reason,
+    amend(s, actor, photo.session.course, "baseline", photo.session.course.client_id, {}, reason,
            {"view": photo.view, "photo_id": previous.id if previous else None, "chosen": current is not None})
     return _restale_after(s, photo, change)
 
@@ -188,7 +195,7 @@ def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int
 def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id: int | None = None,
                view: str | None = None) -> int:
     """File a photo under another session of the same client, or another view; returns analyses made stale."""
-    photo = _get(s, Photo, photo_id)
+    photo = get_photo(s, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     changes = {}
@@ -209,7 +216,7 @@ def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id:
     chosen = s.scalar(select(ViewBaseline).where(ViewBaseline.photo_id == photo.id))
 
     def change():
-        _amend(s, actor, photo, "photo", photo.session.course.client_id, changes, reason)
+        amend(s, actor, photo, "photo", photo.session.course.client_id, changes, reason)
         s.expire(photo, ["session"])
         if chosen is not None and (photo.view != chosen.view or photo.session.course_id != old_course):
             s.delete(chosen)  # the chosen baseline left its view or course: that view falls back to the earliest
@@ -224,14 +231,14 @@ def remove_photo(s: DbSession, store: PhotoStore, actor: str, photo_id: int, rea
         raise RecordError(f"removal reason is one of {', '.join(REMOVAL_REASONS)}")
     if reason == "other" and not note.strip():
         raise RecordError("say why in the note when the reason is 'other'")
-    photo = _get(s, Photo, photo_id)
+    photo = get_photo(s, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was already removed")
     client_id = photo.session.course.client_id
     why = REMOVAL_REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
     if reason != "wrong_client":
         def change():
-            _amend(s, actor, photo, "photo", client_id, {"removed_at": utcnow(), "removed_by": actor,
+            amend(s, actor, photo, "photo", client_id, {"removed_at": utcnow(), "removed_by": actor,
                                                          "removed_reason": reason}, why)
         return _restale_after(s, photo, change)
     digest, course_id, view = photo.sha256, photo.session.course_id, photo.view

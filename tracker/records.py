@@ -57,7 +57,7 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-def _amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes: dict, reason: str,
+def amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes: dict, reason: str,
            previous_extra: dict | None = None) -> list[str]:
     """Apply ``changes`` to ``record``, keeping the previous values as a RecordVersion; returns the changed fields.
 
@@ -127,7 +127,7 @@ def update_client(s: DbSession, actor: str, client_id: int, reason: str, **chang
     if changes.get("fitzpatrick") is not None and changes["fitzpatrick"] not in range(1, 7):
         raise RecordError("Fitzpatrick skin type is 1 to 6")
     check_date("date of birth", changes.get("date_of_birth"), EARLIEST_BIRTH, date.today())
-    return _amend(s, actor, client, "client", client.id, changes, reason)
+    return amend(s, actor, client, "client", client.id, changes, reason)
 
 
 def get_client(s: DbSession, client_id: int, actor: str | None = None) -> Client:
@@ -205,7 +205,7 @@ def amend_screening(s: DbSession, actor: str, screening_id: int, reason: str, **
         raise RecordError("a screening needs its consultation date")
     check_date("consultation date", changes.get("screened_on"), EARLIEST_BIRTH, date.today())
     check_date("patch test date", changes.get("patch_test_on"), EARLIEST_BIRTH, date.today())
-    return _amend(s, actor, screening, "screening", screening.client_id, changes, reason)
+    return amend(s, actor, screening, "screening", screening.client_id, changes, reason)
 
 
 def open_contraindications(client: Client) -> list[str]:
@@ -257,7 +257,7 @@ def amend_consent(s: DbSession, actor: str, consent_id: int, reason: str, given_
     if withdrawn_on != "unchanged":
         changes["withdrawn_on"] = check_date("withdrawal date", withdrawn_on, changes.get("given_on", consent.given_on),
                                              date.today())
-    return _amend(s, actor, consent, "consent", consent.client_id, changes, reason)
+    return amend(s, actor, consent, "consent", consent.client_id, changes, reason)
 
 
 def has_consent(client: Client, kind: str, day: date | None = None) -> bool:
@@ -298,7 +298,7 @@ def set_course_status(s: DbSession, actor: str, course_id: int, status: str, rea
     if status not in COURSE_STATUSES:
         raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
     course = _get(s, Course, course_id)
-    return _amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
+    return amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
 
 
 def next_due(course: Course) -> date | None:
@@ -370,6 +370,8 @@ def batch_recall(s: DbSession, actor: str, batch: str) -> list[RecallHit]:
 def _session_warnings(course: Course, held_on: date, number: int, others: list[Session]) -> list[str]:
     """What is unusual about a session numbered ``number`` on ``held_on`` among the course's ``others``."""
     warnings = []
+    if course.status != "active":
+        warnings.append(f"the course is {course.status}")
     if number > course.planned_sessions:
         warnings.append(f"the course plans {course.planned_sessions} sessions and this would be session {number}")
     before = [x for x in others if x.number < number and x.held_on > held_on]
@@ -460,7 +462,7 @@ def amend_session(s: DbSession, actor: str, session_id: int, reason: str, produc
     if "held_on" in changes and changes["held_on"] != session.held_on:
         others = [x for x in session.course.sessions if x.id != session.id]
         warnings = [w for w in _session_warnings(session.course, held_on, session.number, others)
-                    if "plans" not in w]
+                    if "plans" not in w and "the course is" not in w]
         if warnings and not confirmed:
             raise NeedsConfirmation(warnings)
     extra = None
@@ -471,7 +473,7 @@ def amend_session(s: DbSession, actor: str, session_id: int, reason: str, produc
         if old != [{k: _jsonable(p.get(k)) for k in ("product", "batch", "expiry", "volume_ml")} for p in products]:
             extra = {"products": old}
             session.products = [ProductUse(**p) for p in products]
-    return _amend(s, actor, session, "session", session.course.client_id, changes, reason, extra)
+    return amend(s, actor, session, "session", session.course.client_id, changes, reason, extra)
 
 
 def parse_product_line(line: str) -> dict:
