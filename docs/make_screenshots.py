@@ -13,12 +13,13 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from browser import app_server, browser_page, open_progress, sign_in  # noqa: E402
+from browser import app_server, browser_page, open_progress, settle, sign_in  # noqa: E402
 from analysis import decode, locate_face  # noqa: E402
 from PIL import Image  # noqa: E402
 from tracker import access, records  # noqa: E402
 from tracker.db import init_data_folder  # noqa: E402
 from tracker.samples import load_sample_course  # noqa: E402
+from tracker_helpers import client_with_course  # noqa: E402
 
 SAMPLES = HERE.parent / "sample_images"
 
@@ -52,14 +53,17 @@ def record_pages(page, folder: pathlib.Path) -> None:
     page.screenshot(path=HERE / "session.png")
     page.get_by_test_id("stFileChipDeleteBtn").first.click()
     page.get_by_text("face found").wait_for(state="detached", timeout=60_000)
+    settle(page)
     page.get_by_role("combobox", name="View").click()
     page.get_by_role("option", name="body area").click()
+    settle(page)
     area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
     area.fill("left cheek")
     area.press("Enter")
+    settle(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(body_area_photo(folder)))
     canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for(timeout=60_000)
+    canvas.wait_for(timeout=180_000)
     page.wait_for_timeout(1000)
     scale = canvas.bounding_box()["width"] / 600
     corners = [(310, 260), (420, 280), (410, 450), (320, 440)]
@@ -79,6 +83,7 @@ def main() -> None:
         access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     client_id = load_sample_course(db, "docs")
+    client_with_course(db, "Zoe Example", sessions=2, with_photos=False)  # a course due for its next session
     with db.session() as s:
         records.update_client(s, "docs", client_id, "new e-mail address", contact="ada@example.org")
         s.commit()
@@ -88,7 +93,10 @@ def main() -> None:
         page.get_by_role("button", name="Sign in").wait_for()
         page.screenshot(path=HERE / "signin.png")
         sign_in(page, url, "lee", "a long enough secret")
-        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Open this client").wait_for(timeout=60_000)
+        settle(page)
+        page.locator("[data-testid='stDataFrame'] canvas").first.wait_for(timeout=60_000)  # tables drawn
+        page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "clients.png")
         open_progress(page)
         page.wait_for_timeout(3000)
