@@ -83,7 +83,7 @@ def erase_client(db: Database, store: PhotoStore, actor: str, client_id: int) ->
     """Erase a client completely (see module docstring); returns how many photo files were removed."""
     with db.session() as s:
         client = get_client(s, client_id)
-        hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.photos}
+        hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.all_photos}
         s.delete(client)
         s.execute(delete(AuditEvent).where(AuditEvent.client_id == client_id))
         s.add_all(PendingDeletion(sha256=digest) for digest in sorted(hashes))

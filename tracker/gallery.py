@@ -43,7 +43,7 @@ from analysis import AnalysisError, decode, locate_face
 from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, Face
 
 from .models import Client, Photo, Session
-from .photos import latest_analysis
+from .photos import first_of_view, latest_analysis
 from .photostore import PhotoStore, atomic_write, safe_name
 from .records import audit, has_consent
 
@@ -72,13 +72,16 @@ def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
         if not (has_consent(client, "marketing", day) and has_consent(client, "photography", day)):
             continue
         for course in client.courses:
-            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id)
+            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id,
+                                                                      Photo.removed_at.is_(None))
                                     .order_by(Session.number, Photo.id)))
             for view in dict.fromkeys(p.view for p in photos):
                 of_view = [p for p in photos if p.view == view]
-                after = next((p for p in reversed(of_view[1:]) if comparable_with_baseline(p)), None)
+                baseline = first_of_view(s, course.id, view)
+                after = next((p for p in reversed(of_view) if p.id != baseline.id and comparable_with_baseline(p)),
+                             None)
                 if after is not None:
-                    pairs.append(GalleryPair(client.id, course.id, view, of_view[0], after))
+                    pairs.append(GalleryPair(client.id, course.id, view, baseline, after))
     return pairs
 
 

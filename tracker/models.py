@@ -8,6 +8,13 @@ photo store (content-addressed by SHA-256); the database holds its metadata
 and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
 Staff sign in as :class:`User`; clients with a personal access code; :class:`SignInFailure`
 counts failed attempts.
+
+A medical record is amended, never overwritten: each correction keeps the
+previous field values in a :class:`RecordVersion`, with who changed it, when
+and why. A removed photo keeps its row (``removed_at``) and its original
+until the client is erased; :attr:`Session.photos` lists only the photos
+still in the record. A course's baseline of a view is the photo chosen in
+:class:`ViewBaseline`, else the earliest photo of that view.
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ CONSENT_KINDS = ("treatment", "photography", "marketing")
 TECHNIQUES = ("manual", "gun", "roller")
 ROLES = ("practitioner", "admin")
 COURSE_STATUSES = ("planned", "active", "completed", "stopped")
+#: Why a photo leaves a record; ``wrong_client`` also deletes it (see :func:`tracker.photos.remove_photo`).
+REMOVAL_REASONS = {
+    "wrong_client": "another client's photo",
+    "unusable": "blurred, badly lit or otherwise unusable",
+    "duplicate": "a duplicate of another photo",
+    "withdrawn": "the client asked for it to be removed",
+    "other": "another reason (see the note)",
+}
 TREATMENTS = ("skin rejuvenation", "hair loss", "cellulite/fat", "pigmentation")
 AREAS = ("face", "neck", "decolletage", "hands", "scalp", "body")
 
@@ -175,6 +190,7 @@ class Session(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     held_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     practitioner: Mapped[str] = mapped_column(String(200))
     technique: Mapped[str] = mapped_column(String(20))
     areas: Mapped[list] = mapped_column(JSON, default=list)
@@ -184,8 +200,12 @@ class Session(Base):
     aftercare: Mapped[str] = mapped_column(Text, default="")
     course: Mapped[Course] = relationship(back_populates="sessions")
     products: Mapped[list[ProductUse]] = relationship(back_populates="session", cascade="all, delete-orphan")
-    photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
-                                               order_by="Photo.id")
+    all_photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
+                                                   order_by="Photo.id")
+    #: The photos in the record: removed ones are left out (they stay in ``all_photos`` until erasure).
+    photos: Mapped[list[Photo]] = relationship(
+        primaryjoin="and_(Session.id == Photo.session_id, Photo.removed_at.is_(None))", order_by="Photo.id",
+        viewonly=True)
 
 
 class ProductUse(Base):
@@ -217,7 +237,10 @@ class Photo(Base):
     captured_at: Mapped[datetime | None] = mapped_column(DateTime)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     region: Mapped[list | None] = mapped_column(JSON)  # marked polygon for body areas, in this photo's pixels
-    session: Mapped[Session] = relationship(back_populates="photos")
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    removed_reason: Mapped[str | None] = mapped_column(String(20))  # a REMOVAL_REASONS key
+    session: Mapped[Session] = relationship(back_populates="all_photos")
     analyses: Mapped[list[PhotoAnalysis]] = relationship(back_populates="photo", cascade="all, delete-orphan",
                                                          order_by="PhotoAnalysis.id",
                                                          foreign_keys="PhotoAnalysis.photo_id")
@@ -241,6 +264,8 @@ class PhotoAnalysis(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+    #: Set when a correction (baseline, move, removal) changed what this analysis compared with: re-run it.
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     photo: Mapped[Photo] = relationship(back_populates="analyses", foreign_keys=[photo_id])
 
@@ -273,3 +298,35 @@ class PendingDeletion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ViewBaseline(Base):
+    """The photo chosen as a course's baseline of a view (without one, the earliest photo of the view)."""
+
+    __tablename__ = "view_baselines"
+    __table_args__ = (UniqueConstraint("course_id", "view"), NEVER_REUSE_IDS)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    view: Mapped[str] = mapped_column(String(100))
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    chosen_by: Mapped[str] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecordVersion(Base):
+    """A record's field values before a correction: who changed it, when and why.
+
+    Holds personal data (the previous values), so it belongs to the client and
+    is deleted with them (the foreign key cascades on erasure).
+    """
+
+    __tablename__ = "record_versions"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    entity: Mapped[str] = mapped_column(String(40))  # client, screening, consent, course, session, photo, baseline
+    entity_id: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[dict] = mapped_column(JSON)  # the changed fields' values before the change
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
