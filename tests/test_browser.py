@@ -48,7 +48,7 @@ def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
     photo is uploaded and its region drawn on the photo, then saved in the photo's pixels."""
     db = init_data_folder(tmp_path / "data")
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("test"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     body = client_with_course(db, "Bo Body", sessions=0, marketing=False, with_photos=False)
     head = locate_face(decode(sample_bytes(1)))

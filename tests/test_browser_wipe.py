@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
 def test_the_wipe_is_dragged_in_the_browser(tmp_path):
     db = init_data_folder(tmp_path / "data")
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("test"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
     load_sample_course(db, ACTOR)
     db.close()

@@ -49,14 +49,13 @@ def upgrade() -> None:
     with op.batch_alter_table('view_baselines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_view_baselines_course_id'), ['course_id'], unique=False)
 
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table('photos', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('removed_by', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('removed_reason', sa.String(length=20), nullable=True))
-    with op.batch_alter_table('photo_analyses', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('stale', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ALTER TABLE ADD COLUMN: a batch (copy-and-move) on SQLite would rebuild the tables without the
+    # AUTOINCREMENT that 0002 gave them.
+    op.add_column('sessions', sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('photos', sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('photos', sa.Column('removed_by', sa.String(length=200), nullable=True))
+    op.add_column('photos', sa.Column('removed_reason', sa.String(length=20), nullable=True))
+    op.add_column('photo_analyses', sa.Column('stale', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
