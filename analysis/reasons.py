@@ -45,6 +45,11 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
     ReasonCode("region_hidden", True, "this area is not visible in both photos"),
     ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),
+    # hair loss and cellulite measures (analysis.scalp, analysis.cellulite)
+    ReasonCode("low_hair_contrast", True, "the hair and the scalp are too alike in colour to measure from a photo"),
+    ReasonCode("one_class", True, "the marked area shows only hair or only scalp"),
+    ReasonCode("no_part", False, "no parting line is visible in the marked area"),
+    ReasonCode("no_shading", True, "the light in this photo shows too little of the skin's surface"),
 )}
 
 
