@@ -19,8 +19,11 @@ preserved by any resampling, rotation or blur (each is a weighted average),
 and it does not change with exposure, which scales ``Y``, ``Y_h`` and
 ``Y_s`` alike. The two endpoints are taken from each photo itself: Otsu's
 threshold [2]_ on ``ln Y`` over the region splits dark (hair) from light
-(scalp) pixels, ``Y_h`` is the :data:`HAIR_PERCENTILE` th percentile of the dark
-class and ``Y_s`` the median of the light class. Skin texture and hair sheen
+(scalp) pixels; each endpoint is the median over the *pure* pixels of its
+class, those whose whole :data:`PURE_NEIGHBOURHOOD`-pixel neighbourhood is of
+the class (so neither mixed pixels nor texture bias it), or, when fewer than
+:data:`MIN_PURE_SHARE` of the class is pure, its :data:`HAIR_PERCENTILE` th
+(hair) or ``100 - HAIR_PERCENTILE`` th (scalp) percentile. Skin texture and hair sheen
 scatter pure pixels around the endpoints; shares within
 :data:`PURE_MARGIN` of 0 or 1 count as pure, so that scatter does not
 pull the mean towards one half.
@@ -78,6 +81,8 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 METRICS = tuple(REGISTRY)
 
 HAIR_PERCENTILE = 5.0
+PURE_NEIGHBOURHOOD = 5
+MIN_PURE_SHARE = 0.02
 PURE_MARGIN = 0.15
 MIN_CONTRAST_L = 25.0
 MIN_CLASS_SHARE = 0.02
@@ -123,6 +128,15 @@ def _refuse_all(code: str, message: str, hair_l=None, scalp_l=None) -> ScalpMeas
     return ScalpMeasurement(dict.fromkeys(METRICS), dict.fromkeys(METRICS, reason), hair_l, scalp_l, None, None)
 
 
+def _endpoint(y: np.ndarray, cls: np.ndarray, percentile: float) -> float:
+    """Luminance of pure hair or pure scalp: the median over pixels whose whole neighbourhood is of the
+    class (no mixed pixel, and unbiased by texture), else a percentile of the class."""
+    pure = cv2.erode(cls.astype(np.uint8), np.ones((PURE_NEIGHBOURHOOD,) * 2, np.uint8)).astype(bool)
+    if pure.sum() >= MIN_PURE_SHARE * cls.sum():
+        return float(np.median(y[pure]))
+    return float(np.percentile(y[cls], percentile))
+
+
 def scalp_share(linear: np.ndarray, region: np.ndarray) -> tuple[np.ndarray | None, float, float, Reason | None]:
     """Per-pixel share of visible scalp by linear unmixing (module docstring).
 
@@ -147,15 +161,14 @@ def scalp_share(linear: np.ndarray, region: np.ndarray) -> tuple[np.ndarray | No
         return None, np.nan, np.nan, Reason("over_exposed", f"{clipped.sum() / region.sum():.0%} of the region "
                                                            "is over-exposed (clipped)")
     y = np.maximum(_luminance(linear), 1e-5)
-    values = y[region & ~clipped]
-    log_y = np.log(values)
-    t = threshold_otsu(log_y)
-    dark, light = values[log_y < t], values[log_y >= t]
-    share_dark = len(dark) / len(values)
+    usable = region & ~clipped
+    t = threshold_otsu(np.log(y[usable]))
+    dark, light = usable & (y < np.exp(t)), usable & (y >= np.exp(t))
+    share_dark = dark.sum() / usable.sum()
     if min(share_dark, 1 - share_dark) < MIN_CLASS_SHARE:
         return None, np.nan, np.nan, Reason("one_class", "the region shows almost only hair or only scalp: "
                                                          "mark a region where both are seen")
-    y_h, y_s = float(np.percentile(dark, HAIR_PERCENTILE)), float(np.percentile(light, 100 - HAIR_PERCENTILE))
+    y_h, y_s = _endpoint(y, dark, HAIR_PERCENTILE), _endpoint(y, light, 100 - HAIR_PERCENTILE)
     hair_l, scalp_l = _l_star(y_h), _l_star(y_s)
     if scalp_l - hair_l < MIN_CONTRAST_L:
         return None, hair_l, scalp_l, Reason(

@@ -307,7 +307,7 @@ def _finish(linear: np.ndarray, factor: int) -> np.ndarray:
 
 def render_scalp(visible_pct: float = 30.0, hair: str = "black", skin: str = "light",
                  part_width_mm: float | None = None, marker_mm: float | None = 10.0,
-                 size: tuple[int, int] = (480, 640), px_per_mm: float = 8.0, seed: int = 0,
+                 size: tuple[int, int] = (480, 640), px_per_mm: float = 12.0, seed: int = 0,
                  supersample: int = 3, strand_mm: float = 0.09) -> Rendered:
     """A top-down scalp photo with hair over skin and a known share of scalp showing.
 
@@ -382,7 +382,7 @@ def render_scalp(visible_pct: float = 30.0, hair: str = "black", skin: str = "li
                     draw(np.round([[x, y0], [x + rng.normal(0, 1), y0 + 0.35 * h]]).astype(np.int32))
     target = visible_pct / 100.0
     while (1 - covered[inside].mean()) > target:
-        for _ in range(50):
+        for _ in range(200):
             x0, y0 = rng.uniform(-0.05 * w, 1.05 * w), rng.uniform(-0.05 * h, 1.05 * h)
             angle = flow + 0.6 * np.sin(x0 / w * 3 + y0 / h * 2) + rng.normal(0, 0.15)
             draw(strand(x0, y0, angle, rng.uniform(6, 20) * ppm))
@@ -428,7 +428,7 @@ def render_cellulite(dimples: int = 40, depth_mm: float = 1.5, radius_mm: float 
     (0.6-1.4 times), at places fixed by ``seed`` (fewer dimples with the same
     seed keep the first ones), shaded by :func:`shade` under a distant light
     (:func:`light_vector`; the default is from above, 55 degrees off the
-    camera's axis), over textured skin with 300 freckles, at ``supersample`` times the final
+    camera's axis), over textured skin with a freckle per square centimetre, at ``supersample`` times the final
     resolution and averaged down.
 
     Returns
@@ -462,7 +462,8 @@ def render_cellulite(dimples: int = 40, depth_mm: float = 1.5, radius_mm: float 
     shadow = lit < (1 - SHADOW_CONTRAST) * shade(smooth, ppm, light)
     albedo = _skin_canvas((h, w), SKIN_COLOURS[skin], ppm, rng, texture_pct=2.0)
     spots = np.zeros((h, w), np.float32)  # freckles and small moles: what feature alignment holds on to
-    for (sx, sy), r in zip(rng.uniform((0, 0), (w, h), (300, 2)), rng.uniform(0.4, 1.2, 300) * ppm):
+    n_spots = int(h * w / ppm ** 2 / 100)  # one per square centimetre
+    for (sx, sy), r in zip(rng.uniform((0, 0), (w, h), (n_spots, 2)), rng.uniform(0.4, 1.2, n_spots) * ppm):
         cv2.circle(spots, (int(sx), int(sy)), int(round(r)), float(rng.uniform(0.3, 0.7)), -1)
     albedo *= np.exp(-cv2.GaussianBlur(spots, (0, 0), 0.3 * ppm))[..., None]
     linear = np.minimum(albedo * lit[..., None] * 1.3, 1.0)
