@@ -21,9 +21,10 @@ and it does not change with exposure, which scales ``Y``, ``Y_h`` and
 threshold [2]_ on ``ln Y`` over the region splits dark (hair) from light
 (scalp) pixels; each endpoint is the median over the *pure* pixels of its
 class, those whose whole :data:`PURE_NEIGHBOURHOOD`-pixel neighbourhood is of
-the class (so neither mixed pixels nor texture bias it), or, when fewer than
-:data:`MIN_PURE_SHARE` of the class is pure, its :data:`HAIR_PERCENTILE` th
-(hair) or ``100 - HAIR_PERCENTILE`` th (scalp) percentile. Skin texture and hair sheen
+the class (so neither mixed pixels nor texture bias it). When fewer than
+:data:`MIN_PURE_SHARE` of a class is pure (dense hair over a little scalp,
+photographed from too far to resolve the gaps) the share is refused
+(``hair_unresolved``) rather than guessed from mixed pixels. Skin texture and hair sheen
 scatter pure pixels around the endpoints; shares within
 :data:`PURE_MARGIN` of 0 or 1 count as pure, so that scatter does not
 pull the mean towards one half.
@@ -80,7 +81,6 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 )}
 METRICS = tuple(REGISTRY)
 
-HAIR_PERCENTILE = 5.0
 PURE_NEIGHBOURHOOD = 5
 MIN_PURE_SHARE = 0.02
 PURE_MARGIN = 0.15
@@ -128,13 +128,11 @@ def _refuse_all(code: str, message: str, hair_l=None, scalp_l=None) -> ScalpMeas
     return ScalpMeasurement(dict.fromkeys(METRICS), dict.fromkeys(METRICS, reason), hair_l, scalp_l, None, None)
 
 
-def _endpoint(y: np.ndarray, cls: np.ndarray, percentile: float) -> float:
+def _endpoint(y: np.ndarray, cls: np.ndarray) -> float | None:
     """Luminance of pure hair or pure scalp: the median over pixels whose whole neighbourhood is of the
-    class (no mixed pixel, and unbiased by texture), else a percentile of the class."""
+    class (no mixed pixel, and unbiased by texture); None when too few are."""
     pure = cv2.erode(cls.astype(np.uint8), np.ones((PURE_NEIGHBOURHOOD,) * 2, np.uint8)).astype(bool)
-    if pure.sum() >= MIN_PURE_SHARE * cls.sum():
-        return float(np.median(y[pure]))
-    return float(np.percentile(y[cls], percentile))
+    return float(np.median(y[pure])) if pure.sum() >= MIN_PURE_SHARE * cls.sum() else None
 
 
 def scalp_share(linear: np.ndarray, region: np.ndarray) -> tuple[np.ndarray | None, float, float, Reason | None]:
@@ -168,7 +166,11 @@ def scalp_share(linear: np.ndarray, region: np.ndarray) -> tuple[np.ndarray | No
     if min(share_dark, 1 - share_dark) < MIN_CLASS_SHARE:
         return None, np.nan, np.nan, Reason("one_class", "the region shows almost only hair or only scalp: "
                                                          "mark a region where both are seen")
-    y_h, y_s = _endpoint(y, dark, HAIR_PERCENTILE), _endpoint(y, light, 100 - HAIR_PERCENTILE)
+    y_h, y_s = _endpoint(y, dark), _endpoint(y, light)
+    if y_h is None or y_s is None:
+        return None, np.nan, np.nan, Reason(
+            "hair_unresolved", f"too few pixels of pure {'hair' if y_h is None else 'scalp'} are resolved to "
+                               "calibrate the segmentation: take the photo closer")
     hair_l, scalp_l = _l_star(y_h), _l_star(y_s)
     if scalp_l - hair_l < MIN_CONTRAST_L:
         return None, hair_l, scalp_l, Reason(
@@ -288,8 +290,9 @@ def measure(linear: np.ndarray, region: np.ndarray, px_per_mm: float) -> ScalpMe
     return ScalpMeasurement(values, refused, hl, sl, share, None if part is None else part[1])
 
 
-#: 95th percentile of |change| over nuisance-only re-captures (``validation/body_measures.py``).
-NOISE_FLOOR = {"scalp_visible_pct": 1.0, "part_width_mm": 0.1}
+#: 95th percentile of |change| over nuisance-only re-captures (``validation/body_measures.py``, 15 pairs:
+#: 0.54 points; part width 0.005 mm on 5 pairs, kept at 0.05 mm, under a pixel of the validation renders).
+NOISE_FLOOR = {"scalp_visible_pct": 0.6, "part_width_mm": 0.05}
 #: Tiles of the local noise estimate, in mm of scalp.
 TILE_MM = 5.0
 

@@ -42,7 +42,7 @@ def test_fewer_shallower_dimples_are_recovered(baseline):
     assert r["beyond_noise"]["dimple_shadow_pct"]
 
 
-@pytest.mark.parametrize("azimuth", [0.0, 90.0, -30.0])
+@pytest.mark.parametrize("azimuth", [90.0, -30.0])
 def test_light_from_elsewhere_is_refused(baseline, azimuth):
     relit = render_cellulite(dimples=40, depth_mm=1.5, seed=3, light_azimuth_deg=azimuth, **SMALL)
     r = analyse(relit.rgb, baseline.rgb, region=baseline.region, area="cellulite")
