@@ -75,7 +75,7 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
 )}
 METRICS = tuple(REGISTRY)
 
-FINE_MM = 1.0
+FINE_MM = 2.0
 BACKGROUND_MM = 12.0
 AXIS_MM = 2.5
 SHADOW_CONTRAST = 0.08
