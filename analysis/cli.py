@@ -21,8 +21,8 @@ import numpy as np
 from . import __version__
 from .decoding import DecodedImage, decode
 from .errors import AnalysisError, ImageTooLarge, UnreadableImage
-from .metrics import METRICS
 from .marker import DEFAULT_MARKER_MM
+from .metrics import METRICS
 from .pipeline import AREAS, analyse, locate_face
 
 AREA_METRICS = {name: metric for module in AREAS.values() for name, metric in module.REGISTRY.items()}

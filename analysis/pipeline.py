@@ -48,8 +48,8 @@ from .align import align_by_features, apply, compose, fit_similarity, refine_ecc
 from .colour import NOT_APPLIED_SINGLE, Normalisation, backdrop_gains, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
 from .errors import UnsupportedImage
-from .marker import DEFAULT_MARKER_MM, Scale, marker_mask, measure_scale
 from .facemesh import CHIN, FACE_OVAL, STABLE, Face, detect_faces, select_subject
+from .marker import DEFAULT_MARKER_MM, Scale, marker_mask, measure_scale
 from .metrics import MEAN_IPD_MM, METRICS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .pose import HeadPose, head_pose

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analysis import analyse
-from analysis.cellulite import light_changed, Light
+from analysis.cellulite import Light, light_changed
 from analysis.simulate import Recapture, render_cellulite
 
 SMALL = dict(size=(360, 480), px_per_mm=3.0, marker_mm=10.0)

@@ -99,11 +99,12 @@ def main():
         recaptured = [r["metrics"]["scalp_visible_pct"] for r in a + b
                       if "error" not in r and r["metrics"]["scalp_visible_pct"] is not None]
         refused = sum("error" not in r and r["metrics"]["scalp_visible_pct"] is None for r in a + b)
-        errors = np.abs(np.array(recaptured or [np.nan]) - scene.truth["visible_pct"])
-        err_alone = None if alone["scalp_visible_pct"] is None else abs(alone["scalp_visible_pct"] - scene.truth["visible_pct"])
+        worst = float(np.max(np.abs(np.array(recaptured) - scene.truth["visible_pct"]))) if recaptured else None
+        err_alone = None if alone["scalp_visible_pct"] is None else abs(alone["scalp_visible_pct"]
+                                                                         - scene.truth["visible_pct"])
         rows.append((f"{visible:.0f}% {hair}" + (f", part {part} mm" if part else ""), f(scene.truth["visible_pct"]),
-                     f(alone["scalp_visible_pct"]), f(err_alone), f(np.nanmax(errors)),
-                     "yes" if np.nanmax(errors) <= 2 else "NO", f(alone["part_width_mm"]),
+                     f(alone["scalp_visible_pct"]), f(err_alone), f(worst),
+                     "-" if worst is None else ("yes" if worst <= 2 else "NO"), f(alone["part_width_mm"]),
                      sum("error" in r for r in a + b), refused))
         noise_a += a
         noise_b += b
