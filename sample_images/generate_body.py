@@ -7,7 +7,7 @@ not photographed, and named ``SIMULATED-...`` so that no one mistakes them
 for a client's photos:
 
 * ``hair-loss/``: the midline-part view of a scalp with dark brown hair,
-  the share of scalp showing falling 38 -> 30 % and the part narrowing
+  the share of scalp showing falling from about 37 to 28 % and the part narrowing
   3.0 -> 2.2 mm over the course (rendered with the same hairs, more of them
   each session), with a printed 10 mm ArUco marker;
 * ``cellulite/``: posterior thigh skin lit from above with 40 dimples 1.6 mm

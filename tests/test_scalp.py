@@ -97,3 +97,20 @@ def test_command_line_puts_the_measures_under_metrics(tmp_path, capsys, baseline
     with pytest.raises(SystemExit):
         main(["measure", str(tmp_path / "session.png"), "--area", "scalp"])
     assert np.isfinite(r["scale"]["px_per_mm"])
+
+
+def test_sample_courses_are_labelled_simulated():
+    """The hair-loss and cellulite sample courses made by sample_images/generate_body.py."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
+    total = 0
+    for folder, area in (("hair-loss", "scalp"), ("cellulite", "cellulite")):
+        course = json.loads((root / folder / "course.json").read_text())
+        assert course["simulated"] is True and course["area"] == area and len(course["sessions"]) == 4
+        assert len(course["region"]) >= 3
+        for session in course["sessions"]:
+            for photo in session["photos"]:
+                assert photo["photo"].startswith("SIMULATED-")
+                total += (root / folder / photo["photo"]).stat().st_size
+    assert total < 2_000_000
