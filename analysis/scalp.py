@@ -122,11 +122,12 @@ class ScalpMeasurement:
     hair_l_star: float | None
     scalp_l_star: float | None
     scalp: np.ndarray | None
-    part_axis: tuple | None  # (centre x, centre y, angle in radians) of the part, in frame pixels
+    part_axis: tuple | None  # (centre x, centre y, angle in radians) of the part, in the frame: to draw it
 
     def to_dict(self) -> dict:
         return {"metrics": dict(self.values), "refused": {m: r.to_dict() for m, r in self.refused.items()},
-                "hair_l_star": self.hair_l_star, "scalp_l_star": self.scalp_l_star}
+                "hair_l_star": self.hair_l_star, "scalp_l_star": self.scalp_l_star,
+                "part_axis": None if self.part_axis is None else list(self.part_axis)}
 
 
 def _refuse_all(code: str, message: str, hair_l=None, scalp_l=None) -> ScalpMeasurement:
