@@ -3,14 +3,16 @@
     streamlit run app.py
 
 Opens on the data folder in ``$TRACKER_DATA_DIR`` (default ``./data``),
-creating it on first run. Staff see the practitioner and clinic pages; a
-client signed in with their access code sees only their own progress. The
-pages call :mod:`tracker` and :mod:`analysis`; they hold no analysis or SQL.
+creating it on first run. Staff see the practitioner and clinic pages (an
+admin also the staff accounts); a client signed in with their access code
+sees only their own progress. Who is signed in is re-checked against the
+database at every run. The pages call :mod:`tracker` and :mod:`analysis`;
+they hold no analysis or SQL.
 """
 
 import streamlit as st
 
-from app_pages.common import sign_out, viewer
+from app_pages.common import plain, sign_out, viewer
 
 st.set_page_config(page_title="Skin progress tracker", page_icon=":material/face:", layout="wide")
 
@@ -24,11 +26,15 @@ PAGES = {
     "progress": st.Page("app_pages/progress.py", title="Progress", icon=":material/monitoring:", url_path="progress"),
     "gallery": st.Page("app_pages/gallery.py", title="Gallery & reports", icon=":material/collections:",
                        url_path="gallery"),
+    "users": st.Page("app_pages/users.py", title="Staff accounts", icon=":material/manage_accounts:",
+                     url_path="users"),
 }
 
 who = viewer()
 if who is None:
     pages = [PAGES["signin"]]
+elif who.role == "admin":
+    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery", "users")]
 elif who.is_staff:
     pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery")]
 else:
@@ -36,7 +42,7 @@ else:
 
 if who is not None:
     with st.sidebar:
-        st.caption(f"Signed in as {who.name} ({who.role})")
+        st.caption(f"Signed in as {plain(who.display_name)} ({who.role})")
         st.button("Sign out", on_click=sign_out, key="sign_out")
 
 st.navigation(pages).run()

@@ -21,20 +21,14 @@ import numpy as np
 from . import __version__
 from .decoding import DecodedImage, decode
 from .errors import AnalysisError, ImageTooLarge, UnreadableImage
+from .colour import METHODS
 from .marker import DEFAULT_MARKER_MM
-from .metrics import METRICS
+from .metrics import METRICS, REGISTRY
 from .pipeline import AREAS, analyse, locate_face
 
 AREA_METRICS = {name: metric for module in AREAS.values() for name, metric in module.REGISTRY.items()}
 
 EXIT_ERROR = 1
-
-UNITS = {
-    "redness_a_star": "a*", "erythema_index": "EI", "red_area_pct": "%", "brightness_l_star": "L*",
-    "ita_deg": "deg", "evenness_l_std": "L*", "texture_roughness": "%", "line_density_pct": "%",
-    "spot_count": "", "spot_area_pct": "%",
-}
-
 
 def parse_polygon(text: str) -> np.ndarray:
     """``"x1,y1 x2,y2 x3,y3 ..."`` or a JSON list of ``[x, y]`` pairs, in pixels."""
@@ -45,6 +39,8 @@ def parse_polygon(text: str) -> np.ndarray:
         raise argparse.ArgumentTypeError(f"not a polygon: {text!r} (expected 'x1,y1 x2,y2 x3,y3')") from exc
     if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
         raise argparse.ArgumentTypeError("a region needs at least 3 points 'x,y'")
+    if not np.isfinite(polygon).all():
+        raise argparse.ArgumentTypeError("a region's coordinates must be finite numbers")
     return polygon
 
 
@@ -120,30 +116,30 @@ def render(result: dict) -> str:
                      f"yaw {face['yaw_deg']:+.1f}, pitch {face['pitch_deg']:+.1f}, roll {face['roll_deg']:+.1f} deg")
     quality = result["quality"]
     lines.append(f"usable     {'yes' if quality['usable'] else 'no'}")
-    lines += [f"  warning: {w}" for w in quality["warnings"]]
+    lines += [f"  warning: {w['message']}" for w in quality["warnings"]]
     if "alignment" in result:
         a = result["alignment"]
         residual = a.get("residual_iod_pct")
         detail = f"residual {residual:.2f}% of eye distance" if residual is not None else f"{a.get('inliers')} inliers"
         lines.append(f"alignment  {a['method']}, {detail}; comparable: {'yes' if a['comparable'] else 'no'}")
-        lines += [f"  reason: {r}" for r in a["reasons"]]
+        lines += [f"  reason ({r['code']}): {r['message']}" for r in a["reasons"]]
         norm = result["normalisation"]
-        lines.append("lighting   " + ("matched on the backdrop, exposure x{:.2f}".format(norm["exposure_factor"])
-                                      if norm["applied"] else f"not normalised: {norm['reason']}"))
+        lines.append("lighting   " + (f"{METHODS[norm['method']]}, exposure x{norm['exposure_factor']:.2f}"
+                                      if norm["applied"] else f"not normalised: {norm['reason']['message']}"))
         lines.append("")
         lines.append(f"{'metric':<20}{'baseline':>10}{'photo':>10}{'change':>10}{'noise 95%':>11}  beyond noise")
         for m in METRICS:
             beyond = result["beyond_noise"][m]
             lines.append(f"{m:<20}{_fmt(result['reference_metrics'][m]):>10}{_fmt(result['metrics'][m]):>10}"
                          f"{_fmt(result['change'][m]):>10}{_fmt(result['noise'][m]):>11}  "
-                         f"{'-' if beyond is None else ('yes' if beyond else 'no')}  {UNITS[m]}")
+                         f"{'-' if beyond is None else ('yes' if beyond else 'no')}  {REGISTRY[m].unit}")
     else:
         lines.append("")
         names = list(result["regions"])
         lines.append(f"{'metric':<20}{'all skin':>10}" + "".join(f"{n:>13}" for n in names))
         for m in METRICS:
             lines.append(f"{m:<20}{_fmt(result['metrics'][m]):>10}"
-                         + "".join(f"{_fmt(result['regions'][n][m]):>13}" for n in names) + f"  {UNITS[m]}")
+                         + "".join(f"{_fmt(result['regions'][n][m]):>13}" for n in names) + f"  {REGISTRY[m].unit}")
     return "\n".join(lines)
 
 
@@ -151,6 +147,19 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class AnalysisFailed(AnalysisError):
+    """An unexpected failure (a bug), reported as an error like any other."""
+
+    code = "failed"
+
+
+def _fail(error: AnalysisError, as_json: bool) -> int:
+    print(f"error: {error.message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": error.to_dict()}))
+    return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,15 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = measure(args.photo, args.reference, args.region, args.area, args.marker_mm)
     except AnalysisError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": exc.to_dict()}))
-        return EXIT_ERROR
+        return _fail(exc, args.json)
     except MemoryError:
-        error = ImageTooLarge("the photo does not fit in memory")
-        print(f"error: {error.message}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": error.to_dict()}))
-        return EXIT_ERROR
+        return _fail(ImageTooLarge("the photo does not fit in memory"), args.json)
+    except Exception as exc:  # a bug: one line, never a traceback
+        return _fail(AnalysisFailed(f"the analysis failed ({type(exc).__name__}: {exc})"), args.json)
     print(json.dumps(result, default=_json_default) if args.json else render(result))
     return 0

@@ -45,6 +45,10 @@ from .errors import MultipleFaces, NoFace
 #: Photos are downscaled to this longest side before detection: the mesh
 #: model sees a 192 x 192 face crop, so more pixels only cost time.
 DETECT_MAX_SIDE = 1280
+#: A photo whose shorter side is under this many pixels cannot show a face (the
+#: mesh model's own input is 192 px); it is refused before any resizing, which
+#: would otherwise shrink a 10000 x 1 strip to nothing.
+MIN_SIDE = 32
 MAX_FACES = 4
 SUBJECT_DOMINANCE = 2.0
 N_LANDMARKS = 478
@@ -191,7 +195,15 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     -------
     list of Face
         Largest first (by inter-ocular distance), in the pixel coordinates of ``rgb``.
+
+    Raises
+    ------
+    NoFace
+        The image is too small or too narrow to show a face (:data:`MIN_SIDE`).
     """
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise NoFace(f"the photo is {width} x {height} pixels: too small or too narrow to show a face")
     faces = _detect(rgb)
     if not faces:
         for x0, y0, side in _tiles(*rgb.shape[:2]):
@@ -224,7 +236,8 @@ def _detect(rgb: np.ndarray) -> list[Face]:
     """One pass of the face mesh over the whole of ``rgb``."""
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     small = np.ascontiguousarray(small)
     sh, sw = small.shape[:2]
     with _lock, _quiet_stderr():

@@ -8,17 +8,29 @@ gives its own change, and the standard error of the mean change over tiles
 (the sum, for counts) captures landmark jitter, sensor noise, JPEG loss and
 small misregistration, all of which vary from place to place [1]_.
 
-*A repeatability floor* per metric (:data:`NOISE_FLOOR`) for errors that shift
-every tile alike: residual exposure and white-balance error after
-normalisation, interpolation, and JPEG recompression. It is the 95th
-percentile of the absolute change measured between nuisance-only
-re-captures judged comparable (rotation, scale, shift, exposure, white
-balance and JPEG, with no change to the skin), in two tiers by the analysis
-frame's eye distance: ``clinic`` (at least :data:`SMALL_FRAME_IOD_PX`
-pixels), measured on the clinic-resolution portrait, and ``small``, measured
-on the astronaut and 150 official portraits, whose faces are a few dozen
-pixels wide. ``validation/validate.py --faces DIR`` re-measures both and
-prints the values to put here.
+*A repeatability floor* (:data:`NOISE_FLOOR`) for what shifts every tile
+alike, and which a pair cannot see in itself: the light on the face after
+normalisation (a client leaning towards a lamp, a flash that fired a little
+brighter on one side), white balance, expression-free skin movement. It is
+calibrated on **real repeated photographs**: the 53 people of faces-london,
+each photographed twice in one studio session, neutral then smiling, so that
+nothing about the skin changed. For each tier, scope (the whole face or one
+region) and metric, the floor is a prediction bound of one more pair's
+|change| [2]_: at 97.5 % from the pairs in which that scope was judged
+comparable (at 95 %, real changes' heavier-than-normal tails let 6-9 % of
+no-change forehead pairs through); where fewer than 20 were (the cheeks,
+chin and periorbital skin, which a smile spoils, and the whole face), at
+95 % from all 53 pairs, smiles and all, which holds changes the expression
+verdict keeps out and so makes the floor larger. Two tiers, by the analysis frame's
+eye distance: ``clinic`` (at least :data:`SMALL_FRAME_IOD_PX` pixels: the
+photos as taken, eyes 170-240 px apart) and ``small`` (the same pairs
+shrunk to eyes 45 px apart). ``validation/validate.py --real`` re-measures
+them, prints the values to put here, and checks them leave-one-out.
+
+Texture and fine lines have no floor: no real repeated photo resolves skin
+texture (faces-london's eyes are too far from the camera for the texture
+gate, and the simulated clinic-resolution texture is not a photograph), so
+their changes get no bound and no verdict until real repeats calibrate them.
 
 The bound is ``sqrt(floor**2 + (1.96 * standard_error)**2)``; a change larger
 than its bound is reported as beyond measurement noise.
@@ -28,6 +40,8 @@ References
 .. [1] J. M. Bland, D. G. Altman, "Statistical methods for assessing agreement
        between two methods of clinical measurement", Lancet 327(8476):307-310,
        1986 (repeatability coefficient as 1.96 times the SD of differences).
+.. [2] G. J. Hahn, W. Q. Meeker, "Statistical Intervals", Wiley, 1991,
+       section 4.4 (prediction interval for one future observation).
 """
 
 from __future__ import annotations
@@ -36,57 +50,128 @@ import numpy as np
 
 from .metrics import METRICS, MIN_PIXELS, SkinMaps, measure
 
-#: 95th percentile |change| over comparable nuisance-only re-captures (module docstring).
-NOISE_FLOOR = {
-    # clinic-resolution portrait, 24 comparable re-captures
-    "clinic": {"redness_a_star": 0.200, "erythema_index": 0.237, "red_area_pct": 0.820, "brightness_l_star": 0.051,
-               "ita_deg": 0.170, "evenness_l_std": 0.037, "texture_roughness": 0.029, "line_density_pct": 1.126,
-               "spot_count": 3.0, "spot_area_pct": 0.133},
-    # astronaut and 150 official portraits, 911 comparable re-captures; texture, lines and
-    # spots are not measured at this resolution
-    "small": {"redness_a_star": 0.840, "erythema_index": 1.062, "red_area_pct": 5.740, "brightness_l_star": 0.264,
-              "ita_deg": 0.847, "evenness_l_std": 0.101, "texture_roughness": 0.0, "line_density_pct": 0.0,
-              "spot_count": 0.0, "spot_area_pct": 0.0},
+#: Repeatability floors, from ``validation/validate.py --real`` (module docstring), per tier and scope.
+#: A metric whose floor is None has no calibration on real repeated photos: its change gets no bound
+#: and no verdict.
+# BEGIN NOISE_FLOOR (written by validation/validate.py --real --write-floors)
+NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
+    "clinic": {
+        # overall: calibrated on all pairs
+        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
+                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
+        # forehead: calibrated on comparable pairs
+        "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
+                    2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 2.202, "spot_area_pct": 3.601},
+        # left_cheek: calibrated on all pairs
+        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
+                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
+        # right_cheek: calibrated on all pairs
+        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
+                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
+        # chin: calibrated on all pairs
+        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
+                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
+        # periorbital: calibrated on all pairs
+        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
+                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
+    },
+    "small": {
+        # overall: calibrated on all pairs
+        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
+                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
+        # forehead: calibrated on comparable pairs
+        "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
+                    2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 2.202, "spot_area_pct": 3.601},
+        # left_cheek: calibrated on all pairs
+        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
+                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
+        # right_cheek: calibrated on all pairs
+        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
+                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
+        # chin: calibrated on all pairs
+        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
+                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
+        # periorbital: calibrated on all pairs
+        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
+                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
+    },
 }
+# END NOISE_FLOOR
 SMALL_FRAME_IOD_PX = 100.0
 TILE_IOD = 0.25
 _SUMMED = {"spot_count"}
+#: Body areas have no real repeated photos yet: their marked region borrows the face's overall floors.
+BORROWED_SCOPES = {"marked": "overall"}
 
 
 def _crop(maps: SkinMaps, rows: slice, cols: slice) -> SkinMaps:
     return SkinMaps(**{k: (v[rows, cols] if isinstance(v, np.ndarray) else v) for k, v in vars(maps).items()})
 
 
-def change_noise(photo: SkinMaps, baseline: SkinMaps, region: np.ndarray, reference_a_star: float,
-                 iod_px: float) -> dict[str, float | None]:
-    """95 % noise bound of each metric's change over ``region`` (see module docstring).
+def floors(iod_px: float, scope: str) -> dict[str, float | None]:
+    """The repeatability floor of each metric for a frame of this eye distance and a scope (region)."""
+    tier = NOISE_FLOOR.get("clinic" if iod_px >= SMALL_FRAME_IOD_PX else "small", {})
+    return tier.get(BORROWED_SCOPES.get(scope, scope), dict.fromkeys(METRICS))
 
-    Both maps are in the same frame; ``region`` is the shared skin.
+
+def tile_changes(photo: SkinMaps, baseline: SkinMaps, scopes: dict[str, np.ndarray], reference_a_star: float,
+                 iod_px: float) -> dict[str, dict[str, np.ndarray]]:
+    """Each metric's change in every tile of every scope: square tiles of :data:`TILE_IOD` eye distances.
+
+    ``scopes`` maps a name ("overall", a region) to its mask in the shared frame.
     """
     tile = max(4, int(round(TILE_IOD * iod_px)))
-    floor = NOISE_FLOOR["clinic" if iod_px >= SMALL_FRAME_IOD_PX else "small"]
-    diffs: dict[str, list[float]] = {m: [] for m in METRICS}
-    ys, xs = np.nonzero(region)
-    if len(ys) == 0:
-        return dict.fromkeys(METRICS)
-    for y0 in range(ys.min(), ys.max() + 1, tile):
-        for x0 in range(xs.min(), xs.max() + 1, tile):
-            rows, cols = slice(y0, y0 + tile), slice(x0, x0 + tile)
-            part = region[rows, cols]
-            if part.sum() < MIN_PIXELS:
+    diffs = {name: {m: [] for m in METRICS} for name in scopes}
+    union = np.logical_or.reduce(list(scopes.values()))
+    ys, xs = np.nonzero(union)
+    if len(ys):
+        for y0 in range(ys.min(), ys.max() + 1, tile):
+            for x0 in range(xs.min(), xs.max() + 1, tile):
+                rows, cols = slice(y0, y0 + tile), slice(x0, x0 + tile)
+                if union[rows, cols].sum() < MIN_PIXELS:
+                    continue
+                p, b = _crop(photo, rows, cols), _crop(baseline, rows, cols)
+                for name, mask in scopes.items():
+                    part = mask[rows, cols]
+                    if part.sum() < MIN_PIXELS:
+                        continue
+                    a, c = measure(p, part, reference_a_star), measure(b, part, reference_a_star)
+                    for m in METRICS:
+                        if a[m] is not None and c[m] is not None:
+                            diffs[name][m].append(a[m] - c[m])
+    return {name: {m: np.asarray(v) for m, v in d.items()} for name, d in diffs.items()}
+
+
+def change_noise(photo: SkinMaps, baseline: SkinMaps, scopes: dict[str, np.ndarray], reference_a_star: float,
+                 iod_px: float) -> dict[str, dict[str, float | None]]:
+    """95 % noise bound of each metric's change in each scope (see module docstring).
+
+    Both maps are in the same frame; each scope's mask is shared skin. A bound
+    is None where the scope has fewer than three tiles or the metric has no
+    floor calibrated on real photos.
+    """
+    out = {}
+    for name, per_metric in tile_changes(photo, baseline, scopes, reference_a_star, iod_px).items():
+        floor = floors(iod_px, name)
+        bounds: dict[str, float | None] = {}
+        for m, d in per_metric.items():
+            if len(d) < 3 or floor.get(m) is None:
+                bounds[m] = None
                 continue
-            a = measure(_crop(photo, rows, cols), part, reference_a_star)
-            b = measure(_crop(baseline, rows, cols), part, reference_a_star)
-            for m in METRICS:
-                if a[m] is not None and b[m] is not None:
-                    diffs[m].append(a[m] - b[m])
-    out: dict[str, float | None] = {}
-    for m in METRICS:
-        d = np.asarray(diffs[m])
-        if len(d) < 3:
-            out[m] = None
-            continue
-        spread = d.std(ddof=1)
-        standard_error = spread * np.sqrt(len(d)) if m in _SUMMED else spread / np.sqrt(len(d))
-        out[m] = float(np.hypot(floor[m], 1.96 * standard_error))
+            spread = d.std(ddof=1)
+            standard_error = spread * np.sqrt(len(d)) if m in _SUMMED else spread / np.sqrt(len(d))
+            bounds[m] = float(np.hypot(floor[m], 1.96 * standard_error))
+        out[name] = bounds
     return out

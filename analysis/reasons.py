@@ -45,6 +45,25 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
     ReasonCode("region_hidden", True, "this area is not visible in both photos"),
     ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),
+    # why the lighting was not normalised (analysis.colour, analysis.reference)
+    ReasonCode("no_reference_photo", True, "there is no earlier photo to compare with"),
+    ReasonCode("no_reference", True, "the lighting could not be matched to the first session"),
+    ReasonCode("too_little_backdrop", True, "too little of the background is visible to match the lighting"),
+    ReasonCode("backdrop_changed", True, "the background or the light's direction changed"),
+    ReasonCode("exposure_out_of_range", True, "the photo is far brighter or darker than the first session"),
+    # what the records add when there is no comparison to show
+    ReasonCode("not_analysed", True, "the photo has not been analysed yet"),
+    ReasonCode("not_comparable", True, "the photos cannot be compared"),
+    ReasonCode("noise_unknown", True, "this photo needs to be analysed again"),
+    ReasonCode("noise_uncalibrated", True, "this measure is not yet validated on real photos"),
+    ReasonCode("failed", True, "the photo could not be analysed"),
+    # analysis errors (analysis.errors), as stored against a photo
+    ReasonCode("unreadable", True, "the photo file could not be read"),
+    ReasonCode("not_an_image", True, "the file is not a photo"),
+    ReasonCode("too_large", True, "the photo is too large"),
+    ReasonCode("unsupported", True, "the photo could not be measured"),
+    ReasonCode("no_face", True, "no face was found in the photo"),
+    ReasonCode("multiple_faces", True, "more than one face is in the photo"),
     # hair loss and cellulite measures (analysis.scalp, analysis.cellulite)
     ReasonCode("low_hair_contrast", True, "the hair and the scalp are too alike in colour to measure from a photo"),
     ReasonCode("one_class", True, "the marked area shows only hair or only scalp"),
@@ -76,6 +95,9 @@ class Reason:
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def plain_reason(reason: dict) -> str:

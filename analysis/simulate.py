@@ -39,18 +39,24 @@ class Recapture:
     exposure: float = 1.0
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     jpeg_quality: int | None = None
+    #: Extra light on the client (not the backdrop): sitting nearer a fixed camera and lights by a
+    #: factor ``scale`` raises it by ``scale ** 2`` (inverse-square law, :func:`analysis.pipeline.distance_gain`).
+    subject_light: float = 1.0
     #: Resample in linear light, as a camera's sensor integrates light (True), or in sRGB values, as
     #: image software does (False: the default, with which the face noise floors were measured).
     linear_light: bool = False
 
     @classmethod
     def random(cls, rng: np.random.Generator, size: tuple[int, int]) -> Recapture:
-        """Conditions drawn from the validation ranges: rotation up to 10 degrees, scale 0.85-1.15,
-        shift up to 4 % of the frame, exposure +-30 %, white balance +-8 % per channel, JPEG 75-95."""
+        """Conditions drawn from the validation ranges: rotation up to 10 degrees, scale 0.9-1.1
+        (the client nearer or farther, with the light on them changing to match), shift up to 4 % of
+        the frame, exposure +-30 %, white balance +-8 % per channel, JPEG 75-95."""
         h, w = size
+        scale = float(rng.uniform(0.9, 1.1))
         return cls(
             rotation_deg=float(rng.uniform(-10, 10)),
-            scale=float(rng.uniform(0.85, 1.15)),
+            scale=scale,
+            subject_light=scale ** 2,
             shift_px=(float(rng.uniform(-0.04, 0.04) * w), float(rng.uniform(-0.04, 0.04) * h)),
             exposure=float(rng.uniform(0.7, 1.3)),
             white_balance=tuple(float(g) for g in rng.uniform(0.92, 1.08, 3)),
@@ -64,23 +70,61 @@ class Recapture:
         m[:, 2] += self.shift_px
         return m
 
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """The re-captured photo, uint8 RGB of the same size."""
+    def apply(self, rgb: np.ndarray, subject: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+        """The re-captured photo, uint8 RGB of the same size.
+
+        ``subject`` (weights 0 to 1, the client's pixels, e.g. :func:`subject_mask`) receives
+        :attr:`subject_light`; without it the light on the client does not change (a zoom). All
+        light changes act together in linear light and the result is written to 8 bits once,
+        with dithered rounding (:func:`dithered_uint8`, ``seed``), as a sensor's noise does.
+        """
         h, w = rgb.shape[:2]
         if self.linear_light:
             rgb = srgb_to_linear(rgb.astype(np.float32) / 255.0)
         if self.scale < 1:  # a sensor integrates over its pixels: no aliasing when farther away
             rgb = cv2.GaussianBlur(rgb, (0, 0), 0.5 * np.sqrt(1 / self.scale ** 2 - 1))
-        moved = cv2.warpAffine(rgb, self.matrix((h, w)), (w, h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REFLECT)
+        matrix = self.matrix((h, w))
+        moved = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         gains = self.exposure * np.asarray(self.white_balance, dtype=np.float32)
-        linear = moved if self.linear_light else srgb_to_linear(moved.astype(np.float32) / 255.0)
-        lit = linear_to_srgb(linear * gains)
-        out = np.round(lit * 255.0).astype(np.uint8)
+        linear = (moved if self.linear_light else srgb_to_linear(moved.astype(np.float32) / 255.0)) * gains
+        if subject is not None and self.subject_light != 1.0:
+            weights = cv2.warpAffine(subject.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT)
+            linear *= (self.subject_light ** weights)[..., None]
+        out = dithered_uint8(linear_to_srgb(linear), np.random.default_rng(seed))
         if self.jpeg_quality is not None:
             ok, buf = cv2.imencode(".jpg", out[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
         return np.ascontiguousarray(out)
+
+
+def dithered_uint8(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Float sRGB in [0, 1] to uint8 with random (dithered) rounding.
+
+    Plain rounding of an image changed by less than an 8-bit step rounds most
+    pixels the same way: an a* shift of -2 written with ``np.round`` reads
+    about -1.75 in the pixels. Adding uniform noise of one step before
+    truncating makes the written change right on average [1]_.
+
+    References
+    ----------
+    .. [1] L. G. Roberts, "Picture coding using pseudo-random noise", IRE
+           Trans. Inform. Theory 8(2):145-154, 1962.
+    """
+    return np.floor(np.clip(rgb, 0.0, 1.0) * 255.0 + rng.uniform(0.0, 1.0, rgb.shape)).clip(0, 255).astype(np.uint8)
+
+
+def subject_mask(face: Face, shape: tuple[int, int]) -> np.ndarray:
+    """The client's pixels: the face oval grown by half an eye distance, and everything below the chin.
+
+    Float weights in [0, 1], ramping down over a further fifth of an eye distance.
+    """
+    iod = face.inter_ocular_px
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(face.xy[list(FACE_OVAL)]).astype(np.int32)], 1)
+    mask[int(face.xy[:, 1].max()):] = 1
+    distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, 5)
+    return np.clip(1.0 - (distance - 0.5 * iod) / max(1.0, 0.2 * iod), 0.0, 1.0).astype(np.float32)
 
 
 def skin_mask(face: Face, rgb: np.ndarray, feather_iod: float = 0.05) -> np.ndarray:
@@ -107,7 +151,7 @@ def skin_mask(face: Face, rgb: np.ndarray, feather_iod: float = 0.05) -> np.ndar
 
 
 def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: float = 0.0,
-           texture_factor: float = 1.0, texture_sigma_px: float = 1.0) -> np.ndarray:
+           texture_factor: float = 1.0, texture_sigma_px: float = 1.0, seed: int = 0) -> np.ndarray:
     """Change the skin under ``weights`` by a known amount.
 
     Parameters
@@ -123,6 +167,9 @@ def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: 
         only (so that dark hair or eyes do not bleed in): 0.7 makes fine texture
         30 % weaker, which :func:`analysis.metrics.texture_roughness` measured
         at the same scale reads as -30 %.
+    seed : int
+        For the dithered rounding to 8 bits (:func:`dithered_uint8`), which keeps
+        the written change exact on average.
     """
     out = rgb.astype(np.float32) / 255.0
     w = weights[..., None].astype(np.float32)
@@ -145,7 +192,7 @@ def inject(rgb: np.ndarray, weights: np.ndarray, delta_a: float = 0.0, delta_l: 
         lab[..., 0] += delta_l * w[..., 0]
         lab[..., 1] += delta_a * w[..., 0]
         out = np.clip(color.lab2rgb(lab), 0, 1)
-    return np.round(out * 255.0).astype(np.uint8)
+    return dithered_uint8(out, np.random.default_rng(seed))
 
 
 def clinic_portrait(rgb: np.ndarray, face: Face, scale: float = 6.0, texture_pct: float = 3.0,

@@ -19,14 +19,16 @@ import cv2
 import numpy as np
 
 from .align import apply, compose
-from .colour import apply_gains, lab_from_linear, srgb_to_linear
+from .colour import apply_matrix, lab_from_linear, linear_to_srgb, srgb_to_linear
 from .metrics import MEAN_IPD_MM, log_luminance, masked_smooth, texture_band_px
-from .pipeline import FacePhoto, align_faces, backdrop_normalisation, frame_of, locate_face, region_masks
+from .pipeline import FacePhoto, align_faces, face_lighting, frame_of, locate_face, region_masks
 from .resample import Pyramid
 
 HEAT_SMOOTHING_MM = 2.0
 #: Sharpness below this fraction of the baseline's reads as a blurred retake.
 MIN_RELATIVE_SHARPNESS = 0.7
+EXPOSURE_CODES = {"over_exposed", "under_exposed", "greyscale"}
+LIGHT_CODES = {"lighting", "light_direction"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ def aligned_pair(photo, baseline, iod_px: float = 200.0) -> AlignedPair:
     photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
     before, before_valid = base_source.warp(to_frame, size)
     after, after_valid = photo_source.warp(compose(to_frame, matrix), size)
-    norm = backdrop_normalisation(photo_source, base_source, matrix, baseline.face)
-    after = apply_gains(after, norm.gains)
+    light = face_lighting(photo, baseline, photo_source, base_source, matrix)
+    after = linear_to_srgb(apply_matrix(srgb_to_linear(after), light.photo_matrix))
+    before = linear_to_srgb(apply_matrix(srgb_to_linear(before), light.normalisation.baseline_matrix))
     masks = region_masks(apply(to_frame, baseline.face.xy), before_valid.shape, iod)
     skin = np.logical_or.reduce(list(masks.values())) & before_valid & after_valid
     px_per_mm = iod / MEAN_IPD_MM
@@ -77,7 +80,7 @@ def aligned_pair(photo, baseline, iod_px: float = 200.0) -> AlignedPair:
     redness = masked_smooth(d_a, skin, sigma)
     redness[off_skin] = np.nan
     d_texture[off_skin] = np.nan
-    return AlignedPair(_to_uint8(before), _to_uint8(after), skin, redness, d_texture, norm.applied)
+    return AlignedPair(_to_uint8(before), _to_uint8(after), skin, redness, d_texture, light.normalisation.applied)
 
 
 def heat_overlay(base: np.ndarray, change: np.ndarray, limit: float) -> np.ndarray:
@@ -126,32 +129,72 @@ def sharpness(photo: FacePhoto) -> float:
     return float(lap[inside].var())
 
 
+#: A capture check's outcome: fine, worth a look, or a retake needed.
+CHECK_STATUSES = ("pass", "warn", "fail")
+
+
 @dataclass(frozen=True)
 class Check:
+    """One capture check: ``label`` says what was found (e.g. "pose differs from the baseline"), ``status`` is
+    one of CHECK_STATUSES and ``detail`` gives the measurement."""
+
     label: str
-    ok: bool
+    status: str
     detail: str
+
+    def __post_init__(self):
+        if self.status not in CHECK_STATUSES:
+            raise ValueError(f"status is one of {CHECK_STATUSES}, not {self.status!r}")
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "status": self.status, "detail": self.detail}
+
+
+def _check(passed: bool, good: str, bad: str, detail: str, failing: str = "fail") -> Check:
+    return Check(good, "pass", detail) if passed else Check(bad, failing, detail)
 
 
 def capture_checks(result: dict, photo: FacePhoto, baseline: FacePhoto | None = None) -> list[Check]:
-    """What a practitioner needs to know at capture time, from an :func:`analyse` result."""
-    face = result["face"]
-    checks = [Check("face found", True, f"eyes {face['inter_ocular_px']:.0f} px apart"),
-              Check("view recognised", face["view"] is not None, face["view"] or "head turned too far")]
-    problems = result["quality"]["problems"]
-    exposure = [p for p in problems if "exposed" in p or "greyscale" in p]
-    checks.append(Check("exposure", not exposure, "; ".join(exposure) or "skin neither clipped nor too dark"))
+    """What a practitioner needs to know at capture time, from an :func:`analyse` result.
+
+    A check fails when the photo cannot be compared as it is (view, exposure,
+    a different person, pose beyond 10 degrees from the baseline, sharpness
+    under MIN_RELATIVE_SHARPNESS of the baseline's, not comparable); it warns
+    when the photo can be used but a retake would be better (quality
+    warnings, lighting that could not be matched).
+    """
+    face, quality = result["face"], result["quality"]
+    checks = [Check("face found", "pass", f"eyes {face['inter_ocular_px']:.0f} px apart"),
+              _check(face["view"] is not None, "view recognised", "view not recognised",
+                     face["view"] or "head turned too far for a front or 45-degree view")]
+    exposure = [p["message"] for p in quality["problems"] if p["code"] in EXPOSURE_CODES]
+    checks.append(_check(not exposure, "exposure good", "exposure problem",
+                         "; ".join(exposure) or "skin neither clipped nor too dark"))
     if baseline is None:
-        checks.append(Check("usable", result["quality"]["usable"], "; ".join(result["quality"]["warnings"]) or "yes"))
+        if not quality["usable"]:
+            checks.append(Check("not usable", "fail",
+                                "; ".join(p["message"] for p in quality["problems"]) or "see the problems"))
+        else:
+            checks.append(_check(not quality["warnings"], "usable", "usable, with warnings",
+                                 "; ".join(w["message"] for w in quality["warnings"]) or "no warnings",
+                                 failing="warn"))
         return checks
+    identity = result["identity"]
+    checks.append(_check(identity["same"] is not False, "same person as the baseline", "a different person",
+                         identity["reason"]["message"] if identity["reason"] else "identity confirmed"))
     d_yaw = face["yaw_deg"] - baseline.pose.yaw_deg
     d_pitch = face["pitch_deg"] - baseline.pose.pitch_deg
-    checks.append(Check("pose matches the baseline", abs(d_yaw) <= 10 and abs(d_pitch) <= 10,
-                        f"turn {d_yaw:+.0f} deg, tilt {d_pitch:+.0f} deg from the baseline"))
+    checks.append(_check(abs(d_yaw) <= 10 and abs(d_pitch) <= 10, "pose matches the baseline",
+                         "pose differs from the baseline",
+                         f"turn {round(d_yaw):+d} deg, tilt {round(d_pitch):+d} deg from the baseline"))
     ratio = sharpness(photo) / max(sharpness(baseline), 1e-6)
-    checks.append(Check("sharpness", ratio >= MIN_RELATIVE_SHARPNESS, f"{ratio:.0%} of the baseline's"))
-    light = [r for r in result["alignment"]["reasons"] if "light" in r]
-    checks.append(Check("lighting consistent with the baseline", not light, "; ".join(light) or "yes"))
-    checks.append(Check("comparable with the baseline", result["alignment"]["comparable"],
-                        "; ".join(result["alignment"]["reasons"]) or "yes"))
+    checks.append(_check(ratio >= MIN_RELATIVE_SHARPNESS, "as sharp as the baseline", "blurred against the baseline",
+                         f"{ratio:.0%} of the baseline's sharpness"))
+    reasons = result["alignment"]["reasons"]
+    light = [r["message"] for r in reasons if r["code"] in LIGHT_CODES]
+    checks.append(_check(not light, "lighting consistent with the baseline", "lighting differs from the baseline",
+                         "; ".join(light) or "lighting matched", failing="warn"))
+    checks.append(_check(result["alignment"]["comparable"], "comparable with the baseline",
+                         "not comparable with the baseline",
+                         "; ".join(r["message"] for r in reasons) or "aligned within tolerance"))
     return checks

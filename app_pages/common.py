@@ -1,14 +1,30 @@
-"""What every page shares: the open data folder, who is signed in, and the role checks."""
+"""What every page shares: the open data folder, who is signed in, the role checks, and user text as text."""
 
 from __future__ import annotations
+
+import re
+import secrets
+import string
+import sys
+import threading
+import time
 
 import streamlit as st
 
 from analysis import decode
 from analysis.facemesh import load_model
-from tracker.access import Viewer, require_client_access, require_staff
+from tracker.access import Viewer, current, idle_timeout_s, require_admin, require_client_access, require_staff
 from tracker.errors import NotAllowed
 from tracker.db import Database, data_folder, init_data_folder
+
+_MARKUP = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def plain(text: object) -> str:
+    """User text made safe to put inside markdown (titles, captions, ``st.write``): every ASCII
+    punctuation character backslash-escaped, so no link, image, HTML, emphasis, LaTeX or colour
+    directive can form; line breaks become spaces. For text of several lines use ``st.text``."""
+    return _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
 
 
 @st.cache_resource(show_spinner=False)
@@ -44,7 +60,29 @@ def first_view(client_id: int) -> bool:
 
 
 def viewer() -> Viewer | None:
-    return st.session_state.get("viewer")
+    """Who is signed in, re-checked against the database at every page run: an erased client, a
+    reissued access code, a deactivated or changed account, or :func:`idle_timeout_s` without a page
+    run ends the session (and the sign-in page says why)."""
+    who = st.session_state.get("viewer")
+    if who is None:
+        return None
+    now = time.time()
+    idle = now - st.session_state.get("last_active", now) > idle_timeout_s()
+    if not idle:
+        with database().session() as s:
+            who = current(s, who)
+    if idle or who is None:
+        sign_out()
+        st.session_state.signed_out_because = (
+            f"You were signed out after {idle_timeout_s() / 60:.0f} minutes without activity." if idle else
+            "Your session has ended because your account or access code changed. Please sign in again.")
+        return None
+    st.session_state.viewer, st.session_state.last_active = who, now
+    return who
+
+
+def sign_in(who: Viewer) -> None:
+    st.session_state.viewer, st.session_state.last_active = who, time.time()
 
 
 def sign_out() -> None:
@@ -52,10 +90,43 @@ def sign_out() -> None:
         del st.session_state[key]
 
 
+@st.cache_resource(show_spinner=False)
+def _setup_tokens() -> tuple[dict, threading.Lock]:
+    return {}, threading.Lock()
+
+
+def setup_token(root: str) -> str:
+    """The one-time token that proves the server's owner is setting up the first admin of this data
+    folder: made once per server process and printed on the server's console, never shown in the app."""
+    tokens, lock = _setup_tokens()
+    with lock:
+        if root not in tokens:
+            tokens[root] = secrets.token_urlsafe(16)
+            print(f"\nSetup token for the first admin account of {root}:\n\n    {tokens[root]}\n\n"
+                  "Enter it on the app's sign-in page (or instead run: python -m tracker user add NAME --role "
+                  "admin).\n", file=sys.stderr, flush=True)
+        return tokens[root]
+
+
+def forget_setup_token(root: str) -> None:
+    tokens, lock = _setup_tokens()
+    with lock:
+        tokens.pop(root, None)
+
+
 def staff_only() -> Viewer:
     """Stop the page unless a practitioner or admin is signed in."""
     try:
         return require_staff(viewer())
+    except NotAllowed as exc:
+        st.error(exc.message)
+        st.stop()
+
+
+def admin_only() -> Viewer:
+    """Stop the page unless an admin is signed in."""
+    try:
+        return require_admin(viewer())
     except NotAllowed as exc:
         st.error(exc.message)
         st.stop()

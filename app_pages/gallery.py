@@ -1,47 +1,69 @@
-"""Before/after galleries and PDF reports, from clients whose marketing consent is current."""
+"""Before/after galleries and PDF reports, from clients whose marketing consent is current.
+
+Pairs are offered only when their analysis judged them comparable (see
+:func:`tracker.gallery.eligible_pairs`). Images come from the data folder's
+cache, built once per photo and options, and the page shows a few pairs at a
+time, so an option change rebuilds at most one page of pairs.
+"""
 
 from datetime import date
 
 import streamlit as st
 
-from app_pages.common import database, photo_pixels, staff_only
+from app_pages.common import database, staff_only
 from tracker import gallery, reports
 
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def pair_picture(before_sha: str, after_sha: str, labels: tuple[str, str], mode: str, mark: str):
-    """A gallery pair, composed once per photos and options."""
-    return gallery.compose_pair(photo_pixels(before_sha), photo_pixels(after_sha), labels, mode, mark)
-
+PER_PAGE = 6
 
 who = staff_only()
 db = database()
 st.title("Gallery & reports")
-st.caption("Only clients whose marketing and photography consents are current today appear here. "
-           "Exported images carry no EXIF data.")
+st.caption("Only clients whose marketing and photography consents are current today appear here, and only pairs "
+           "judged comparable with the first session. Exported images carry no EXIF data.")
 
 LABELS = {"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}
 mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify", format_func=LABELS.get)
 mark = st.text_input("Watermark", key="watermark")
 
+
+def pair_key(pair: gallery.GalleryPair) -> str:
+    return f"pair_{pair.course_id}_{pair.view}"
+
+
+def keep_choice(key: str) -> None:
+    """Remember an unticked pair across pages (a widget not on screen forgets its state)."""
+    excluded = st.session_state.setdefault("gallery_excluded", set())
+    (excluded.discard if st.session_state[key] else excluded.add)(key)
+
+
+def png_of(picture: gallery.PairPicture):
+    """The PNG download at print resolution, made only when it is clicked (in another thread: no database)."""
+    return lambda: gallery.png_bytes(gallery.pixels(picture.jpeg(db.store)))
+
+
 with db.session() as s:
     pairs = gallery.eligible_pairs(s, date.today())
     if not pairs:
-        st.info("No before/after pairs: no client with current marketing consent has two sessions of one view.")
+        st.info("No before/after pairs: no client with current marketing consent has a later session comparable "
+                "with the first one in the same view.")
         st.stop()
-    chosen = []
-    for pair in pairs:
+    excluded = st.session_state.setdefault("gallery_excluded", set())
+    pages = (len(pairs) + PER_PAGE - 1) // PER_PAGE
+    page = st.number_input(f"Page (of {pages}, {len(pairs)} pairs)", 1, pages, 1, key="gallery_page") \
+        if pages > 1 else 1
+    shown = pairs[(page - 1) * PER_PAGE:page * PER_PAGE]
+    for pair, image in zip(shown, gallery.pair_jpegs(db.store, shown, mode, mark, gallery.SCREEN_HEIGHT)):
         with st.container(border=True):
             label = (f"Client #{pair.client_id}, course #{pair.course_id}, {pair.view}: session "
                      f"{pair.before.session.number} ({pair.before.session.held_on}) and session "
                      f"{pair.after.session.number} ({pair.after.session.held_on})")
-            if st.checkbox(label, value=True, key=f"pair_{pair.course_id}_{pair.view}"):
-                chosen.append(pair)
-            with st.spinner("Preparing the pair..."):
-                image = pair_picture(pair.before.sha256, pair.after.sha256, gallery.pair_labels(pair), mode, mark)
+            key = pair_key(pair)
+            st.checkbox(label, value=key not in excluded, key=key, on_change=keep_choice, args=(key,))
             st.image(image, width="stretch")
-            st.download_button("Download PNG", gallery.png_bytes(image), key=f"png_{pair.course_id}_{pair.view}",
-                               file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png")
+            st.download_button("Download PNG", png_of(gallery.pair_picture(db.store, pair, mode, mark)), key=f"png_{pair.course_id}_{pair.view}",
+                               file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png",
+                               on_click="ignore")
+    chosen = [p for p in pairs if pair_key(p) not in excluded]
     if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):
         with st.spinner("Building the report..."):
             st.session_state.report_pdf = reports.report_pdf(s, db.store, who.name, chosen, mode, mark)

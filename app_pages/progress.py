@@ -1,28 +1,65 @@
-"""Progress: aligned before/after, charts with the measurement-noise band, regions and a plain summary."""
+"""Progress: a plain summary, the aligned before/after, charts by date over the noise zone, and regions.
+
+Every figure comes from :mod:`tracker.progress`, which decides what may be
+shown: a pair that is not comparable shows why, never a number. A client
+sees plain-language reasons; staff see the engine's.
+"""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analysis.visual import aligned_pair, heat_overlay, wipe
+from analysis.metrics import REGISTRY
+from analysis.visual import aligned_pair, heat_overlay
 from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
+from app_pages.wipe import wipe_html
 from tracker import progress, records
+from tracker.progress import BEYOND, REGION_LABELS
 
-METRICS = {"redness_a_star": "Redness (a*)", "erythema_index": "Erythema index", "brightness_l_star": "Brightness (L*)",
-           "evenness_l_std": "Evenness (L* spread, lower is more even)",
-           "texture_roughness": "Texture roughness (%, lower is smoother)", "red_area_pct": "Red area (%)"}
-SUMMARY = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture roughness",
-           "evenness_l_std": "unevenness"}
+IMAGE_HEIGHT = 560  # px: the wipe fits a laptop screen
+SIDE_HEIGHT = 460  # px: the photos side by side fit below the summary
 
 client_id = client_in_view()
 db = database()
 face_model()
+plain = not viewer().is_staff
 
 
 @st.cache_data(show_spinner="Aligning the photos...", max_entries=16)
 def aligned(photo_sha: str, baseline_sha: str):
     pair = aligned_pair(photo_pixels(photo_sha), photo_pixels(baseline_sha))
     return pair.before, pair.after, pair.redness_change, pair.texture_change
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def wipe_page(photo_sha: str, baseline_sha: str, labels: tuple[str, str]) -> str:
+    before, after, _, _ = aligned(photo_sha, baseline_sha)
+    return wipe_html(before, after, labels, IMAGE_HEIGHT)
+
+
+def chart(s: progress.Series) -> alt.LayerChart:
+    """Change since baseline by date, in the metric's unit, over the zone within noise around zero."""
+    m = s.metric
+    unit = f"change in {m.unit}"
+    points = pd.DataFrame([{"date": s.start, "change": 0.0, "shown": "first session", "bound": 0.0}] + [
+        {"date": d, "change": c.change, "shown": c.cell(), "bound": c.bound,
+         "verdict": "beyond noise" if c.verdict == BEYOND else "within noise"} for d, c in s.points])
+    later = points.iloc[1:].assign(low=lambda f: -f.bound)
+    ticks = [alt.DateTime(year=d.year, month=d.month, date=d.day) for d in points.date]
+    x = alt.X("date:T", title="session date", scale=alt.Scale(padding=24),
+              axis=alt.Axis(format="%d %b %Y", values=ticks, labelAngle=0, grid=False))
+    y = alt.Y("change:Q", title=unit)
+    zone = alt.Chart(later).mark_bar(opacity=0.35, color="#9aa5b1", size=26).encode(
+        x=x, y=alt.Y("low:Q", title=unit), y2="bound:Q",
+        tooltip=[alt.Tooltip("bound:Q", title="within noise: ±", format=".2f")])
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#666").encode(y="zero:Q")
+    line = alt.Chart(points).mark_line(color="#1f4e9c").encode(x=x, y=y)
+    dots = alt.Chart(later).mark_point(filled=True, size=80).encode(
+        x=x, y=y, color=alt.Color("verdict:N", legend=None, scale=alt.Scale(
+            domain=["beyond noise", "within noise"], range=["#1f4e9c", "#9aa5b1"])),
+        tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), alt.Tooltip("shown:N", title=unit),
+                 alt.Tooltip("verdict:N")])
+    return (zone + zero + line + dots).properties(title=f"{m.label} ({m.unit})", height=260)
 
 
 with db.session() as s:
@@ -50,61 +87,89 @@ view = st.selectbox("View", views, key="progress_view")
 rows = [r for r in rows if r.view == view]
 compared = [r for r in rows if r.status == "compared"]
 baseline = next((r for r in rows if r.status == "baseline"), None)
+for r in rows:
+    if r.status not in ("baseline", "compared"):
+        st.warning(f"Session {r.session} ({r.held_on}): {r.status}: {progress.reason_text(r.reasons, plain)}")
 if baseline is None or not compared:
     st.info("Progress appears once a later session's photo of this view is analysed.")
-    for r in rows:
-        if r.status not in ("baseline", "compared"):
-            st.warning(f"Session {r.session}: {r.status} {' '.join(r.reasons)}")
     st.stop()
 
 numbers = [r.session for r in compared]
-chosen = st.select_slider("Compare the baseline with session", numbers, value=numbers[-1], key="progress_session")
+latest_comparable = next((r.session for r in reversed(compared) if r.comparable), numbers[-1])
+chosen = st.select_slider("Compare the first session with session", numbers, value=latest_comparable,
+                          key="progress_session")
 row = next(r for r in compared if r.session == chosen)
-if not row.comparable:
-    st.warning("This session's photo is not fully comparable with the baseline: " + "; ".join(row.reasons))
-for metric, label in SUMMARY.items():
-    st.write("- " + progress.summary(row, metric, label))
+for later in (r for r in compared if r.session > chosen and not r.comparable):
+    st.info(f"Session {later.session} ({later.held_on}) is not comparable with the first session, so it shows no "
+            f"change: {progress.reason_text(later.reasons, plain)}.")
+if row.comparable:
+    for metric in progress.SUMMARY:
+        st.markdown("- " + row.change(metric.name).sentence(plain))
+else:
+    st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
+               f"is shown: {progress.reason_text(row.reasons, plain)}.")
 
 before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id])
+labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
 side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
 with side:
     a, b = st.columns(2)
-    a.image(before, caption=f"Session {baseline.session}, {baseline.held_on}", width="stretch")
-    b.image(after, caption=f"Session {row.session}, {row.held_on} (aligned, lighting matched)", width="stretch")
+    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0]))  # both fit the screen
+    a.image(before, caption=labels[0], width=width)
+    b.image(after, caption=f"{labels[1]} (aligned, lighting matched)", width=width)
 with slide:
-    position = st.slider("Wipe", 0, 100, 50, key="wipe") / 100
-    st.image(wipe(before, after, position), caption="Baseline left of the line, this session right",
-             width="stretch")
+    st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels), height=IMAGE_HEIGHT + 8)
+    st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
+               "right.")
 with heat:
-    a, b = st.columns(2)
-    a.image(heat_overlay(before, redness_map, 3.0), width="stretch",
-            caption="Redness change: blue less red, red more red (full colour = 3 a*)")
-    b.image(heat_overlay(before, texture_map, 1.0), width="stretch",
-            caption="Texture change: blue smoother, red rougher (full colour = 1 %)")
+    if not row.comparable:
+        st.info("Not shown: the two photos are not comparable.")
+    else:
+        maps = ((redness_map, 3.0, "redness_a_star", "Redness change: blue less red, red more red (full colour = 3 a*)"),
+                (texture_map, 1.0, "texture_roughness",
+                 "Texture change: blue smoother, red rougher (full colour = 1 % contrast)"))
+        for column, (change_map, full, metric, caption) in zip(st.columns(2), maps):
+            shown = row.change(metric)  # a map only where the number itself may be shown
+            if shown.shown:
+                column.image(heat_overlay(before, change_map, full), caption=caption, width=width)
+            else:
+                column.info(f"No map of {shown.metric.word}: {shown.why(plain)}.")
 
 st.subheader("Across the course")
-records_ = [{"session": baseline.session, "metric": label, "change": 0.0, "low": 0.0, "high": 0.0}
-            for label in METRICS.values()]
-for r in compared:
-    for metric, label in METRICS.items():
-        change, noise = r.change.get(metric), r.noise.get(metric)
-        if change is not None and noise is not None:
-            records_.append({"session": r.session, "metric": label, "change": change, "low": change - noise,
-                             "high": change + noise})
-frame = pd.DataFrame(records_)
+charted = [progress.series(rows, metric.name) for metric in progress.SUMMARY]
+notes = [s_.note(plain) for s_ in charted]
+shared_note = notes[0] if len(set(notes)) == 1 else None  # said once below the charts, not under each
 columns = st.columns(2)
-for i, label in enumerate(METRICS.values()):
-    data = frame[frame.metric == label]
-    if len(data) < 2:
-        continue
-    band = alt.Chart(data).mark_area(opacity=0.25).encode(x=alt.X("session:O", title="session"), y="low:Q", y2="high:Q")
-    line = alt.Chart(data).mark_line(point=True).encode(x="session:O", y=alt.Y("change:Q", title="change"))
-    columns[i % 2].altair_chart((band + line).properties(title=label, height=220), width="stretch")
-st.caption("Change since the baseline; the shaded band is the 95 % measurement noise. A change inside the band "
-           "may not be real.")
+for i, (s_, note) in enumerate(zip(charted, notes)):
+    with columns[i % 2]:
+        if s_.points:
+            st.altair_chart(chart(s_), width="stretch")
+        else:
+            st.markdown(f"**{s_.metric.label} ({s_.metric.unit})**")
+        if note and note != shared_note:
+            st.caption(note[0].upper() + note[1:])
+if shared_note:
+    st.caption(shared_note[0].upper() + shared_note[1:])
+st.caption("Change since the first session, by session date, in each measure's unit. The grey zone around zero is "
+           "the 95 % measurement noise at each session: a change inside it may not be real. Blue dot: beyond noise; "
+           "grey dot: within noise. A session that is not comparable with the first is not drawn.")
 
 st.subheader(f"By region, session {row.session}")
-with db.session() as s:
-    regions = progress.region_changes(s, row.photo_id)
-table = pd.DataFrame(regions).T.reindex(columns=list(METRICS)).rename(columns=METRICS).round(2)
-st.dataframe(table, width="stretch")
+regions = row.regions()
+if not regions:
+    st.info("No regions were measured in this photo.")
+elif not any(row.region_verdict(g)[0] for g in regions):
+    st.info(f"No region is comparable with the first session: {row.region_change(regions[0], 'redness_a_star').why(plain)}.")
+else:
+    table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m).cell() for m in REGISTRY]
+                          for g in regions}, index=[f"{m.label} ({m.unit})" for m in REGISTRY.values()])
+    st.dataframe(table, width="stretch", height=38 + 35 * len(table))
+    notes = {}
+    for g in regions:
+        for m in REGISTRY:
+            shown = row.region_change(g, m)
+            if not shown.shown:
+                notes.setdefault(shown.why(plain), []).append(REGION_LABELS.get(g, g))
+    for why, where in notes.items():
+        st.caption(f"{', '.join(dict.fromkeys(where))}: {why}")
+    st.caption("Change since the first session ± its 95 % noise bound; * beyond noise.")

@@ -1,13 +1,20 @@
-"""Record a session and its photos, with feedback on each photo as soon as it is taken."""
+"""Record a session and its photos, with feedback on each photo as soon as it is taken; correct the session
+and file its photos right (remove, move, choose the baseline)."""
 
+import secrets
 from datetime import date
 
 import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import client_in_view, database, face_model, staff_only
+from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
+from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
 from tracker import photos, records
-from tracker.errors import RecordError
-from tracker.models import AREAS, TECHNIQUES, VIEWS
+from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
+from tracker.models import AREAS, REMOVAL_REASONS, TECHNIQUES, VIEWS
+
+CANVAS_WIDTH = 640
 
 who = staff_only()
 client_id = client_in_view()
@@ -16,101 +23,238 @@ face_model()
 
 with db.session() as s:
     client = records.get_client(s, client_id)
-    courses = {c.id: f"#{c.id} {c.treatment} ({len(c.sessions)}/{c.planned_sessions} sessions)"
+    courses = {c.id: f"#{c.id} {c.treatment} ({len(c.sessions)}/{c.planned_sessions} sessions, {c.status})"
                for c in client.courses}
     name = client.name
-st.title(f"Session - {name}")
+st.title(f"Session - {plain(name)}")
+show_flash()
 if not courses:
     st.info("Start a course on the Client record page first.")
     st.stop()
 course_id = st.selectbox("Course", list(courses), format_func=courses.get, key="session_course")
 with db.session() as s:
-    sessions = {x.id: f"Session {x.number}, {x.held_on} ({len(x.photos)} photos)"
-                for x in records.get_course(s, course_id).sessions}
+    course = records.get_course(s, course_id)
+    sessions = {x.id: f"Session {x.number}, {x.held_on} ({len(x.photos)} photos)" for x in course.sessions}
+    due = records.next_due(course)
+    planned, done = course.planned_sessions, len(course.sessions)
+st.caption(f"{done} of {planned} planned sessions recorded"
+           + (f"; next session due {due:%Y-%m-%d}" + (" (overdue)" if due < date.today() else "") if due else ""))
 
-with st.expander("Record a new session", expanded=not sessions):
+
+def record_session(form: dict, confirmed: bool) -> None:
+    """Record the session once per form token; a warning asks for confirmation first."""
+    token = form["token"]
+    if token in st.session_state.setdefault("recorded_tokens", set()):
+        return  # a second click on the same form: already recorded
+    try:
+        used = [records.parse_product_line(line) for line in form["products"].splitlines() if line.strip()]
+        with db.session() as s:
+            new = records.add_session(s, who.name, course_id, needs_date("Date", form["held_on"]), form["practitioner"],
+                                      form["technique"], form["areas"], used, form["anaesthetic"], form["notes"],
+                                      form["reactions"], form["aftercare"], confirmed=confirmed)
+            s.commit()
+            number, held_on = new.number, new.held_on
+        st.session_state.recorded_tokens.add(token)
+        st.session_state.pop("pending_session", None)
+        st.session_state.pop("session_form_token", None)
+        st.session_state.photo_session = new.id  # photos now go to the new session
+        flash(f"Session {number} recorded on {held_on:%Y-%m-%d}. Photos below go to this session.")
+        st.rerun()
+    except NeedsConfirmation as exc:
+        st.session_state.pending_session = {**form, "warnings": exc.warnings}
+    except DuplicateRecord as exc:
+        st.info(exc.message)
+    except (RecordError, ValueError) as exc:
+        st.error(getattr(exc, "message", str(exc)))
+
+
+token = st.session_state.setdefault("session_form_token", secrets.token_hex(8))
+with st.expander("Record a new session", expanded=not sessions or "pending_session" in st.session_state):
     with st.form("new_session"):
-        held_on = st.date_input("Date", value=date.today(), key="held_on")
-        practitioner = st.text_input("Practitioner", value=who.name, key="practitioner")
+        held_on = date_field("Date", "held_on", value=max(date.today(), course.started_on), earliest=course.started_on)
+        practitioner = st.text_input("Practitioner", value=who.display_name, key="practitioner")
         technique = st.selectbox("Technique", TECHNIQUES, key="technique")
-        areas = st.multiselect("Areas", AREAS, default=["face"],
-                               key="session_areas")
+        areas = st.multiselect("Areas", AREAS, default=["face"], key="session_areas")
         products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", key="products")
         anaesthetic = st.text_input("Anaesthetic", key="anaesthetic")
         notes = st.text_area("Notes", key="session_notes")
         reactions = st.text_input("Immediate reactions", key="reactions")
         aftercare = st.text_input("Aftercare given", key="aftercare")
-        if st.form_submit_button("Record session"):
-            try:
-                used = [records.parse_product_line(line) for line in products.splitlines() if line.strip()]
-                with db.session() as s:
-                    new = records.add_session(s, who.name, course_id, held_on, practitioner, technique, areas, used,
-                                              anaesthetic, notes, reactions, aftercare)
-                    s.commit()
-                st.session_state.session_id = new.id
-                st.rerun()
-            except RecordError as exc:
-                st.error(exc.message)
+        if st.form_submit_button("Record session", type="primary"):
+            record_session(dict(token=token, held_on=held_on, practitioner=practitioner, technique=technique,
+                                areas=areas, products=products, anaesthetic=anaesthetic, notes=notes,
+                                reactions=reactions, aftercare=aftercare), confirmed=False)
+    pending = st.session_state.get("pending_session")
+    if pending:
+        st.warning("Check before recording: " + "; ".join(pending["warnings"]) + ".", icon=":material/warning:")
+        go, cancel = st.columns(2)
+        if go.button("Record it anyway", key="confirm_session", type="primary"):
+            record_session(pending, confirmed=True)
+        if cancel.button("Cancel", key="cancel_session"):
+            st.session_state.pop("pending_session")
+            st.rerun()
 
 if not sessions:
     st.stop()
 ids = list(sessions)
-current = st.session_state.get("session_id")
-session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="photo_session",
-                          index=ids.index(current) if current in ids else len(ids) - 1)
+if st.session_state.get("photo_session") not in ids:
+    st.session_state.photo_session = ids[-1]
+session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="photo_session")
 
-view_choice = st.selectbox("View", ["guess from head pose", *VIEWS, "body area"], key="view_choice")
-region = None
-if view_choice == "body area":
-    body_area = st.text_input("Body area name, e.g. neck, left hand, scalp", key="body_area").strip()
-    view = body_area or None
-    region_text = st.text_input("Region to measure, as points 'x,y x,y x,y ...' in the photo's pixels "
-                                "(on the baseline photo of this area)", key="region")
+with db.session() as s:
     try:
-        region = photos.parse_region(region_text) if region_text.strip() else None
+        photos.check_photo_consent(s, session_id)
+        consent_problem = None
     except RecordError as exc:
-        st.error(exc.message)
+        consent_problem = exc.message
+    baselines = photos.baselines_key(s, course_id)
+if consent_problem:
+    st.error(f"{consent_problem}. Record photography consent on the Client record page before taking photos.")
 else:
-    view = None if view_choice == "guess from head pose" else view_choice
-uploads = st.file_uploader("Photos (JPEG, PNG, TIFF, WebP, HEIC)", accept_multiple_files=True, key="uploads",
-                           type=["jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"])
-shot = st.camera_input("Take a photo", key="camera") if st.toggle("Use the camera", key="use_camera") else None
-items = [photos.Incoming(f.name, f.getvalue(), view, region) for f in (uploads or [])]
-if shot is not None:
-    items.append(photos.Incoming("camera.jpg", shot.getvalue(), view, region))
+    view_choice = st.selectbox("View", ["guess from head pose", *VIEWS, "body area"], key="view_choice")
+    body_area = st.text_input("Body area name, e.g. neck, left hand, scalp", key="body_area").strip() \
+        if view_choice == "body area" else ""
+    if view_choice == "body area":
+        view = body_area or None
+    else:
+        view = None if view_choice == "guess from head pose" else view_choice
+    generation = st.session_state.setdefault("upload_generation", 0)
+    uploads = st.file_uploader("Photos (JPEG, PNG, TIFF, WebP, HEIC)", accept_multiple_files=True,
+                               key=f"uploads_{generation}",
+                               type=["jpg", "jpeg", "png", "tif", "tiff", "webp", "heic", "heif"])
+    shot = st.camera_input("Take a photo", key="camera") if st.toggle("Use the camera", key="use_camera") else None
+    files = [(f.name, f.getvalue()) for f in (uploads or [])] + ([("camera.jpg", shot.getvalue())] if shot else [])
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def preview(course: int, name: str, data: bytes, chosen_view: str | None, marked: list | None) -> photos.Preview:
-    """Checks of one photo against the course's baseline, computed once per photo, not at every rerun."""
-    with db.session() as s:
-        return photos.capture_preview(s, db.store, course, photos.Incoming(name, data, chosen_view, marked))
+    @st.cache_data(show_spinner=False, max_entries=32)
+    def preview(session: int, baseline_key: tuple, name: str, data: bytes, chosen_view: str | None,
+                marked: list | None) -> photos.Preview:
+        """Checks of one photo against the course's baselines, computed once per photo and baseline choice,
+        not at every rerun (``baseline_key`` changes when a baseline is saved or chosen)."""
+        with db.session() as s:
+            return photos.capture_preview(s, db.store, session, photos.Incoming(name, data, chosen_view, marked))
+
+    region = None
+    if view_choice == "body area" and files:
+        with st.spinner("Preparing the photo..."):
+            first = preview(session_id, baselines, files[0][0], files[0][1], view, None)
+        if first.rgb is not None:
+            height, width = first.rgb.shape[:2]
+            canvas_size = (CANVAS_WIDTH, round(CANVAS_WIDTH * height / width))
+            st.write("Draw the region to measure on the photo: click its corners, then click the first corner "
+                     "again to close it.")
+            drawn = st_canvas(fill_color="rgba(255, 165, 0, 0.25)", stroke_width=2, stroke_color="#ff8c00",
+                              background_image=Image.fromarray(first.rgb).resize(canvas_size),
+                              update_streamlit=True, height=canvas_size[1], width=canvas_size[0],
+                              drawing_mode="polygon", key=f"region_canvas_{generation}")
+            region = canvas_polygon(drawn.json_data, canvas_size, (width, height))
+            if region:
+                st.caption(f"Region: {len(region)} corners, in the photo's pixels.")
+
+    ready = []
+    for file_name, data in files:
+        with st.container(border=True):
+            with st.spinner(f"Checking {file_name}..."):
+                preview_ = preview(session_id, baselines, file_name, data, view, region)
+            if preview_.error:
+                st.error(f"{plain(file_name)}: {preview_.error}")
+                continue
+            left, right = st.columns(2)
+            left.image(preview_.rgb, caption=f"{file_name} - view {preview_.view or 'unknown'}", width="stretch")
+            if preview_.ghost is not None:
+                right.image(preview_.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
+            for check in preview_.checks:
+                show_check(check)
+            ready.append(photos.Incoming(file_name, data, preview_.view, region))
+
+    if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_photos", type="primary"):
+        try:
+            with db.session() as s:
+                photos.import_photos(s, db.store, who.name, session_id, ready)
+                s.commit()
+            bar = st.progress(0.0, "Analysing...")
+            with db.session() as s:
+                done = photos.analyse_pending(s, db.store, who.name, client_id,
+                                              lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
+                failed = [f"photo {a.photo_id}: {a.error_message}" for a in done if a is not None and a.error_code]
+            st.session_state.upload_generation = generation + 1  # an empty uploader for the next photos
+            # each failure is recorded against its photo; the others went on
+            flash(f"Saved {len(ready)} photo(s); {len(failed)} could not be analysed: " + "; ".join(failed)
+                  if failed else f"Saved and analysed {len(ready)} photo(s).")
+            st.rerun()
+        except RecordError as exc:
+            st.error(exc.message)
 
 
-ready = []
-for item in items:
-    with st.container(border=True):
-        with st.spinner(f"Checking {item.name}..."):
-            preview_ = preview(course_id, item.name, item.data, item.view, item.region)
-        if preview_.error:
-            st.error(f"{item.name}: {preview_.error}")
-            continue
-        left, right = st.columns(2)
-        left.image(preview_.rgb, caption=f"{item.name} - view {preview_.view or 'unknown'}", width="stretch")
-        if preview_.ghost is not None:
-            right.image(preview_.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
-        for check in preview_.checks:
-            (st.success if check.ok else st.warning)(f"{check.label}: {check.detail}")
-        ready.append(photos.Incoming(item.name, item.data, preview_.view, item.region))
-
-if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_photos", type="primary"):
+def correct(action, message: str) -> None:
+    """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page."""
     try:
         with db.session() as s:
-            photos.import_photos(s, db.store, who.name, session_id, ready)
+            stale = action(s)
             s.commit()
-        bar = st.progress(0.0, "Analysing...")
-        with db.session() as s:
-            photos.analyse_pending(s, db.store, who.name, client_id,
-                                   lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
-        st.success(f"Saved and analysed {len(ready)} photo(s).")
-    except RecordError as exc:
-        st.error(exc.message)
+        if stale:
+            with st.spinner("Re-analysing against the new baseline..."):
+                with db.session() as s:
+                    photos.analyse_pending(s, db.store, who.name, client_id)
+        flash(message)
+        st.rerun()
+    except (RecordError, ValueError) as exc:
+        st.error(getattr(exc, "message", str(exc)))
+
+
+with db.session() as s:
+    current = records.get_session(s, session_id)
+    kept = [(p.id, p.sha256, p.view, p.original_name) for p in current.photos]
+    baseline_ids = {photo_id for _, photo_id in photos.baselines_key(s, course_id)}
+    product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
+                              for p in current.products)
+    session_fields = (current.number, current.held_on, current.technique, current.notes)
+number, session_date, session_technique, session_notes = session_fields
+
+st.subheader(f"Photos of session {number}")
+if not kept:
+    st.caption("No photos in this session yet.")
+for photo_id, sha, photo_view, original in kept:
+    with st.container(border=True):
+        left, right = st.columns([1, 3])
+        left.image(photo_pixels(sha), width=160)
+        right.text(f"Photo {photo_id}: {original}, view {photo_view}"
+                   + (" - baseline of this view" if photo_id in baseline_ids else ""))
+        with right.popover("Correct this photo"):
+            with st.form(f"photo_{photo_id}"):
+                action = st.radio("Correction", ["make it the baseline of its view", "move it", "remove it"],
+                                  key=f"photo_action_{photo_id}")
+                to_session = st.selectbox("Move to session", ids, index=ids.index(session_id),
+                                          format_func=sessions.get, key=f"photo_to_session_{photo_id}")
+                to_view = st.text_input("Move to view", value=photo_view, key=f"photo_to_view_{photo_id}",
+                                        help=f"{', '.join(VIEWS)} or a body area")
+                removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
+                                       key=f"photo_removal_{photo_id}")
+                why = st.text_input("Why (kept in the record's history)", key=f"photo_why_{photo_id}")
+                if st.form_submit_button("Apply"):
+                    if action.startswith("make"):
+                        correct(lambda s: photos.choose_baseline(s, who.name, photo_id, why),
+                                f"Photo {photo_id} is now the baseline of {photo_view}; its analyses were re-run.")
+                    elif action == "move it":
+                        correct(lambda s: photos.move_photo(s, who.name, photo_id, why, to_session, to_view),
+                                f"Photo {photo_id} moved.")
+                    else:
+                        correct(lambda s: photos.remove_photo(s, db.store, who.name, photo_id, removal, why),
+                                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).")
+
+with st.expander(f"Correct session {number} (the previous version is kept)"):
+    with st.form(f"amend_session_{session_id}"):
+        new_date = date_field("Date", f"amend_held_on_{session_id}", value=session_date, earliest=course.started_on)
+        new_technique = st.selectbox("Technique", TECHNIQUES, index=TECHNIQUES.index(session_technique),
+                                     key=f"amend_technique_{session_id}")
+        new_products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", value=product_lines,
+                                    key=f"amend_products_{session_id}")
+        new_notes = st.text_area("Notes", value=session_notes, key=f"amend_notes_{session_id}")
+        amend_reason = st.text_input("Reason for the correction", key=f"amend_reason_{session_id}")
+        confirm_amend = st.checkbox("The date is right even if out of order or in the future",
+                                    key=f"amend_confirm_{session_id}")
+        if st.form_submit_button("Save correction"):
+            def amend(s):
+                used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
+                records.amend_session(s, who.name, session_id, amend_reason, used, confirm_amend,
+                                      held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
+            correct(amend, f"Session {number} corrected.")

@@ -1,42 +1,59 @@
-"""Sign in: staff with username and password, clients with their access code; first-run setup."""
+"""Sign in: staff with username and password, clients with their access code.
+
+While no staff account exists, the page offers to create the first admin, but
+only to whoever has the one-time setup token printed on the server's console
+(or the server's owner runs ``python -m tracker user add NAME --role admin``).
+"""
+
+import hmac
 
 import streamlit as st
 
-from app_pages.common import database
-from tracker.access import Viewer, add_user, authenticate, client_for_code, has_users
+from app_pages.common import database, forget_setup_token, setup_token, sign_in
+from tracker.access import (SignInRefused, create_first_admin, has_users, sign_in_client, sign_in_staff,
+                            staff_viewer)
 from tracker.errors import RecordError
-from tracker.records import audit
 from tracker.samples import load_sample_course, sample_loaded
 
 db = database()
 st.title("Skin progress tracker")
+if "signed_out_because" in st.session_state:
+    st.info(st.session_state.pop("signed_out_because"))
 
 with db.session() as s:
     first_run = not has_users(s)
 
 if first_run:
+    root = str(db.folder.root)
+    token = setup_token(root)
     st.subheader("First run: create the first admin account")
-    st.caption(f"Data folder: {db.folder.root}")
+    st.markdown("This data folder has no staff account yet. Only the server's owner can create the first one: "
+                "enter the **setup token** printed in the console where `streamlit run app.py` was started, "
+                "or run `python -m tracker user add NAME --role admin` on the server and reload this page.")
     with st.form("first_admin"):
-        username = st.text_input("Username", key="first_username")
+        typed = st.text_input("Setup token (from the server's console)", type="password", key="setup_token")
+        username = st.text_input("Username (lower-case letters, digits, '.', '_' or '-')", key="first_username")
         name = st.text_input("Your name", key="first_name")
         password = st.text_input("Password (at least 10 characters)", type="password", key="first_password")
         again = st.text_input("Password again", type="password", key="first_again")
         sample = st.checkbox("Load the sample course (simulated photos from a public-domain portrait)", value=True,
                              key="first_sample")
         if st.form_submit_button("Create account"):
-            if password != again:
+            if not hmac.compare_digest(typed.strip().encode(), token.encode()):
+                st.error("This is not the setup token printed in the server's console.")
+            elif password != again:
                 st.error("The passwords differ.")
             else:
                 try:
                     with db.session() as s:
-                        user = add_user(s, username.strip(), password, "admin", name.strip())
-                        audit(s, user.username, "create", "user", user.id, None)
+                        user = create_first_admin(s, username, password, name)
                         s.commit()
-                        st.session_state.viewer = Viewer(user.display_name, "admin")
+                        who = staff_viewer(user)
+                    forget_setup_token(root)
+                    sign_in(who)
                     if sample and not sample_loaded(db):
                         bar = st.progress(0.0, "Loading the sample course...")
-                        load_sample_course(db, user.username, lambda i, n, label: bar.progress(i / n, label))
+                        load_sample_course(db, who.username, lambda i, n, label: bar.progress(i / n, label))
                     st.rerun()
                 except RecordError as exc:
                     st.error(exc.message)
@@ -48,25 +65,19 @@ with staff:
         username = st.text_input("Username", key="username")
         password = st.text_input("Password", type="password", key="password")
         if st.form_submit_button("Sign in"):
-            with db.session() as s:
-                user = authenticate(s, username.strip(), password)
-                if user is None:
-                    st.error("Unknown username or wrong password.")
-                else:
-                    audit(s, user.username, "login", "user", user.id, None)
-                    s.commit()
-                    st.session_state.viewer = Viewer(user.display_name, user.role)
-                    st.rerun()
+            try:
+                with db.session() as s:
+                    sign_in(sign_in_staff(s, username.strip(), password))
+                st.rerun()
+            except SignInRefused as exc:
+                st.error(exc.message)
 with client:
     with st.form("client_sign_in"):
         code = st.text_input("Your personal access code", key="access_code", help="From your clinic, e.g. 12-ABCD-EFGH")
         if st.form_submit_button("See my progress"):
-            with db.session() as s:
-                found = client_for_code(s, code)
-                if found is None:
-                    st.error("This access code is not valid. Ask your clinic for a new one.")
-                else:
-                    audit(s, "client", "login", "client", found.id, found.id)
-                    s.commit()
-                    st.session_state.viewer = Viewer("client", "client", client_id=found.id)
-                    st.rerun()
+            try:
+                with db.session() as s:
+                    sign_in(sign_in_client(s, code))
+                st.rerun()
+            except SignInRefused as exc:
+                st.error(exc.message)

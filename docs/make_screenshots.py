@@ -13,26 +13,90 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from browser import app_server, browser_page, open_progress, sign_in  # noqa: E402
-from tracker import access  # noqa: E402
+from browser import app_server, browser_page, open_progress, settle, sign_in  # noqa: E402
+from analysis import decode, locate_face  # noqa: E402
+from PIL import Image  # noqa: E402
+from tracker import access, records  # noqa: E402
 from tracker.db import init_data_folder  # noqa: E402
 from tracker.samples import load_sample_course  # noqa: E402
+from tracker_helpers import client_with_course  # noqa: E402
+
+SAMPLES = HERE.parent / "sample_images"
+
+
+def body_area_photo(folder: pathlib.Path) -> pathlib.Path:
+    """A cheek-and-jaw crop of the sample portrait: no whole face, so it is filed as a named body area."""
+    head = locate_face(decode((SAMPLES / "session-1-front.jpg").read_bytes()))
+    cx, cy = (int(round(v)) for v in head.face.xy[50])
+    path = folder / "left-cheek.jpg"
+    Image.fromarray(head.rgb[cy - 150:cy + 450, cx - 350:cx + 250]).save(path, quality=92)
+    return path
+
+
+def record_pages(page, folder: pathlib.Path) -> None:
+    """The client record with its history, and the session page: capture checks and a region drawn."""
+    page.get_by_role("link", name="Clients").click()
+    page.get_by_role("button", name="Open this client").click()
+    page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=HERE / "record.png")
+    page.get_by_role("tab", name="History (1)").click()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=HERE / "record-history.png")
+    page.get_by_role("link", name="Session & photos").click()
+    page.get_by_text("Photos for").wait_for(timeout=60_000)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(SAMPLES / "session-4-front.jpg"))
+    page.get_by_text("face found").wait_for(timeout=120_000)
+    page.wait_for_timeout(2000)
+    page.get_by_text("comparable with the baseline").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=HERE / "session.png")
+    page.get_by_test_id("stFileChipDeleteBtn").first.click()
+    page.get_by_text("face found").wait_for(state="detached", timeout=60_000)
+    settle(page)
+    page.get_by_role("combobox", name="View").click()
+    page.get_by_role("option", name="body area").click()
+    settle(page)
+    area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
+    area.fill("left cheek")
+    area.press("Enter")
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(body_area_photo(folder)))
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=180_000)
+    page.wait_for_timeout(1000)
+    scale = canvas.bounding_box()["width"] / 600
+    corners = [(310, 260), (420, 280), (410, 450), (320, 440)]
+    for x, y in [*corners, corners[0]]:
+        canvas.click(position={"x": x * scale, "y": y * scale})
+        page.wait_for_timeout(200)
+    page.get_by_text("region marked").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    canvas.scroll_into_view_if_needed()
+    page.screenshot(path=HERE / "session-region.png")
 
 
 def main() -> None:
     data = pathlib.Path(tempfile.mkdtemp()) / "data"
     db = init_data_folder(data)
     with db.session() as s:
-        access.add_user(s, "lee", "a long enough secret", "practitioner", "Dr Lee")
+        access.add_user(s, access.owner("docs"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
-    load_sample_course(db, "docs")
+    client_id = load_sample_course(db, "docs")
+    client_with_course(db, "Zoe Example", sessions=2, with_photos=False)  # a course due for its next session
+    with db.session() as s:
+        records.update_client(s, "docs", client_id, "new e-mail address", contact="ada@example.org")
+        s.commit()
     db.close()
     with app_server(data) as url, browser_page() as page:
         page.goto(url)
         page.get_by_role("button", name="Sign in").wait_for()
         page.screenshot(path=HERE / "signin.png")
         sign_in(page, url, "lee", "a long enough secret")
-        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Open this client").wait_for(timeout=60_000)
+        settle(page)
+        page.locator("[data-testid='stDataFrame'] canvas").first.wait_for(timeout=60_000)  # tables drawn
+        page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "clients.png")
         open_progress(page)
         page.wait_for_timeout(3000)
@@ -40,14 +104,11 @@ def main() -> None:
         page.get_by_role("tab", name="Where it changed").click()
         page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "progress-heatmaps.png")
-        page.get_by_role("link", name="Session & photos").click()
-        page.get_by_text("Photos for").wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
-        page.screenshot(path=HERE / "session.png")
         page.get_by_role("link", name="Gallery & reports").click()
         page.get_by_text("Download PNG").first.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "gallery.png")
+        record_pages(page, data.parent)
 
 
 if __name__ == "__main__":

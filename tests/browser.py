@@ -82,3 +82,11 @@ def open_progress(page) -> None:
     page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
     page.get_by_role("link", name="Progress").click()
     page.get_by_text("Across the course").wait_for(timeout=120_000)
+
+
+def settle(page, timeout: int = 180_000) -> None:
+    """Wait until the app has finished running the script (the "Running..." indicator is gone), so that an
+    action does not land on an element a rerun is about to replace."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon']") \
+        .first.wait_for(state="detached", timeout=timeout)

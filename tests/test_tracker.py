@@ -5,18 +5,22 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from tracker import access, backup, clientdata, gallery, photos, progress, records
-from tracker.db import migrate, open_data_folder
-from tracker.errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
-from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tracker.db import alembic_config, head_revision, migrate, open_data_folder
+from tracker.errors import BadPhoto, DuplicatePhoto, DuplicateRecord, NeedsConfirmation, NotAllowed, RecordError
+from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis, RecordVersion
 from tracker.photostore import PhotoStore, atomic_write, sha256_of
-from tracker_helpers import ACTOR, client_with_course, new_db, sample_bytes
+from tracker_helpers import ACTOR, client_with_course, injected, new_db, sample_bytes
 
 
 @pytest.fixture
@@ -33,8 +37,37 @@ def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
     assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
     migrate(engine)  # running again changes nothing
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
         assert conn.execute(text("PRAGMA journal_mode")).scalar() in ("wal", "delete")
+        # The migrations build exactly the models' schema.
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_corrections_migration_upgrades_a_0001_database_with_records(tmp_path):
+    """0004 adds history, chosen baselines, removed photos and stale analyses to a database made by 0001."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (id, name, contact, notes, created_at) "
+                          "VALUES (1, 'Ada', '', '', '2026-01-01')"))
+        conn.execute(text("INSERT INTO courses (id, client_id, treatment, areas, planned_sessions, interval_days, "
+                          "status, started_on) VALUES (1, 1, 't', '[]', 4, 28, 'active', '2026-01-12')"))
+        conn.execute(text("INSERT INTO sessions (id, course_id, number, held_on, practitioner, technique, areas, "
+                          "anaesthetic, notes, immediate_reactions, aftercare) "
+                          "VALUES (1, 1, 1, '2026-01-12', 'Dr', 'gun', '[]', '', '', '', '')"))
+        conn.execute(text("INSERT INTO photos (id, session_id, sha256, view, original_name, format, width, height, "
+                          "size_bytes, imported_at) VALUES (1, 1, 'ab', 'front', 'a.jpg', 'JPEG', 1, 1, 1, "
+                          "'2026-01-12')"))
+        conn.execute(text("INSERT INTO photo_analyses (id, photo_id, analysis_version, created_at) "
+                          "VALUES (1, 1, 'x', '2026-01-12')"))
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT stale FROM photo_analyses")).scalar() == 0
+        assert conn.execute(text("SELECT removed_at FROM photos")).scalar() is None
+        assert set(inspect(engine).get_table_names()) >= {"record_versions", "view_baselines"}
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0001")
+    assert "record_versions" not in inspect(engine).get_table_names()
 
 
 def test_data_folder_uses_wal(db):
@@ -67,7 +100,7 @@ def test_every_record_round_trips(db, tmp_path):
         assert again.store.get(photo.sha256) == sample_bytes(1)  # byte for byte
         later = second.photos[0].analyses[0]
         assert later.reference_photo_id == photo.id and later.analysis_version
-        assert later.result["change"]["redness_a_star"] == pytest.approx(-0.8, abs=0.2)
+        assert later.result["change"]["redness_a_star"] == pytest.approx(injected(2), abs=0.2)
         actions = {(e.action, e.entity) for e in s.scalars(select(AuditEvent))}
         assert {("create", "client"), ("create", "consent"), ("import", "photo"), ("analyse", "photo")} <= actions
     again.close()
@@ -76,7 +109,7 @@ def test_every_record_round_trips(db, tmp_path):
 def test_access_codes_and_passwords_are_stored_hashed(db):
     with db.session() as s:
         client, code = records.add_client(s, ACTOR, "Ben Example")
-        user = access.add_user(s, "ada", "correct horse battery", "practitioner")
+        user = access.add_user(s, access.owner(ACTOR), "ada", "correct horse battery", "practitioner")
         s.commit()
         assert code not in client.access_code_hash and "correct horse" not in user.password_hash
         assert access.client_for_code(s, code).id == client.id
@@ -85,9 +118,9 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
         assert access.authenticate(s, "ada", "correct horse battery").id == user.id
         assert access.authenticate(s, "ada", "wrong password!") is None
         with pytest.raises(RecordError, match="10 characters"):
-            access.add_user(s, "bob", "short", "admin")
+            access.add_user(s, access.owner(ACTOR), "bob", "short", "admin")
         with pytest.raises(RecordError, match="already exists"):
-            access.add_user(s, "ada", "another long one", "admin")
+            access.add_user(s, access.owner(ACTOR), "ada", "another long one", "admin")
 
 
 def test_a_client_sees_only_their_own_records():
@@ -171,7 +204,7 @@ def test_an_import_killed_half_way_leaves_the_store_consistent(db, monkeypatch):
         referenced = set(s.scalars(select(Photo.sha256)))
     assert referenced == set()  # no half record
     assert db.store.verify(referenced) == []
-    assert db.store.collect_garbage(referenced) == 1  # the one original written before the cut
+    assert len(db.store.collect_garbage(lambda: referenced)) == 1  # the one original written before the cut
     assert db.store.all_hashes() == set()
     with db.session() as s:  # the same import now succeeds
         assert len(photos.import_photos(s, db.store, ACTOR, ids["sessions"][0], items)) == 3
@@ -195,6 +228,7 @@ def test_withdrawn_marketing_consent_keeps_a_client_out_of_later_galleries(db, t
     ben = client_with_course(db, "Ben Example", sessions=2)
     private = client_with_course(db, "Cy Private", sessions=2, marketing=False)
     with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)  # a gallery offers only pairs judged comparable
         before = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g1", date(2026, 5, 1))
         assert {p.client_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))} == {ada["client"], ben["client"]}
         records.withdraw_consent(s, ACTOR, ada["client"], "marketing", date(2026, 5, 2))
@@ -218,6 +252,7 @@ def test_gallery_images_carry_no_exif(db, tmp_path):
     with db.session() as s:
         ses = records.add_session(s, ACTOR, ids["course"], date(2026, 2, 9), "Dr", "gun")
         photos.import_photos(s, db.store, ACTOR, ses.id, [photos.Incoming("gps.jpg", buf.getvalue())])
+        photos.analyse_pending(s, db.store, ACTOR)
         written = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g", date(2026, 5, 1))
     exported = Image.open(written[0])
     assert not exported.getexif() and "exif" not in exported.info
@@ -308,10 +343,13 @@ def test_course_progress_lists_each_session_change(db):
         photos.analyse_pending(s, db.store, ACTOR)
         rows = progress.course_progress(s, records.get_course(s, ids["course"]))
     assert [r.status for r in rows] == ["baseline", "compared", "compared"]
-    redness = [r.change["redness_a_star"] for r in rows[1:]]
-    assert redness[0] == pytest.approx(-0.8, abs=0.2) and redness[1] == pytest.approx(-1.5, abs=0.2)
-    assert all(r.beyond_noise["redness_a_star"] for r in rows[1:])
-    assert "redness down" in progress.summary(rows[2], "redness_a_star", "redness")
+    redness = [r.change("redness_a_star") for r in rows[1:]]
+    assert redness[0].change == pytest.approx(injected(2), abs=0.2)
+    assert redness[1].change == pytest.approx(injected(3), abs=0.2)
+    # The bound comes from real re-captures: a* -1 (session 2) is within it, a* -2 (session 3) beyond.
+    assert abs(injected(2)) < redness[0].bound < abs(injected(3))
+    assert [c.verdict for c in redness] == [progress.WITHIN, progress.BEYOND]
+    assert "redness down" in rows[2].change("redness_a_star").sentence()
 
 
 def test_client_overview_counts_courses_and_sessions(db):
@@ -319,3 +357,200 @@ def test_client_overview_counts_courses_and_sessions(db):
     with db.session() as s:
         rows = records.client_overview(s)
     assert [(r.name, r.courses, r.sessions, r.last_session) for r in rows] == [("Ada Example", 1, 2, date(2026, 2, 9))]
+
+
+# --- corrections, history, session guards, due dates and recall (issue 9) ---------------------------
+
+def test_dates_are_checked_not_dropped(db):
+    with db.session() as s:
+        with pytest.raises(RecordError, match="before 1900-01-01"):
+            records.add_client(s, ACTOR, "Old", date(1899, 12, 31))
+        with pytest.raises(RecordError, match="after"):
+            records.add_client(s, ACTOR, "Unborn", date.today().replace(year=date.today().year + 1))
+        with pytest.raises(RecordError, match="not a date"):
+            records.add_client(s, ACTOR, "Typed", "1985/06/01")
+        client, _ = records.add_client(s, ACTOR, "Eldest", date(1900, 1, 1))
+        assert client.date_of_birth == date(1900, 1, 1)
+        with pytest.raises(RecordError, match="consultation date"):
+            records.record_screening(s, ACTOR, client.id, date(2999, 1, 1))
+        with pytest.raises(RecordError, match="needs the date it was given"):
+            records.give_consent(s, ACTOR, client.id, "treatment", None, "Eldest")
+
+
+def test_a_session_out_of_order_beyond_the_plan_or_in_the_future_needs_confirmation(db):
+    ids = client_with_course(db, sessions=0, with_photos=False)
+    course = ids["course"]
+    with db.session() as s:
+        first = records.add_session(s, ACTOR, course, date(2026, 2, 9), "Dr", "gun")
+        with pytest.raises(NeedsConfirmation, match="out of date order with session 1") as found:
+            records.add_session(s, ACTOR, course, date(2026, 2, 1), "Dr", "gun")
+        assert len(found.value.warnings) == 1
+        second = records.add_session(s, ACTOR, course, date(2026, 2, 1), "Dr", "gun", confirmed=True)
+        assert (first.number, second.number) == (1, 2)
+        with pytest.raises(NeedsConfirmation, match="in the future"):
+            records.add_session(s, ACTOR, course, date.today() + timedelta(days=3), "Dr", "gun")
+        records.add_session(s, ACTOR, course, date(2026, 3, 9), "Dr", "gun")
+        records.add_session(s, ACTOR, course, date(2026, 4, 6), "Dr", "gun")
+        with pytest.raises(NeedsConfirmation, match="plans 4 sessions and this would be session 5"):
+            records.add_session(s, ACTOR, course, date(2026, 5, 4), "Dr", "gun")
+        with pytest.raises(RecordError, match="session date 2026-01-01 is before 2026-01-12"):
+            records.add_session(s, ACTOR, course, date(2026, 1, 1), "Dr", "gun")
+        records.set_course_status(s, ACTOR, course, "stopped", "client moved away")
+        with pytest.raises(NeedsConfirmation, match="the course is stopped"):
+            records.add_session(s, ACTOR, course, date(2026, 4, 20), "Dr", "gun", confirmed=False)
+        s.commit()
+
+
+def test_the_same_session_submitted_twice_is_recorded_once(db):
+    course = client_with_course(db, sessions=0, with_photos=False)["course"]
+    product = [{"product": "HA", "batch": "B1", "expiry": None, "volume_ml": 2.0}]
+    with db.session() as s:
+        records.add_session(s, ACTOR, course, date(2026, 1, 12), "Dr", "gun", products=product)
+        s.commit()
+    with db.session() as s:  # a second click: a new request, the same form
+        with pytest.raises(DuplicateRecord, match="recorded moments ago"):
+            records.add_session(s, ACTOR, course, date(2026, 1, 12), "Dr", "gun", products=product, confirmed=True)
+        assert len(records.get_course(s, course).sessions) == 1
+
+
+def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
+    ids = client_with_course(db, sessions=1, with_photos=False)
+    client_id = ids["client"]
+    with db.session() as s:
+        with pytest.raises(RecordError, match="needs a reason"):
+            records.update_client(s, "dr.a", client_id, "", name="Ada Corrected")
+        assert records.update_client(s, "dr.a", client_id, "typo in the name", name="Ada Corrected",
+                                     date_of_birth=date(1985, 12, 1)) == ["date_of_birth", "name"]
+        with pytest.raises(RecordError, match="nothing to change"):
+            records.update_client(s, "dr.a", client_id, "again", name="Ada Corrected")
+        client = records.get_client(s, client_id)
+        records.amend_screening(s, "dr.b", client.screenings[0].id, "forgot aspirin", anticoagulants_or_aspirin=True)
+        assert records.open_contraindications(client) == ["anticoagulants or aspirin"]
+        treatment = next(c for c in client.consents if c.kind == "treatment")
+        records.amend_consent(s, "dr.b", treatment.id, "wrong date on the form", given_on=date(2026, 1, 4))
+        records.set_course_status(s, "dr.b", ids["course"], "stopped", "client moved away")
+        records.amend_session(s, "dr.b", ids["sessions"][0], "batch misread", notes="checked",
+                              products=[{"product": "HA complex", "batch": "B9", "expiry": date(2027, 6, 30),
+                                         "volume_ml": 3.0}])
+        s.commit()
+        trail = records.history(s, client_id)
+        assert [(v.entity, v.actor) for v in trail][::-1] == [
+            ("client", "dr.a"), ("screening", "dr.b"), ("consent", "dr.b"), ("course", "dr.b"), ("session", "dr.b")]
+        assert trail[-1].previous == {"name": "Ada Example", "date_of_birth": "1985-12-10"}
+        assert trail[-1].reason == "typo in the name"
+        assert trail[0].previous["products"][0]["batch"] == "B1" and trail[0].previous["notes"] == ""
+        assert trail[1].previous == {"status": "active"}
+        assert records.get_course(s, ids["course"]).status == "stopped"
+        assert [h.session_id for h in records.batch_recall(s, ACTOR, " b9 ")] == ids["sessions"]
+        assert records.batch_recall(s, ACTOR, "B1") == []
+    clientdata.erase_client(db, db.store, ACTOR, client_id)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(RecordVersion)) == 0
+
+
+def test_next_session_due_and_the_due_list(db):
+    ids = client_with_course(db, sessions=2, with_photos=False)  # sessions on 2026-01-12 and 2026-02-09, every 28 days
+    with db.session() as s:
+        course = records.get_course(s, ids["course"])
+        assert records.next_due(course) == date(2026, 3, 9)
+        due = records.due_courses(s, today=date(2026, 3, 12))
+        assert [(d.course_id, d.days_overdue) for d in due] == [(ids["course"], 3)]
+        assert records.due_courses(s, today=date(2026, 2, 20)) == []
+        records.set_course_status(s, ACTOR, ids["course"], "completed", "done early")
+        assert records.next_due(course) is None and records.due_courses(s, today=date(2026, 3, 12)) == []
+
+
+def test_a_chosen_baseline_is_honoured_and_makes_old_analyses_stale(db):
+    ids = client_with_course(db, sessions=3)
+    first, second, third = ids["photos"]
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+        assert photos.first_of_view(s, ids["course"], "front").id == first
+        with pytest.raises(RecordError, match="needs a reason"):
+            photos.choose_baseline(s, ACTOR, second, " ")
+        assert photos.choose_baseline(s, ACTOR, second, "session 1 was overexposed") == 3
+        s.commit()
+        assert photos.first_of_view(s, ids["course"], "front").id == second
+        assert {p.id for p in photos.pending(s)} == {first, second, third}
+        photos.analyse_pending(s, db.store, ACTOR)
+        rows = {r.photo_id: r for r in progress.course_progress(s, records.get_course(s, ids["course"]))}
+        assert rows[second].status == "baseline"
+        assert photos.latest_analysis(s.get(Photo, first)).reference_photo_id == second
+        assert records.history(s, ids["client"])[0].previous == {"view": "front", "photo_id": first, "chosen": False}
+
+
+def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_until_erasure(db, tmp_path):
+    ids = client_with_course(db, sessions=3)
+    first, second, third = ids["photos"]
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+        digest = s.get(Photo, third).sha256
+        with pytest.raises(RecordError, match="removal reason is one of"):
+            photos.remove_photo(s, db.store, ACTOR, third, "because")
+        photos.remove_photo(s, db.store, ACTOR, third, "unusable", "motion blur")
+        s.commit()
+        course = records.get_course(s, ids["course"])
+        assert [r.photo_id for r in progress.course_progress(s, course)] == [first, second]
+        assert [(p.before.id, p.after.id) for p in gallery.eligible_pairs(s)] == [(first, second)]
+        assert photos.pending(s) == []
+        removed = s.get(Photo, third)
+        assert (removed.removed_reason, removed.removed_by) == ("unusable", ACTOR)
+        assert records.history(s, ids["client"])[0].reason == "blurred, badly lit or otherwise unusable: motion blur"
+        # Removing the baseline moves it to the next photo and makes the analyses stale.
+        assert photos.remove_photo(s, db.store, ACTOR, first, "duplicate") >= 1
+        s.commit()
+        assert photos.first_of_view(s, ids["course"], "front").id == second
+    assert db.store.path(digest).exists()  # kept until the client is erased
+    clientdata.erase_client(db, db.store, ACTOR, ids["client"])
+    assert not db.store.path(digest).exists()
+
+
+def test_another_clients_photo_is_deleted_with_its_original_once_committed(db):
+    ids = client_with_course(db, sessions=2)
+    first, second = ids["photos"]
+    with db.session() as s:
+        digest = s.get(Photo, second).sha256
+        photos.remove_photo(s, db.store, ACTOR, second, "wrong_client")
+        s.rollback()  # a failed transaction deletes nothing
+    assert db.store.path(digest).exists()
+    with db.session() as s:
+        photos.remove_photo(s, db.store, ACTOR, second, "wrong_client")
+        assert db.store.path(digest).exists()  # not before the commit
+        s.commit()
+        assert s.get(Photo, second) is None
+        event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "photo", AuditEvent.action == "delete")).one()
+        assert (event.entity_id, event.detail) == (second, {"reason": "wrong_client"})
+        assert not [v for v in records.history(s, ids["client"]) if v.entity == "photo"]
+    assert not db.store.path(digest).exists()
+
+
+def test_a_photo_moves_to_another_session_or_view_of_the_same_client_only(db):
+    ids = client_with_course(db, sessions=2)
+    other = client_with_course(db, "Olga Other", sessions=1, with_photos=False)
+    first, second = ids["photos"]
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+        with pytest.raises(RecordError, match="same client"):
+            photos.move_photo(s, ACTOR, second, "filed wrongly", session_id=other["sessions"][0])
+        photos.move_photo(s, ACTOR, second, "it is the left view", view="left_45")
+        s.commit()
+        moved = s.get(Photo, second)
+        assert moved.view == "left_45" and photos.latest_analysis(moved) is None
+        assert photos.latest_analysis(s.get(Photo, first)) is not None  # front's baseline did not change
+        assert records.history(s, ids["client"])[0].previous == {"view": "front"}
+        session = records.add_session(s, ACTOR, ids["course"], date(2026, 3, 9), "Dr", "gun")
+        photos.move_photo(s, ACTOR, second, "wrong session", session_id=session.id)
+        s.commit()
+        assert s.get(Photo, second).session.number == 3
+
+
+def test_preview_needs_photography_consent_and_a_single_file_imports(db, tmp_path):
+    ids = client_with_course(db, sessions=1, with_photos=False)
+    with db.session() as s:
+        records.withdraw_consent(s, ACTOR, ids["client"], "photography", date(2026, 1, 6))
+        s.commit()
+        with pytest.raises(NotAllowed, match="photography consent"):
+            photos.capture_preview(s, db.store, ids["sessions"][0], photos.Incoming("a.jpg", b"not even decoded"))
+    single = tmp_path / "one.jpg"
+    single.write_bytes(sample_bytes(1))
+    assert [i.name for i in photos.files_in(single)] == ["one.jpg"]

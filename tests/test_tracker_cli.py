@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tracker.cli import main
-from tracker_helpers import COURSE, SAMPLES
+from tracker_helpers import COURSE, SAMPLES, injected
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_course_from_the_command_line(tracker, tmp_path):
     assert code == 0 and "baseline" in out and "compared" in out
     code, out, _ = tracker("course", "show", 1, "--json")
     rows = json.loads(out)
-    assert rows[1]["change"]["redness_a_star"] == pytest.approx(-0.8, abs=0.2)
+    assert rows[1]["change"]["redness_a_star"]["change"] == pytest.approx(injected(2), abs=0.2)
     code, out, _ = tracker("client", "list")
     assert "Ada Example" in out and "2 sessions" in out
     assert tracker("check")[0] == 0
@@ -74,7 +74,7 @@ def test_a_course_from_the_command_line(tracker, tmp_path):
     (("client", "show", 42), "no client with id 42"),
     (("consent", "withdraw", 42, "--kind", "marketing"), "no client"),
     (("course", "show", 7), "no course with id 7"),
-    (("photos", "import", 3, "/nonexistent"), "not a folder"),
+    (("photos", "import", 3, "/nonexistent"), "not a photo file or a folder"),
 ])
 def test_bad_input_gives_one_error_line_and_exit_2(tracker, argv, message):
     code, _, err = tracker(*argv)
@@ -107,3 +107,38 @@ def test_user_add_reads_the_password_from_stdin(tracker, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
     code, out, _ = tracker("user", "add", "ada", "--role", "admin", "--password-stdin")
     assert code == 0 and "ada (admin)" in out
+
+
+def test_corrections_confirmations_and_recall_from_the_command_line(tracker, tmp_path):
+    tracker("client", "add", "--name", "Cy Example", "--dob", "1990-03-04")
+    tracker("screening", "add", 1, "--date", "2026-01-01")
+    for kind in ("treatment", "photography"):
+        tracker("consent", "add", 1, "--kind", kind, "--signatory", "Cy", "--date", "2026-01-01")
+    tracker("course", "add", 1, "--treatment", "hair loss", "--areas", "scalp", "--sessions", 1,
+            "--start", "2026-01-02")
+    session = ("session", "add", 1, "--practitioner", "Dr", "--technique", "manual", "--product", "Hair mix|LOT-7||2")
+    assert tracker(*session, "--date", "2026-02-01")[0] == 0
+    code, _, err = tracker(*session, "--date", "2026-02-01")
+    assert code == 2 and "recorded moments ago" in err
+    code, _, err = tracker(*session, "--date", "2026-01-20")
+    assert code == 2 and "plans 1 sessions" in err and "out of date order" in err and "--confirm" in err
+    assert tracker(*session, "--date", "2026-01-20", "--confirm")[0] == 0
+    code, out, _ = tracker("recall", "lot-7")
+    assert code == 0 and out.count("client 1 Cy Example") == 2
+    code, _, err = tracker("client", "edit", 1, "--dob", "1850-01-01", "--reason", "typo")
+    assert code == 2 and "before 1900-01-01" in err
+    assert tracker("screening", "edit", 1, "--add", "keloid_tendency", "--reason", "recalled later")[0] == 0
+    code, out, _ = tracker("client", "show", 1)
+    assert "keloid tendency" in out and "session 2 (number 2) on 2026-01-20" in out
+    assert tracker("consent", "edit", 2, "--withdrawn", "2026-03-01", "--reason", "letter received")[0] == 0
+    code, out, _ = tracker("photos", "import", 1, session_folder(tmp_path, 1) / "session-1-front.jpg")  # one file
+    assert code == 0 and out.strip() == "photo 1: session-1-front.jpg as front"
+    code, _, err = tracker("photos", "remove", 1, "--reason", "other")
+    assert code == 2 and "say why in the note" in err
+    code, out, _ = tracker("photos", "remove", 1, "--reason", "unusable")
+    assert code == 0 and tracker("photos", "list", 1)[1].strip() == "photo 1: session-1-front.jpg as front " \
+        "(removed: unusable)"
+    code, out, _ = tracker("client", "history", 1)
+    assert code == 0 and out.count("reason:") == 3 and "keloid_tendency" in out
+    code, out, _ = tracker("course", "status", 1, "completed", "--reason", "all sessions done")
+    assert code == 0 and tracker("course", "due")[1].strip() == "no session due"

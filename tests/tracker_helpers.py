@@ -15,6 +15,11 @@ COURSE = json.loads((SAMPLES / "course.json").read_text())
 ACTOR = "dr.test"
 
 
+def injected(number: int, key: str = "delta_a_star") -> float:
+    """The simulated treatment effect injected into the sample course's session ``number`` (course.json)."""
+    return COURSE["sessions"][number - 1]["injected"][key]
+
+
 def sample_bytes(number: int) -> bytes:
     return (SAMPLES / f"session-{number}-front.jpg").read_bytes()
 

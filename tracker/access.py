@@ -1,9 +1,27 @@
-"""Who may see what: staff accounts, client access codes and role checks.
+"""Who may see what: staff accounts, client access codes, sign-in, sessions and role checks.
 
 Secrets are stored only as scrypt hashes [1]_ (``hashlib.scrypt``, salted,
-n=2**14, r=8, p=1). A client's access code is ``<client id>-<secret>``: the
-id finds the record, the secret proves the code, so signing in needs one
-hash, not one per client.
+n=2**17, r=8, p=1: 128 MiB and about half a second per guess). Hashes made
+with weaker parameters still verify and are re-hashed at the next sign-in.
+A client's access code is ``<client id>-<secret>``: the id finds the record,
+the secret proves the code, so signing in needs one hash, not one per client.
+
+Signing in always costs one scrypt, whether the account or client exists or
+not, so the time taken does not tell which usernames exist. Failures are
+counted per account and per client code in the database (shared by every app
+process): after :data:`MAX_FAILURES` in a row the key is locked for
+:data:`LOCKOUT_S` seconds, and each further failure locks it again, until a
+successful sign-in (or a password reset) clears the count.
+
+A signed-in :class:`Viewer` carries a fingerprint of the credential it signed
+in with. :func:`current` re-checks it against the database on every page run,
+so erasing a client, reissuing their code, or deactivating, resetting or
+changing a staff account ends every open session of it, even if a new record
+were ever given the same id (the fingerprint covers the salted hash, which a
+new record never shares).
+
+The command line acts as the server's owner (:func:`owner`, an admin): whoever
+can run it can read the data folder anyway.
 
 References
 ----------
@@ -15,34 +33,61 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import re
 import secrets
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import NotAllowed, RecordError
-from .models import ROLES, Client, User
+from .errors import NotAllowed, NotFound, RecordError
+from .models import ROLES, AuditEvent, Client, SignInFailure, User
 
-_N, _R, _P = 2**14, 8, 1
+_N, _R, _P = 2**17, 8, 1
+_MAXMEM = 2**28  # scrypt needs 128 * r * n bytes = 128 MiB; OpenSSL's default cap is 32 MiB
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+_CODE = re.compile(r"([0-9]{1,18})-([A-Z0-9]{4})-([A-Z0-9]{4})", re.ASCII)  # ids fit a 64-bit integer
+_DUMMY_SALT = bytes(16)
+MIN_PASSWORD = 10
+MAX_FAILURES = 5
+LOCKOUT_S = 15 * 60
+IDLE_TIMEOUT_DEFAULT_MIN = 30
+
+
+def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
 
 
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=_N, r=_R, p=_P)
-    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+    return f"scrypt${_N}${_R}${_P}${salt.hex()}${_scrypt(secret, salt, _N, _R, _P).hex()}"
 
 
 def verify_secret(secret: str, stored: str | None) -> bool:
+    """Whether ``secret`` matches ``stored``; with nothing stored it still spends one hash."""
     if not stored:
+        _scrypt(secret, _DUMMY_SALT, _N, _R, _P)
         return False
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+        n, r, p = int(n), int(r), int(p)
+        if n > _N or r > _R or p > _P:  # a hash that would cost more than ours: refuse, don't hang
+            return False
+        got = _scrypt(secret, bytes.fromhex(salt), n, r, p)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got.hex(), digest)
+
+
+def needs_rehash(stored: str) -> bool:
+    return not stored.startswith(f"scrypt${_N}${_R}${_P}$")
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
 def new_access_code(client_id: int) -> str:
@@ -50,51 +95,269 @@ def new_access_code(client_id: int) -> str:
     return f"{client_id}-{secret[:4]}-{secret[4:]}"
 
 
+def _parse_code(code: str) -> int | None:
+    """The client id of a well-formed access code, else None (odd characters, huge ids)."""
+    match = _CODE.fullmatch(code)
+    return int(match.group(1)) if match else None
+
+
 def client_for_code(s: Session, code: str) -> Client | None:
-    """The client whose personal access code this is, or None."""
-    head, _, _ = code.strip().partition("-")
-    if not head.isdigit():
+    """The client whose personal access code this is, or None. Upgrades a weaker stored hash."""
+    code = code.strip().upper()
+    client_id = _parse_code(code)
+    client = s.get(Client, client_id) if client_id is not None else None
+    stored = client.access_code_hash if client is not None else None
+    if not verify_secret(code, stored):
         return None
-    client = s.get(Client, int(head))
-    return client if client is not None and verify_secret(code.strip().upper(), client.access_code_hash) else None
-
-
-def add_user(s: Session, username: str, password: str, role: str, display_name: str = "") -> User:
-    if role not in ROLES:
-        raise RecordError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise RecordError("passwords need at least 10 characters")
-    if s.scalar(select(User).where(User.username == username)) is not None:
-        raise RecordError(f"user {username!r} already exists")
-    user = User(username=username, display_name=display_name or username, role=role,
-                password_hash=hash_secret(password))
-    s.add(user)
-    s.flush()
-    return user
-
-
-def has_users(s: Session) -> bool:
-    """Whether any staff account exists (if not, the app offers to create the first admin)."""
-    return s.scalar(select(User.id).limit(1)) is not None
+    if needs_rehash(stored):
+        client.access_code_hash = hash_secret(code)
+    return client
 
 
 def authenticate(s: Session, username: str, password: str) -> User | None:
-    user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    return user if user is not None and verify_secret(password, user.password_hash) else None
+    """The active account with this username and password, or None. Upgrades a weaker stored hash."""
+    plausible = len(username) <= 80 and username.isprintable()  # no NUL or a megabyte sent to the database
+    user = s.scalar(select(User).where(User.username == username, User.active.is_(True))) if plausible else None
+    if not verify_secret(password, user.password_hash if user is not None else None):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_secret(password)
+    return user
 
+
+# --- who is looking ----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is looking: a staff member (``role`` practitioner or admin) or a client (``client_id``)."""
+    """Who is looking: a staff member (``role`` practitioner or admin) or a client (``client_id``).
 
-    name: str
+    ``username`` is unique and is what the audit log records; ``display_name``
+    is for people to read. ``account_id`` and ``credential`` tie a signed-in
+    viewer to the database row and credential it signed in with.
+    """
+
+    username: str
     role: str  # "practitioner", "admin" or "client"
+    display_name: str = ""
     client_id: int | None = None
+    account_id: int | None = None
+    credential: str = ""
+
+    @property
+    def name(self) -> str:
+        """The audit log's actor: the unique username, never the display name."""
+        return self.username
 
     @property
     def is_staff(self) -> bool:
         return self.role in ROLES
 
+
+def owner(actor: str) -> Viewer:
+    """The server's owner at the command line: an admin with no account in the database."""
+    return Viewer(actor, "admin", actor)
+
+
+def staff_viewer(user: User) -> Viewer:
+    return Viewer(user.username, user.role, user.display_name, account_id=user.id,
+                  credential=_fingerprint(user.id, user.username, user.role, user.password_hash))
+
+
+def client_viewer(client: Client) -> Viewer:
+    return Viewer("client", "client", "client", client_id=client.id,
+                  credential=_fingerprint(client.id, client.access_code_hash))
+
+
+def current(s: Session, viewer: Viewer | None) -> Viewer | None:
+    """The viewer as the database sees it now, or None if their session must end (see module docstring)."""
+    if viewer is None or not viewer.credential:
+        return None
+    if viewer.is_staff:
+        user = s.get(User, viewer.account_id) if viewer.account_id is not None else None
+        if user is None or not user.active:
+            return None
+        fresh = staff_viewer(user)
+    else:
+        client = s.get(Client, viewer.client_id) if viewer.client_id is not None else None
+        if client is None or not client.access_code_hash:
+            return None
+        fresh = client_viewer(client)
+    return fresh if hmac.compare_digest(fresh.credential, viewer.credential) else None
+
+
+def idle_timeout_s() -> float:
+    """Seconds without a page run after which the app signs a viewer out (``$TRACKER_IDLE_MINUTES``, default 30)."""
+    text = os.environ.get("TRACKER_IDLE_MINUTES", "")
+    try:
+        minutes = float(text) if text.strip() else IDLE_TIMEOUT_DEFAULT_MIN
+    except ValueError:
+        minutes = IDLE_TIMEOUT_DEFAULT_MIN
+    return max(minutes, 1.0) * 60
+
+
+# --- sign-in with throttling -------------------------------------------------------
+
+class SignInRefused(NotAllowed):
+    pass
+
+
+def _key(kind: str, name: str) -> str:
+    # Hashed, so that a password typed into the username field is not kept in clear.
+    return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
+
+
+def _check_not_locked(s: Session, key: str, now: float) -> None:
+    locked_until = s.scalar(select(SignInFailure.locked_until).where(SignInFailure.key == key))
+    if locked_until is not None and locked_until > now:
+        minutes = max(1, round((locked_until - now) / 60))
+        raise SignInRefused(f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}.")
+
+
+def _record_failure(s: Session, key: str, now: float) -> None:
+    """Count a failure for ``key`` and lock it once :data:`MAX_FAILURES` are reached; commits."""
+    s.execute(delete(SignInFailure).where(SignInFailure.last_at < now - 86400,
+                                          func.coalesce(SignInFailure.locked_until, 0) < now))
+    bump = (update(SignInFailure).where(SignInFailure.key == key)
+            .values(failures=SignInFailure.failures + 1, last_at=now))
+    if s.execute(bump).rowcount == 0:
+        try:
+            s.add(SignInFailure(key=key, failures=1, last_at=now))
+            s.flush()
+        except IntegrityError:  # another process counted the same key first
+            s.rollback()
+            s.execute(bump)
+    failures = s.scalar(select(SignInFailure.failures).where(SignInFailure.key == key))
+    if failures >= MAX_FAILURES:
+        s.execute(update(SignInFailure).where(SignInFailure.key == key).values(locked_until=now + LOCKOUT_S))
+    s.commit()
+
+
+def sign_in_staff(s: Session, username: str, password: str, now: float | None = None) -> Viewer:
+    """Sign a staff member in; commits the outcome (a failure counts even though it raises).
+
+    Raises :class:`SignInRefused` with a message for people: the same one for an
+    unknown username and a wrong password.
+    """
+    now = time.time() if now is None else now
+    key = _key("user", username)
+    _check_not_locked(s, key, now)
+    user = authenticate(s, username, password)
+    if user is None:
+        _record_failure(s, key, now)
+        raise SignInRefused("Unknown username or wrong password.")
+    s.execute(delete(SignInFailure).where(SignInFailure.key == key))
+    s.add(AuditEvent(actor=user.username, action="login", entity="user", entity_id=user.id))
+    s.commit()
+    return staff_viewer(user)
+
+
+def sign_in_client(s: Session, code: str, now: float | None = None) -> Viewer:
+    """Sign a client in with their access code; throttled per client id (see :func:`sign_in_staff`)."""
+    now = time.time() if now is None else now
+    refused = SignInRefused("This access code is not valid. Ask your clinic for a new one.")
+    client_id = _parse_code(code.strip().upper())
+    key = _key("client", str(client_id))
+    if client_id is not None:
+        _check_not_locked(s, key, now)
+    client = client_for_code(s, code)  # one hash, even for a malformed code
+    if client is None:
+        if client_id is not None:
+            _record_failure(s, key, now)
+        raise refused
+    s.execute(delete(SignInFailure).where(SignInFailure.key == key))
+    s.add(AuditEvent(actor="client", action="login", entity="client", entity_id=client.id, client_id=client.id))
+    s.commit()
+    return client_viewer(client)
+
+
+# --- staff accounts ----------------------------------------------------------------
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise RecordError(f"passwords need at least {MIN_PASSWORD} characters")
+
+
+def _new_user(s: Session, actor: str, username: str, password: str, role: str, display_name: str) -> User:
+    username = username.strip()
+    if role not in ROLES:
+        raise RecordError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if not re.fullmatch(r"[a-z0-9._-]{1,80}", username, re.ASCII):
+        raise RecordError("a username is 1 to 80 lower-case letters, digits, '.', '_' or '-'")
+    if not display_name.isprintable():
+        raise RecordError("a display name is one line of text, without control characters")
+    _check_password(password)
+    if s.scalar(select(User).where(User.username == username)) is not None:
+        raise RecordError(f"user {username!r} already exists")
+    user = User(username=username, display_name=display_name.strip() or username, role=role,
+                password_hash=hash_secret(password))
+    s.add(user)
+    s.flush()
+    s.add(AuditEvent(actor=actor, action="create", entity="user", entity_id=user.id))
+    return user
+
+
+def add_user(s: Session, by: Viewer, username: str, password: str, role: str, display_name: str = "") -> User:
+    """Add a staff account; only an admin may."""
+    require_admin(by)
+    return _new_user(s, by.username, username, password, role, display_name)
+
+
+def has_users(s: Session) -> bool:
+    """Whether any staff account exists (if not, the server's owner sets up the first admin)."""
+    return s.scalar(select(User.id).limit(1)) is not None
+
+
+def create_first_admin(s: Session, username: str, password: str, display_name: str = "") -> User:
+    """The first admin account, while no staff account exists at all; refused afterwards.
+
+    The caller must have proved it is the server's owner (the app's one-time
+    setup token printed on the server's console).
+    """
+    if has_users(s):
+        raise NotAllowed("a staff account exists already: ask an admin to add yours")
+    return _new_user(s, username.strip(), username, password, "admin", display_name)
+
+
+def list_users(s: Session, by: Viewer) -> list[User]:
+    require_admin(by)
+    return list(s.scalars(select(User).order_by(User.username)))
+
+
+def _user(s: Session, username: str) -> User:
+    user = s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def deactivate_user(s: Session, by: Viewer, username: str) -> User:
+    """Deactivate an account (it can no longer sign in, its open sessions end); never the last active admin."""
+    require_admin(by)
+    user = _user(s, username)
+    if user.role == "admin" and user.active:
+        admins = s.scalar(select(func.count(User.id)).where(User.role == "admin", User.active.is_(True)))
+        if admins <= 1:
+            raise RecordError("this is the last active admin: add another admin first")
+    user.active = False
+    s.add(AuditEvent(actor=by.username, action="change", entity="user", entity_id=user.id,
+                     detail={"fields": ["active"]}))
+    return user
+
+
+def reset_password(s: Session, by: Viewer, username: str, password: str | None = None) -> str:
+    """Set a new password (a random temporary one when none is given) and return it; ends open sessions."""
+    require_admin(by)
+    user = _user(s, username)
+    password = password if password is not None else secrets.token_urlsafe(12)
+    _check_password(password)
+    user.password_hash = hash_secret(password)
+    s.execute(delete(SignInFailure).where(SignInFailure.key == _key("user", user.username)))
+    s.add(AuditEvent(actor=by.username, action="change", entity="user", entity_id=user.id,
+                     detail={"fields": ["password"]}))
+    return password
+
+
+# --- role checks -------------------------------------------------------------------
 
 def require_staff(viewer: Viewer | None) -> Viewer:
     if viewer is None or not viewer.is_staff:
@@ -115,3 +378,4 @@ def require_client_access(viewer: Viewer | None, client_id: int) -> Viewer:
     if viewer.is_staff or viewer.client_id == client_id:
         return viewer
     raise NotAllowed("these records belong to another client")
+

@@ -2,7 +2,14 @@
 
 Every command works on one data folder (``--data``, else ``TRACKER_DATA_DIR``,
 else ``./data``) and records who did it (``--actor``, else ``$USER``) in the
-audit log. Bad input gives one ``error: ...`` line and exit status 2.
+audit log. Bad input gives one ``error: ...`` line and exit status 2. User
+text (names, notes, file names) is printed with control characters and line
+breaks escaped, so that it can neither fake output lines nor drive the
+terminal.
+
+The command line acts as the server's owner, an admin (whoever can run it can
+read the data folder anyway): it can manage staff accounts, erase clients and
+make backups, which the app allows only to admins.
 """
 
 from __future__ import annotations
@@ -13,21 +20,35 @@ import json
 import os
 import pathlib
 import sys
+import unicodedata
 from datetime import date
 
 from analysis.cli import parse_polygon
-from sqlalchemy import select
 
 from . import backup as backups
-from . import clientdata, gallery, photos, progress, records
-from .access import add_user
+from . import access, cards, clientdata, gallery, photos, progress, records
 from .db import data_folder, init_data_folder, open_data_folder
-from .errors import RecordError
-from .models import CONSENT_KINDS, CONTRAINDICATIONS, ROLES, TECHNIQUES, Photo
+from .errors import NeedsConfirmation, RecordError
+from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, REMOVAL_REASONS, ROLES, TECHNIQUES
+from .photostore import atomic_write
 
 EXIT_ERROR = 2
-SHOWN_METRICS = {"redness_a_star": "redness", "brightness_l_star": "brightness", "texture_roughness": "texture",
-                 "evenness_l_std": "evenness"}
+_CONTROL = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+
+
+def printable(text) -> str:
+    """``text`` with control and format characters (newlines, escapes, bidi overrides) escaped."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _CONTROL else c
+                   for c in str(text))
+
+
+class CheckFailed(RecordError):
+    """``check`` found problems: ``report`` goes to stdout, the message to stderr."""
+
+    def __init__(self, report: str, message: str):
+        super().__init__(message)
+        self.report = report
+
 
 
 def parse_date(text: str) -> date:
@@ -35,6 +56,14 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
+
+
+UNCHANGED = type("Unchanged", (), {"__repr__": lambda self: "unchanged"})()  # argparse leaves non-str defaults alone
+
+
+def parse_optional_date(text: str) -> date | None:
+    """A date, or ``none`` to clear one."""
+    return None if text.strip().lower() == "none" else parse_date(text)
 
 
 def parse_product(text: str) -> dict:
@@ -74,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--role", choices=ROLES, required=True)
     u.add_argument("--name", default="")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user.add_parser("list", help="every staff account")
+    u = user.add_parser("deactivate", help="stop an account signing in and end its open sessions")
+    u.add_argument("username")
+    u = user.add_parser("reset-password", help="set a new password (or print a temporary one with --temporary)")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.add_argument("--temporary", action="store_true", help="generate a temporary password and print it once")
 
     client = sub.add_parser("client", help="clients").add_subparsers(dest="action", required=True)
     c = client.add_parser("add")
@@ -86,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--search", default="")
     c = client.add_parser("show")
     c.add_argument("client", type=int)
+    c = client.add_parser("edit", help="correct a client's details (the previous values are kept)")
+    c.add_argument("client", type=int)
+    c.add_argument("--reason", required=True)
+    c.add_argument("--name")
+    c.add_argument("--dob", type=parse_optional_date, default=UNCHANGED, help="YYYY-MM-DD, or none")
+    c.add_argument("--contact")
+    c.add_argument("--fitzpatrick", type=int, choices=range(1, 7))
+    c.add_argument("--notes")
+    c = client.add_parser("history", help="every correction of a client's records")
+    c.add_argument("client", type=int)
+    c = client.add_parser("code", help="issue a new access code for the client portal (the old one stops working)")
+    c.add_argument("client", type=int)
+    c.add_argument("--card", type=pathlib.Path, help="also write a printable card (PDF) to this file")
+    c.add_argument("--portal", default=os.environ.get("TRACKER_PORTAL_URL", ""), help="the portal's address")
 
     screening = sub.add_parser("screening", help="medical history").add_subparsers(dest="action", required=True)
     sc = screening.add_parser("add")
@@ -96,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--patch-test-date", type=parse_date)
     sc.add_argument("--patch-test-result", choices=("negative", "positive"))
     sc.add_argument("--notes", default="")
+    sc = screening.add_parser("edit", help="correct a recorded screening")
+    sc.add_argument("screening", type=int)
+    sc.add_argument("--reason", required=True)
+    sc.add_argument("--date", type=parse_date)
+    sc.add_argument("--add", action="append", default=[], choices=list(CONTRAINDICATIONS),
+                    help="a contraindication that was present (repeat for several)")
+    sc.add_argument("--remove", action="append", default=[], choices=list(CONTRAINDICATIONS),
+                    help="a contraindication recorded by mistake (repeat for several)")
+    sc.add_argument("--patch-test-date", type=parse_optional_date, default=UNCHANGED)
+    sc.add_argument("--patch-test-result", choices=("negative", "positive", "none"))
+    sc.add_argument("--notes")
 
     consent = sub.add_parser("consent", help="consent records").add_subparsers(dest="action", required=True)
     for name in ("add", "withdraw"):
@@ -105,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         cs.add_argument("--date", type=parse_date, default=date.today())
         if name == "add":
             cs.add_argument("--signatory", required=True)
+    cs = consent.add_parser("edit", help="correct a consent record (ids in 'client show')")
+    cs.add_argument("consent", type=int)
+    cs.add_argument("--reason", required=True)
+    cs.add_argument("--date", type=parse_date)
+    cs.add_argument("--signatory")
+    cs.add_argument("--withdrawn", type=parse_optional_date, default=UNCHANGED, help="YYYY-MM-DD, or none")
 
     course = sub.add_parser("course", help="courses of treatment").add_subparsers(dest="action", required=True)
     co = course.add_parser("add")
@@ -118,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     co = course.add_parser("show", help="the course with each session's metric changes")
     co.add_argument("course", type=int)
     co.add_argument("--json", action="store_true")
+    co = course.add_parser("status", help="mark a course planned, active, completed or stopped")
+    co.add_argument("course", type=int)
+    co.add_argument("status", choices=COURSE_STATUSES)
+    co.add_argument("--reason", required=True)
+    co = course.add_parser("due", help="courses whose next session is due or overdue")
+    co.add_argument("--within", type=int, default=7, help="also list those due within this many days")
 
     session = sub.add_parser("session", help="treatment sessions").add_subparsers(dest="action", required=True)
     se = session.add_parser("add")
@@ -132,13 +205,42 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--notes", default="")
     se.add_argument("--reactions", default="")
     se.add_argument("--aftercare", default="")
+    se.add_argument("--confirm", action="store_true",
+                    help="record it even beyond the planned count, out of date order or in the future")
+    se = session.add_parser("edit", help="correct a session (the previous values are kept)")
+    se.add_argument("session", type=int)
+    se.add_argument("--reason", required=True)
+    se.add_argument("--date", type=parse_date)
+    se.add_argument("--practitioner")
+    se.add_argument("--technique", choices=TECHNIQUES)
+    se.add_argument("--product", type=parse_product, action="append",
+                    help="'name|batch|expiry|ml' (repeat for several; replaces the session's products)")
+    se.add_argument("--notes")
+    se.add_argument("--confirm", action="store_true", help="accept a date out of order or in the future")
 
     ph = sub.add_parser("photos", help="session photos").add_subparsers(dest="action", required=True)
-    im = ph.add_parser("import", help="import a folder of one session's photos")
+    im = ph.add_parser("import", help="import photo files, or folders of them, into one session")
     im.add_argument("session", type=int)
-    im.add_argument("folder", type=pathlib.Path)
+    im.add_argument("paths", type=pathlib.Path, nargs="+", metavar="PATH")
     im.add_argument("--view", help="front, left_45, right_45 or a body area; guessed from head pose if omitted")
     im.add_argument("--region", type=parse_polygon, help="for a body area: the polygon to measure, 'x,y x,y ...'")
+    pl = ph.add_parser("list", help="a session's photos, removed ones marked")
+    pl.add_argument("session", type=int)
+    rm = ph.add_parser("remove", help="take a photo out of the record (wrong_client also deletes it)")
+    rm.add_argument("photo", type=int)
+    rm.add_argument("--reason", choices=list(REMOVAL_REASONS), required=True)
+    rm.add_argument("--note", default="")
+    mv = ph.add_parser("move", help="file a photo under another session or view")
+    mv.add_argument("photo", type=int)
+    mv.add_argument("--reason", required=True)
+    mv.add_argument("--session", type=int)
+    mv.add_argument("--view")
+    bl = ph.add_parser("baseline", help="make a photo its course's baseline of its view")
+    bl.add_argument("photo", type=int)
+    bl.add_argument("--reason", required=True)
+
+    rc = sub.add_parser("recall", help="every client and session that received a product batch")
+    rc.add_argument("batch")
 
     an = sub.add_parser("analyse", help="analyse every photo not yet analysed")
     an.add_argument("--client", type=int)
@@ -179,12 +281,12 @@ def run(args) -> str:
     """Carry out one command; returns what to print."""
     if args.command == "init":
         db = init_data_folder(args.data, args.database_url)
-        return f"data folder ready: {db.folder.root}"
+        return f"data folder ready: {printable(db.folder.root)}"
     if args.command == "restore":
         target = data_folder(args.data).root
         manifest = backups.restore(args.archive, target)
         open_data_folder(target).close()
-        return f"restored {len(manifest['files'])} files into {target}, all hashes verified"
+        return f"restored {len(manifest['files'])} files into {printable(target)}, all hashes verified"
     db = open_data_folder(args.data, args.database_url)
     actor = args.actor
     try:
@@ -196,21 +298,65 @@ def run(args) -> str:
         db.close()
 
 
+def _user_command(args, s, owner) -> str:
+    if args.action == "add":
+        user = access.add_user(s, owner, args.username, _password(args), args.role, args.name)
+        return f"user {user.username} ({user.role}) added"
+    if args.action == "list":
+        return "\n".join(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'deactivated':<12} "
+                         f"{printable(u.display_name)}" for u in access.list_users(s, owner)) or "no staff accounts"
+    if args.action == "deactivate":
+        user = access.deactivate_user(s, owner, args.username)
+        return f"user {user.username} deactivated"
+    password = access.reset_password(s, owner, args.username, None if args.temporary else _password(args))
+    shown = f"; temporary password (shown once): {password}" if args.temporary else ""
+    return f"password of {args.username} reset{shown}"
+
+
 def _dispatch(args, db, s, actor) -> str:
     command, action = args.command, getattr(args, "action", None)
+    owner = access.owner(actor)
     if command == "user":
-        user = add_user(s, args.username, _password(args), args.role, args.name)
-        records.audit(s, actor, "create", "user", user.id, None)
-        return f"user {user.username} ({user.role}) added"
+        return _user_command(args, s, owner)
     if command == "client" and action == "add":
         client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes)
         return f"client {client.id} added\naccess code for the client portal (shown once): {code}"
     if command == "client" and action == "list":
         rows = records.client_overview(s, args.search)
-        return "\n".join(f"{c.id:>6}  {c.name:<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
+        return "\n".join(f"{c.id:>6}  {printable(c.name):<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
                          f"{c.sessions} sessions, last {c.last_session or '-'}" for c in rows) or "no clients"
     if command == "client" and action == "show":
         return _show_client(s, records.get_client(s, args.client, actor))
+    if command == "client" and action == "edit":
+        changes = {k: getattr(args, k) for k in ("name", "contact", "fitzpatrick", "notes")
+                   if getattr(args, k) is not None}
+        if args.dob is not UNCHANGED:
+            changes["date_of_birth"] = args.dob
+        fields = records.update_client(s, actor, args.client, args.reason, **changes)
+        return f"client {args.client} corrected: {', '.join(fields)}"
+    if command == "client" and action == "history":
+        records.audit(s, actor, "view", "client", args.client, args.client, part="history")
+        return "\n".join(f"{v.at:%Y-%m-%d %H:%M} {v.actor}: {v.entity} {v.entity_id}, before: "
+                         f"{json.dumps(v.previous)}; reason: {v.reason}"
+                         for v in records.history(s, args.client)) or "no corrections"
+    if command == "client" and action == "code":
+        code = records.reset_access_code(s, actor, args.client)
+        lines = [f"new access code for client {args.client} (shown once; the old one no longer works): {code}"]
+        if args.card:
+            atomic_write(args.card, cards.access_card_pdf(records.get_client(s, args.client).name, code, args.portal))
+            lines.append(f"printable card written to {args.card}")
+        return "\n".join(lines)
+    if command == "screening" and action == "edit":
+        changes = {field: True for field in args.add} | {field: False for field in args.remove}
+        for key, value in (("screened_on", args.date), ("notes", args.notes)):
+            if value is not None:
+                changes[key] = value
+        if args.patch_test_date is not UNCHANGED:
+            changes["patch_test_on"] = args.patch_test_date
+        if args.patch_test_result:
+            changes["patch_test_result"] = None if args.patch_test_result == "none" else args.patch_test_result
+        fields = records.amend_screening(s, actor, args.screening, args.reason, **changes)
+        return f"screening {args.screening} corrected: {', '.join(fields)}"
     if command == "screening":
         screening = records.record_screening(s, actor, args.client, args.date, set(args.contraindication),
                                              args.patch_test_date, args.patch_test_result, args.notes)
@@ -220,40 +366,89 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "consent" and action == "add":
         consent = records.give_consent(s, actor, args.client, args.kind, args.date, args.signatory)
         return f"{args.kind} consent {consent.id} recorded"
+    if command == "consent" and action == "edit":
+        withdrawn = "unchanged" if args.withdrawn is UNCHANGED else args.withdrawn
+        fields = records.amend_consent(s, actor, args.consent, args.reason, args.date, args.signatory, withdrawn)
+        return f"consent {args.consent} corrected: {', '.join(fields)}"
     if command == "consent" and action == "withdraw":
         records.withdraw_consent(s, actor, args.client, args.kind, args.date)
         return f"{args.kind} consent withdrawn from {args.date}"
     if command == "course" and action == "add":
         course = records.start_course(s, actor, args.client, args.treatment, args.areas, args.sessions,
                                       args.interval_days, args.start, args.override_reason)
-        note = f" (contraindications overridden: {course.override_reason})" if course.override_reason else ""
+        reason = course.override_reason
+        note = f" (contraindications overridden: {printable(reason)})" if reason else ""
         return f"course {course.id} started{note}"
     if command == "course" and action == "show":
         course = records.get_course(s, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
         rows = progress.course_progress(s, course)
-        return json.dumps([vars(r) for r in rows], indent=2) if args.json else _progress_table(course, rows)
-    if command == "session":
-        ses = records.add_session(s, actor, args.course, args.date, args.practitioner, args.technique, args.areas,
-                                  args.product, args.anaesthetic, args.notes, args.reactions, args.aftercare)
+        return json.dumps([r.to_dict() for r in rows], indent=2) if args.json else _progress_table(course, rows)
+    if command == "course" and action == "status":
+        records.set_course_status(s, actor, args.course, args.status, args.reason)
+        return f"course {args.course} is now {args.status}"
+    if command == "course" and action == "due":
+        rows = records.due_courses(s, within_days=args.within)
+        return "\n".join(f"{d.due_on}  {'overdue ' + str(d.days_overdue) + ' days' if d.days_overdue > 0 else 'due'}"
+                         f"  client {d.client_id} {printable(d.client_name)}, course {d.course_id} "
+                         f"{printable(d.treatment)}, {d.sessions_done}/{d.planned_sessions} sessions"
+                         for d in rows) or "no session due"
+    if command == "session" and action == "add":
+        try:
+            ses = records.add_session(s, actor, args.course, args.date, args.practitioner, args.technique, args.areas,
+                                      args.product, args.anaesthetic, args.notes, args.reactions, args.aftercare,
+                                      confirmed=args.confirm)
+        except NeedsConfirmation as exc:
+            raise RecordError(f"{exc.message} with --confirm") from None
         return f"session {ses.id} recorded (number {ses.number} of course {args.course})"
-    if command == "photos":
+    if command == "session" and action == "edit":
+        changes = {k: v for k, v in (("held_on", args.date), ("practitioner", args.practitioner),
+                                     ("technique", args.technique), ("notes", args.notes)) if v is not None}
+        try:
+            fields = records.amend_session(s, actor, args.session, args.reason, args.product, args.confirm, **changes)
+        except NeedsConfirmation as exc:
+            raise RecordError(f"{exc.message} with --confirm") from None
+        return f"session {args.session} corrected: {', '.join(fields)}"
+    if command == "photos" and action == "import":
         region = args.region.tolist() if args.region is not None else None
-        items = [photos.Incoming(i.name, i.data, args.view, region) for i in photos.files_in(args.folder)]
+        items = [photos.Incoming(i.name, i.data, args.view, region) for path in args.paths
+                 for i in photos.files_in(path)]
         added = photos.import_photos(s, db.store, actor, args.session, items)
-        return "\n".join(f"photo {p.id}: {p.original_name} as {p.view}" for p in added)
+        return "\n".join(f"photo {p.id}: {printable(p.original_name)} as {printable(p.view)}" for p in added)
+    if command == "photos" and action == "list":
+        return "\n".join(f"photo {p.id}: {printable(p.original_name)} as {printable(p.view)}"
+                         + (f" (removed: {p.removed_reason})" if p.removed_at else "")
+                         for p in records.get_session(s, args.session).all_photos) or "no photos"
+    if command == "photos":
+        if action == "remove":
+            stale = photos.remove_photo(s, db.store, actor, args.photo, args.reason, args.note)
+            done = f"photo {args.photo} removed ({args.reason})"
+        elif action == "move":
+            stale = photos.move_photo(s, actor, args.photo, args.reason, args.session, args.view)
+            done = f"photo {args.photo} moved"
+        else:
+            stale = photos.choose_baseline(s, actor, args.photo, args.reason)
+            done = f"photo {args.photo} is now the baseline of its view"
+        return done + (f"; {stale} analyses to re-run: python -m tracker analyse" if stale else "")
+    if command == "recall":
+        hits = records.batch_recall(s, actor, args.batch)
+        return "\n".join(f"client {h.client_id} {printable(h.client_name)} ({printable(h.contact) or 'no contact'}): "
+                         f"course {h.course_id}, session {h.session_number} on {h.held_on}, "
+                         f"{printable(h.product)} batch {printable(h.batch)}" for h in hits) \
+            or f"no session used batch {printable(args.batch)}"
     if command == "analyse":
         s.commit()
         done = photos.analyse_pending(s, db.store, actor, args.client,
-                                      lambda i, n, p: progress_bar(i, n, f"photo {p.id} ({p.view})"))
+                                      lambda i, n, p: progress_bar(i, n, f"photo {p.id} ({printable(p.view)})"))
         failed = [a for a in done if a.error_code]
         lines = [f"analysed {len(done) - len(failed)} photos"]
-        lines += [f"photo {a.photo_id}: {a.error_code}: {a.error_message}" for a in failed]
+        lines += [f"photo {a.photo_id}: {a.error_code}: {printable(a.error_message)}" for a in failed]
         return "\n".join(lines)
     if command == "export":
         path = clientdata.export_client(s, db.store, actor, args.client, args.out)
-        return f"exported to {path.parent}"
+        return f"exported to {printable(path.parent)}"
     if command == "erase":
+        access.require_admin(owner)
         if not args.yes:
             raise RecordError("erasure cannot be undone: add --yes to confirm")
         s.close()
@@ -261,54 +456,89 @@ def _dispatch(args, db, s, actor) -> str:
         return f"client {args.client} erased ({removed} photo files removed)"
     if command == "gallery":
         written = gallery.export_gallery(s, db.store, actor, args.out, args.date)
-        return f"{len(written)} before/after pairs exported to {args.out}"
+        return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
+        access.require_admin(owner)
         manifest = backups.backup(db.folder, args.archive)
-        return f"backed up {len(manifest['files'])} files to {args.archive}"
+        return f"backed up {len(manifest['files'])} files to {printable(args.archive)}"
     if command == "check":
-        referenced = set(s.scalars(select(Photo.sha256)))
-        problems = db.store.verify(referenced)
-        lines = [f"{p.sha256}: {p.problem}" for p in problems] or [f"{len(referenced)} photos verified"]
-        if args.collect_garbage:
-            lines.append(f"removed {db.store.collect_garbage(referenced)} unreferenced files")
-        if problems:
-            raise RecordError("\n".join(lines))
-        return "\n".join(lines)
+        return _check(db, args.collect_garbage)
     raise RecordError(f"unknown command {command} {action or ''}")
 
 
+def _check(db, collect: bool) -> str:
+    """Verify every referenced original; report (or, collecting, remove) files no record refers to."""
+    def referenced() -> set[str]:
+        with db.session() as s:
+            return photos.referenced_hashes(s)
+
+    def waiting() -> None:
+        sys.stderr.write("waiting for a running import or erasure to finish...\n")
+        sys.stderr.flush()
+
+    expected = referenced()
+    problems = db.store.verify(expected)
+    lines = [f"{p.sha256}: {p.problem}" for p in problems] + [f"{len(expected) - len(problems)} photos verified"]
+    if collect:
+        removed = db.store.collect_garbage(referenced, on_wait=waiting)
+        lines += [f"removed {p.sha256} ({p.problem})" for p in removed]
+        lines.append(f"removed {len(removed)} unreferenced files")
+        leftovers = []
+    else:
+        with db.store.locked(exclusive=True, on_wait=waiting):
+            leftovers = db.store.unreferenced(referenced())
+        lines += [f"{p.sha256}: {p.problem}" for p in leftovers]
+    if problems or leftovers:
+        advice = " (remove unreferenced files with 'check --collect-garbage')" if leftovers else ""
+        raise CheckFailed("\n".join(lines), f"{len(problems) + len(leftovers)} problems in the photo store{advice}")
+    return "\n".join(lines)
+
+
 def _show_client(s, client) -> str:
-    lines = [f"client {client.id}: {client.name}", f"  born {client.date_of_birth or '-'}, "
-             f"Fitzpatrick {client.fitzpatrick or '-'}, contact {client.contact or '-'}"]
+    """The client's record with the ids that corrections need."""
+    lines = [f"client {client.id}: {printable(client.name)}", f"  born {client.date_of_birth or '-'}, "
+             f"Fitzpatrick {client.fitzpatrick or '-'}, contact {printable(client.contact) or '-'}"]
     open_now = records.open_contraindications(client)
     lines.append("  contraindications: " + ("; ".join(open_now) if open_now else "none open"))
+    lines += [f"  screening {x.id} on {x.screened_on}" for x in client.screenings]
     for kind in CONSENT_KINDS:
         lines.append(f"  {kind} consent: {'current' if records.has_consent(client, kind) else 'none'}")
+    lines += [f"  consent {c.id}: {c.kind}, given {c.given_on}" + (f", withdrawn {c.withdrawn_on}" if c.withdrawn_on
+                                                                   else "") for c in client.consents]
     for course in client.courses:
-        lines.append(f"  course {course.id}: {course.treatment}, {', '.join(course.areas)}, "
-                     f"{len(course.sessions)}/{course.planned_sessions} sessions, {course.status}")
+        due = records.next_due(course)
+        lines.append(f"  course {course.id}: {printable(course.treatment)}, {printable(', '.join(course.areas))}, "
+                     f"{len(course.sessions)}/{course.planned_sessions} sessions, {course.status}"
+                     + (f", next due {due}" if due else ""))
+        lines += [f"    session {x.id} (number {x.number}) on {x.held_on}, {len(x.photos)} photos"
+                  for x in course.sessions]
     return "\n".join(lines)
 
 
 def _progress_table(course, rows) -> str:
-    head = f"course {course.id}: {course.treatment} ({', '.join(course.areas)})"
-    cols = "".join(f"{label:>22}" for label in SHOWN_METRICS.values())
-    lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<12}{cols}"]
+    """Each photo's change since baseline, +- noise; a pair that is not comparable shows why, not a number."""
+    width = 27
+    head = f"course {course.id}: {printable(course.treatment)} ({printable(', '.join(course.areas))})"
+    cols = "".join(f"{f'{m.label} ({m.unit})':>{width}}" for m in progress.SUMMARY)
+    lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<15}{cols}"]
+    notes = []
     for r in rows:
-        cells = ""
-        for m in SHOWN_METRICS:
-            if r.status == "compared" and r.change.get(m) is not None:
-                mark = "*" if r.beyond_noise.get(m) else " "
-                cells += f"{r.change[m]:>+12.2f} +-{r.noise[m]:<6.2f}{mark}" if r.noise.get(m) is not None \
-                    else f"{r.change[m]:>+12.2f}{'':>9}"
-            elif r.status == "baseline" and r.values.get(m) is not None:
-                cells += f"{r.values[m]:>12.2f}{'':>10}"
-            else:
-                cells += f"{'-':>12}{'':>10}"
-        status = r.status if r.comparable in (None, True) else "not comparable"
-        lines.append(f"{r.session:>7} {r.held_on:>10} {r.view:>9}  {status:<12}{cells}")
-    lines.append("baseline rows give values; later rows change since baseline +- 95% noise; * beyond noise")
-    return "\n".join(lines)
+        if r.status == "baseline":
+            cells = "".join(f"{'-' if r.values.get(m.name) is None else f'{r.values[m.name]:.2f}':>{width}}"
+                            for m in progress.SUMMARY)
+        else:
+            shown = [r.change(m.name) for m in progress.SUMMARY]
+            cells = "".join(f"{c.cell():>{width}}" for c in shown)
+            if not r.comparable:
+                notes.append(f"  session {r.session} {printable(r.view)}: "
+                             f"{printable(progress.reason_text(r.reasons, plain=False))}")
+            notes += [f"  session {r.session} {printable(r.view)}, {c.metric.word}: {c.verdict}: "
+                      f"{printable(c.why(plain=False))}"
+                      for c in shown if r.comparable and not c.shown]
+        status = r.status if r.status != "compared" or r.comparable else "not comparable"
+        lines.append(f"{r.session:>7} {r.held_on.isoformat():>10} {printable(r.view):>9}  {status:<15}{cells}")
+    lines.append("baseline rows give values; later rows the change since baseline +- 95% noise; * beyond noise")
+    return "\n".join(lines + notes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,9 +546,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(run(args))
     except (RecordError, FileNotFoundError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        if isinstance(exc, CheckFailed):
+            print(exc.report)
+        print(f"error: {printable(getattr(exc, 'message', exc))}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug, a full disk, a locked database: say so in one line, save nothing
-        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {printable(exc)})",
+              file=sys.stderr)
         return 1
     return 0

@@ -1,11 +1,20 @@
 """A client's data as a whole: export it (right of access) or erase it (right to erasure).
 
 Erasure deletes every row that describes the client (screenings, consents,
-courses, sessions, products, photos, analyses, audit events about them),
-every original and cached image no other record uses, then checkpoints the
-SQLite write-ahead log and vacuums the database so that deleted pages do not
-keep the data on disk. One audit event records that an erasure happened,
-with the former id and no personal data.
+courses, sessions, products, photos, analyses, audit events about them) and,
+in the same transaction, queues each of the client's originals in
+``pending_deletions``. It then deletes every queued original and cached image
+no other record uses, together with every unreferenced file in the store
+(originals left by an import that was killed before it committed, which may
+be this client's), and checkpoints the SQLite write-ahead log and vacuums the
+database so that deleted pages do not keep the data on disk. A crash between
+the commit and the deletions leaves the queue, which the next opening of the
+data folder finishes (:func:`finish_erasures`). One audit event records that
+an erasure happened: the former id, the actor and the number of files, no
+personal data.
+
+Erasure cannot reach copies outside the data folder: backups and exports
+made before it still hold the client (see the README).
 """
 
 from __future__ import annotations
@@ -18,8 +27,8 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from .db import Database
-from .models import AuditEvent, Client, Photo
-from .photostore import PhotoStore, atomic_write
+from .models import AuditEvent, Client, PendingDeletion, Photo
+from .photostore import PhotoStore, StoreBusy, atomic_write, safe_name, safe_suffix
 from .progress import course_progress
 from .records import audit, get_client
 
@@ -60,8 +69,9 @@ def export_client(s: DbSession, store: PhotoStore, actor: str, client_id: int, o
     for course in client.courses:
         for session in course.sessions:
             for photo in session.photos:
-                suffix = pathlib.Path(photo.original_name).suffix.lower() or ".img"
-                name = f"course{course.id}-session{session.number}-{photo.view}-{photo.sha256[:12]}{suffix}"
+                suffix = safe_suffix(photo.original_name) or ".img"
+                name = (f"course{course.id}-session{session.number}-{safe_name(photo.view)}-"
+                        f"{photo.sha256[:12]}{suffix}")
                 atomic_write(out_dir / "photos" / name, store.get(photo.sha256))
     path = out_dir / "client.json"
     atomic_write(path, json.dumps(record, indent=2, default=_plain).encode())
@@ -73,18 +83,41 @@ def erase_client(db: Database, store: PhotoStore, actor: str, client_id: int) ->
     """Erase a client completely (see module docstring); returns how many photo files were removed."""
     with db.session() as s:
         client = get_client(s, client_id)
-        hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.photos}
+        hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.all_photos}
         s.delete(client)
         s.execute(delete(AuditEvent).where(AuditEvent.client_id == client_id))
-        s.flush()
-        still_used = set(s.scalars(select(Photo.sha256).where(Photo.sha256.in_(hashes))))
-        audit(s, actor, "delete", "client", client_id, None, erased=True)
+        s.add_all(PendingDeletion(sha256=digest) for digest in sorted(hashes))
+        audit(s, actor, "delete", "client", client_id, None, erased=True, photo_files=len(hashes))
         s.commit()
-    for digest in hashes - still_used:
-        store.delete(digest)
+    return finish_erasures(db, store)
+
+
+def finish_erasures(db: Database, store: PhotoStore | None = None, wait: bool = True) -> int:
+    """Delete the originals queued by erasures and every unreferenced file, then vacuum; returns files removed.
+
+    Runs under the store's exclusive lock, so it waits for a running import
+    (or, with ``wait=False``, leaves the work for the next run).
+    """
+    store = store or db.store
+    with db.session() as s:
+        queued = list(s.scalars(select(PendingDeletion.id)))
+    if not queued:
+        return 0
+
+    def referenced() -> set[str]:
+        with db.session() as s:
+            return set(s.scalars(select(Photo.sha256)))
+
+    try:
+        removed = store.collect_garbage(referenced, timeout=None if wait else 0)
+    except StoreBusy:
+        return 0
+    with db.session() as s:
+        s.execute(delete(PendingDeletion).where(PendingDeletion.id.in_(queued)))
+        s.commit()
     if db.engine.dialect.name == "sqlite":
         with db.engine.connect() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             conn.execute(text("VACUUM"))
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    return len(hashes - still_used)
+    return sum(1 for r in removed if r.problem == "unreferenced")

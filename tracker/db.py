@@ -10,6 +10,10 @@ PostgreSQL for a clinic group); the photos stay in the data folder.
 The schema is created and upgraded by Alembic migrations only, never by
 ``create_all``, so that every upgrade of a clinic's database is the same
 tested path.
+
+The records are health data: the data folder is made private to its owner
+(mode 0700) and the database file readable by its owner only (0600; SQLite
+gives its WAL and shared-memory files the same mode).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,8 +69,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+#: How long a SQLite writer waits for another (an import, an analysis claim) before giving up, in seconds.
+BUSY_TIMEOUT_S = 60
+
+
 def make_engine(folder: DataFolder) -> Engine:
-    engine = create_engine(folder.database_url)
+    sqlite = folder.database_url.startswith("sqlite")
+    engine = create_engine(folder.database_url, connect_args={"timeout": BUSY_TIMEOUT_S} if sqlite else {})
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -76,6 +86,15 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this version of the tracker can open (and upgrade)."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config(None)).walk_revisions()}
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
 
 
 def migrate(engine: Engine) -> None:
@@ -102,13 +121,24 @@ class Database:
         self.engine.dispose()
 
 
+def make_private(folder: DataFolder) -> None:
+    """The data folder, photo store and cache 0700; the database file 0600, created with that mode."""
+    for sub in (folder.root, folder.photos, folder.cache):
+        sub.mkdir(parents=True, exist_ok=True, mode=0o700)
+        sub.chmod(0o700)
+    database = folder.database_file
+    if database is not None:
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        database.chmod(0o600)
+
+
 def init_data_folder(path=None, database_url=None) -> Database:
     """Create (or upgrade) a data folder and its database; safe to run again."""
     folder = data_folder(path, database_url)
-    for sub in (folder.root, folder.photos, folder.cache):
-        sub.mkdir(parents=True, exist_ok=True)
+    make_private(folder)
     db = Database(folder)
     migrate(db.engine)
+    _finish_interrupted_work(db)
     return db
 
 
@@ -119,4 +149,12 @@ def open_data_folder(path=None, database_url=None) -> Database:
         raise FileNotFoundError(f"no data folder at {folder.root}: run 'python -m tracker init' first")
     db = Database(folder)
     migrate(db.engine)
+    _finish_interrupted_work(db)
     return db
+
+
+def _finish_interrupted_work(db: Database) -> None:
+    """Finish an erasure a crash interrupted (its originals still on disk); see :mod:`tracker.clientdata`."""
+    from .clientdata import finish_erasures  # clientdata builds on this module
+
+    finish_erasures(db, wait=False)

@@ -25,3 +25,18 @@ class BadPhoto(RecordError):
     def __init__(self, message: str, code: str):
         super().__init__(message)
         self.code = code
+
+
+class NeedsConfirmation(RecordError):
+    """Allowed, but unusual enough to ask first (a session beyond the plan, out of date order, in the future).
+
+    ``warnings`` says what is unusual; calling again with ``confirmed=True`` proceeds.
+    """
+
+    def __init__(self, warnings: list[str]):
+        super().__init__("; ".join(warnings) + ". Confirm to proceed")
+        self.warnings = warnings
+
+
+class DuplicateRecord(RecordError):
+    """The same record was just made (a double click, a retried command)."""

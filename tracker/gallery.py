@@ -3,8 +3,18 @@
 A photo may appear in a gallery only while its client's marketing consent
 *and* photography consent are current on the day of the export. Withdrawing
 marketing consent keeps every photo of that client out of every export from
-that day on. Exported images are re-encoded from pixels, so they carry no
-EXIF block at all (no location, no camera serial, no capture time).
+that day on. A pair is offered only when its analysis judged it comparable:
+the "after" photo is the latest of its view that is comparable with the
+baseline, and a view with none is left out. Exported images are re-encoded
+from pixels, so they carry no EXIF block at all (no location, no camera
+serial, no capture time).
+
+Images are built once and kept in the data folder's ``cache/``, beside each
+photo (:meth:`~tracker.photostore.PhotoStore.cache_dir`): a downscaled copy
+of the photo, its de-identified and watermarked variant, and the captioned
+pair, each keyed by what it is made of (photo hash, size, options, analysis
+version for the landmarks), written atomically. The cache is disposable and
+erased with the photo.
 
 De-identification, where the clinic asks for it, either masks the eyes with a
 solid band (from the face's landmarks, with a margin) or crops each photo to
@@ -13,21 +23,28 @@ the lower face, below the eyes; a watermark can be added to every image.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import pathlib
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+import analysis
 from analysis import AnalysisError, decode, locate_face
-from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
+from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, Face
 
 from .models import Client, Photo, Session
-from .photostore import PhotoStore, atomic_write
+from .photos import first_of_view, latest_analysis
+from .photostore import PhotoStore, atomic_write, safe_name
 from .records import audit, has_consent
 
 
@@ -40,36 +57,53 @@ class GalleryPair:
     after: Photo
 
 
+def comparable_with_baseline(photo: Photo) -> bool:
+    """True when the photo's current analysis compared it with its baseline and judged the pair comparable."""
+    found = latest_analysis(photo)
+    return bool(found and found.result and "change" in found.result and found.result["alignment"]["comparable"])
+
+
 def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
-    """Baseline and latest photo of each course and view, for clients whose marketing consent is current."""
+    """For each course and view of a client whose marketing consent is current: the baseline and the
+    latest photo comparable with it (a view with none is left out)."""
     day = day or date.today()
     pairs = []
     for client in s.scalars(select(Client).order_by(Client.id)):
         if not (has_consent(client, "marketing", day) and has_consent(client, "photography", day)):
             continue
         for course in client.courses:
-            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id)
+            photos = list(s.scalars(select(Photo).join(Session).where(Session.course_id == course.id,
+                                                                      Photo.removed_at.is_(None))
                                     .order_by(Session.number, Photo.id)))
             for view in dict.fromkeys(p.view for p in photos):
                 of_view = [p for p in photos if p.view == view]
-                if len(of_view) >= 2:
-                    pairs.append(GalleryPair(client.id, course.id, view, of_view[0], of_view[-1]))
+                baseline = first_of_view(s, course.id, view)
+                after = next((p for p in reversed(of_view) if p.id != baseline.id and comparable_with_baseline(p)),
+                             None)
+                if after is not None:
+                    pairs.append(GalleryPair(client.id, course.id, view, baseline, after))
     return pairs
 
 
 DEIDENTIFY = ("none", "mask_eyes", "crop_lower_face")
 
 
-def deidentify(rgb: np.ndarray, mode: str) -> np.ndarray:
-    """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo."""
+def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None) -> np.ndarray:
+    """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo.
+
+    ``landmarks`` (478 x 2, in this image's pixels) saves finding the face again.
+    """
     if mode == "none":
         return rgb
     if mode not in DEIDENTIFY:
         raise ValueError(f"de-identification is one of {', '.join(DEIDENTIFY)}")
-    try:
-        face = locate_face(rgb).face
-    except AnalysisError:
-        return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
+    if landmarks is not None:
+        face = Face(np.column_stack([landmarks, np.zeros(len(landmarks))]))
+    else:
+        try:
+            face = locate_face(rgb).face
+        except AnalysisError:
+            return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
     iod = face.inter_ocular_px
     eyes = face.xy[list(LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW)]
     if mode == "mask_eyes":
@@ -93,14 +127,18 @@ def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
     """``text`` in translucent white at the bottom right."""
     if not text:
         return rgb
-    img = Image.fromarray(rgb).convert("RGBA")
-    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
+    img = Image.fromarray(rgb)
     font = _font(max(12, img.height // 25))
-    box = draw.textbbox((0, 0), text, font=font)
-    x, y = img.width - (box[2] - box[0]) - img.height // 40, img.height - (box[3] - box[1]) - img.height // 30
-    draw.text((x, y), text, font=font, fill=(255, 255, 255, 150), stroke_width=1, stroke_fill=(0, 0, 0, 90))
-    return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
+    box = ImageDraw.Draw(img).textbbox((0, 0), text, font=font, stroke_width=1)
+    width, height = box[2] - box[0], box[3] - box[1]
+    x, y = img.width - width - img.height // 40, img.height - height - img.height // 30
+    # Blend only the text's box: the rest of the photo is left as it is.
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).text((-box[0], -box[1]), text, font=font, fill=(255, 255, 255, 150), stroke_width=1,
+                               stroke_fill=(0, 0, 0, 90))
+    area = (x, y, x + width, y + height)
+    img.paste(Image.alpha_composite(img.crop(area).convert("RGBA"), layer).convert("RGB"), area[:2])
+    return np.asarray(img)
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
@@ -108,7 +146,9 @@ def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
     """Two photos scaled to one height, next to each other, each captioned."""
     def fit(rgb):
         img = Image.fromarray(rgb)
-        return img.resize((round(img.width * height / img.height), height), Image.LANCZOS)
+        if img.height == height:
+            return img
+        return img.resize((round(img.width * height / img.height), height), Image.LANCZOS, reducing_gap=2.0)
 
     left, right = fit(before), fit(after)
     caption = 0 if not any(labels) else height // 14
@@ -121,20 +161,33 @@ def side_by_side(before: np.ndarray, after: np.ndarray, height: int = 800,
     return np.asarray(canvas)
 
 
-def pair_labels(pair: GalleryPair) -> tuple[str, str]:
-    return tuple(f"Session {p.session.number}, {p.session.held_on.isoformat()}" for p in (pair.before, pair.after))
+def month_after(day: date, baseline: date) -> int:
+    """Whole months (of 30.44 days, rounded) from the baseline session to ``day``."""
+    return round((day - baseline).days / 30.44)
 
 
-def compose_pair(before: np.ndarray, after: np.ndarray, labels: tuple[str, str], mode: str = "none",
-                 mark: str = "") -> np.ndarray:
-    """Two photos de-identified and watermarked as asked, side by side, captioned."""
-    return side_by_side(*(watermark(deidentify(rgb, mode), mark) for rgb in (before, after)), labels=labels)
+def pair_labels(pair: GalleryPair, mode: str = "none") -> tuple[str, str]:
+    """Each photo's caption: its session and date, or, de-identified, the months since the baseline."""
+    if mode == "none":
+        return tuple(f"Session {p.session.number}, {p.session.held_on.isoformat()}" for p in (pair.before, pair.after))
+    start = pair.before.session.held_on
+    return tuple(f"Session {p.session.number}, month {month_after(p.session.held_on, start)}"
+                 for p in (pair.before, pair.after))
 
 
-def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
-    """The before/after image of a pair, de-identified and watermarked as asked, captioned with dates."""
-    before, after = (decode(store.get(p.sha256)).rgb for p in (pair.before, pair.after))
-    return compose_pair(before, after, pair_labels(pair), mode, mark)
+#: Height in pixels of each photo in a gallery pair: a pair 180 mm wide on paper is then about 180 dpi.
+PAIR_HEIGHT = 640
+#: On screen a pair is at most about 900 px wide: half the pixels, a third of the work.
+SCREEN_HEIGHT = 440
+JPEG_QUALITY = 88
+_JPEG_END = b"\xff\xd9"
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """JPEG from pixels only: no EXIF, no comment, no ICC profile."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -144,6 +197,134 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def pixels(data: bytes) -> np.ndarray:
+    """The RGB pixels of a JPEG or PNG made here."""
+    img = Image.open(io.BytesIO(data))
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+
+
+def _cached(path: pathlib.Path, make) -> bytes:
+    """The JPEG at ``path``, made the first time it is asked for.
+
+    Written to a temporary file and renamed into place, so a reader sees a
+    whole file or none. Not flushed to disk (the cache is disposable): a file
+    a crash left incomplete lacks the JPEG end marker and is made again.
+    """
+    try:
+        data = path.read_bytes()
+        if data.endswith(_JPEG_END):
+            return data
+    except FileNotFoundError:
+        pass
+    data = jpeg_bytes(make())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return data
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+
+def _landmarks(photo: Photo) -> np.ndarray | None:
+    """The face's landmarks in the photo's pixels, from its current analysis (None for a body area)."""
+    found = latest_analysis(photo)
+    face = (found.result or {}).get("face") if found else None
+    return np.asarray(face["landmarks"], dtype=float) if face and face.get("landmarks") else None
+
+
+@dataclass(frozen=True)
+class _Shot:
+    """What a gallery image needs of a photo, read from the database beforehand (threads never touch it)."""
+
+    sha256: str
+    height: int
+    landmarks: np.ndarray | None
+
+    @classmethod
+    def of(cls, photo: Photo, mode: str) -> _Shot:
+        return cls(photo.sha256, photo.height, _landmarks(photo) if mode != "none" else None)
+
+
+def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
+    """The photo scaled to ``height`` pixels, cached (as JPEG) by photo hash and height."""
+    def make():
+        rgb = decode(store.get(shot.sha256)).rgb
+        size = (max(1, round(rgb.shape[1] * height / rgb.shape[0])), height)
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return pixels(_cached(store.cache_dir(shot.sha256) / f"thumb-{height}.jpg", make))
+
+
+def _gallery_pixels(store: PhotoStore, shot: _Shot, mode: str, mark: str, height: int) -> np.ndarray:
+    small = _thumbnail(store, shot, height)
+    landmarks = None if shot.landmarks is None else shot.landmarks * (small.shape[0] / shot.height)
+    return watermark(deidentify(small, mode, landmarks), mark)
+
+
+def gallery_pixels(store: PhotoStore, photo: Photo, mode: str = "none", mark: str = "",
+                   height: int = PAIR_HEIGHT) -> np.ndarray:
+    """A photo's thumbnail de-identified (with its stored landmarks) and watermarked as asked."""
+    return _gallery_pixels(store, _Shot.of(photo, mode), mode, mark, height)
+
+
+@dataclass(frozen=True)
+class PairPicture:
+    """What drawing a pair's image needs, read from the database beforehand: building it needs no session,
+    so it can run in a worker thread or when a download is clicked."""
+
+    path: pathlib.Path  # in the cache: keyed by photos, options, captions, size and analysis version
+    labels: tuple[str, str]
+    before: _Shot
+    after: _Shot
+    mode: str
+    mark: str
+    height: int
+
+    def jpeg(self, store: PhotoStore) -> bytes:
+        """The captioned before/after image as JPEG, built the first time and then read from the cache."""
+        return _cached(self.path, lambda: side_by_side(
+            *(_gallery_pixels(store, shot, self.mode, self.mark, self.height) for shot in (self.before, self.after)),
+            self.height, self.labels))
+
+
+def pair_picture(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
+                 height: int = PAIR_HEIGHT) -> PairPicture:
+    labels = pair_labels(pair, mode)
+    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
+    return PairPicture(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels, _Shot.of(pair.before, mode),
+                       _Shot.of(pair.after, mode), mode, mark, height)
+
+
+def pair_jpegs(store: PhotoStore, pairs: list[GalleryPair], mode: str = "none", mark: str = "",
+               height: int = PAIR_HEIGHT) -> list[bytes]:
+    """The captioned before/after image of each pair as JPEG; those not cached yet are built in parallel,
+    one thread per core (the landmarks that place a mask come from the analysis, read beforehand)."""
+    pictures = [pair_picture(store, pair, mode, mark, height) for pair in pairs]
+    refind = mode != "none" and any(s.landmarks is None for p in pictures for s in (p.before, p.after))
+    if len(pictures) < 2 or refind:  # finding a face again uses the face model: one thread
+        return [p.jpeg(store) for p in pictures]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(lambda p: p.jpeg(store), pictures))
+
+
+def pair_jpeg(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
+              height: int = PAIR_HEIGHT) -> bytes:
+    """The captioned before/after image of one pair as JPEG (see :func:`pair_jpegs`)."""
+    return pair_picture(store, pair, mode, mark, height).jpeg(store)
+
+
+def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "") -> np.ndarray:
+    """The before/after image of a pair, de-identified and watermarked as asked, captioned with dates."""
+    return pixels(pair_jpeg(store, pair, mode, mark))
+
+
 def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.Path, pairs: list[GalleryPair],
                  mode: str = "none", mark: str = "") -> list[pathlib.Path]:
     """Write each pair as a PNG with no metadata; returns the files written."""
@@ -151,7 +332,7 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.P
     written = []
     for pair in pairs:
         sessions = f"s{pair.before.session.number}-s{pair.after.session.number}"
-        path = out_dir / f"course{pair.course_id}-{pair.view}-{sessions}.png"
+        path = out_dir / f"course{pair.course_id}-{safe_name(pair.view)}-{sessions}.png"  # a view is user text
         atomic_write(path, png_bytes(pair_image(store, pair, mode, mark)))
         written.append(path)
         audit(s, actor, "export", "gallery", pair.course_id, pair.client_id, view=pair.view)

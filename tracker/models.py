@@ -6,14 +6,22 @@ for treatment, photography and marketing. A :class:`Course` of treatment has
 :class:`Photo` s taken, by :data:`VIEWS`. A photo's original bytes live in the
 photo store (content-addressed by SHA-256); the database holds its metadata
 and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
-Staff sign in as :class:`User`; clients with a personal access code.
+Staff sign in as :class:`User`; clients with a personal access code; :class:`SignInFailure`
+counts failed attempts.
+
+A medical record is amended, never overwritten: each correction keeps the
+previous field values in a :class:`RecordVersion`, with who changed it, when
+and why. A removed photo keeps its row (``removed_at``) and its original
+until the client is erased; :attr:`Session.photos` lists only the photos
+still in the record. A course's baseline of a view is the photo chosen in
+:class:`ViewBaseline`, else the earliest photo of that view.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 VIEWS = ("front", "left_45", "right_45")
@@ -21,6 +29,14 @@ CONSENT_KINDS = ("treatment", "photography", "marketing")
 TECHNIQUES = ("manual", "gun", "roller")
 ROLES = ("practitioner", "admin")
 COURSE_STATUSES = ("planned", "active", "completed", "stopped")
+#: Why a photo leaves a record; ``wrong_client`` also deletes it (see :func:`tracker.photos.remove_photo`).
+REMOVAL_REASONS = {
+    "wrong_client": "another client's photo",
+    "unusable": "blurred, badly lit or otherwise unusable",
+    "duplicate": "a duplicate of another photo",
+    "withdrawn": "the client asked for it to be removed",
+    "other": "another reason (see the note)",
+}
 TREATMENTS = ("skin rejuvenation", "hair loss", "cellulite/fat", "pigmentation")
 AREAS = ("face", "neck", "decolletage", "hands", "scalp", "body")
 
@@ -41,6 +57,12 @@ CONTRAINDICATIONS = {
 }
 
 
+#: Every table's ids only grow (SQLite ``AUTOINCREMENT``; PostgreSQL sequences never go back): an id
+#: once used, e.g. by a client since erased, never names another record, so a stale reference (an open
+#: client-portal session, an old export) can never reach someone else's records.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -51,6 +73,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
@@ -60,8 +83,23 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SignInFailure(Base):
+    """Failed sign-ins in a row for one account or client code, and until when it is locked.
+
+    ``key`` is a SHA-256 of the username or client id, never the typed text;
+    times are Unix seconds, the same in every process and database.
+    """
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float | None] = mapped_column(Float)
+
+
 class Client(Base):
     __tablename__ = "clients"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
@@ -82,6 +120,7 @@ class Screening(Base):
     """The consultation's medical history. A True field is an open contraindication."""
 
     __tablename__ = "screenings"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     screened_on: Mapped[date] = mapped_column(Date)
@@ -113,6 +152,7 @@ class Screening(Base):
 
 class Consent(Base):
     __tablename__ = "consents"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -127,6 +167,7 @@ class Consent(Base):
 
 class Course(Base):
     __tablename__ = "courses"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     treatment: Mapped[str] = mapped_column(String(200))
@@ -144,11 +185,12 @@ class Course(Base):
 
 class Session(Base):
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("course_id", "number"),)
+    __table_args__ = (UniqueConstraint("course_id", "number"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     held_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     practitioner: Mapped[str] = mapped_column(String(200))
     technique: Mapped[str] = mapped_column(String(20))
     areas: Mapped[list] = mapped_column(JSON, default=list)
@@ -158,12 +200,17 @@ class Session(Base):
     aftercare: Mapped[str] = mapped_column(Text, default="")
     course: Mapped[Course] = relationship(back_populates="sessions")
     products: Mapped[list[ProductUse]] = relationship(back_populates="session", cascade="all, delete-orphan")
-    photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
-                                               order_by="Photo.id")
+    all_photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
+                                                   order_by="Photo.id")
+    #: The photos in the record: removed ones are left out (they stay in ``all_photos`` until erasure).
+    photos: Mapped[list[Photo]] = relationship(
+        primaryjoin="and_(Session.id == Photo.session_id, Photo.removed_at.is_(None))", order_by="Photo.id",
+        viewonly=True)
 
 
 class ProductUse(Base):
     __tablename__ = "product_uses"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     product: Mapped[str] = mapped_column(String(200))
@@ -177,7 +224,7 @@ class Photo(Base):
     """A photo's record; its original bytes are in the photo store under ``sha256``."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("session_id", "sha256"),)
+    __table_args__ = (UniqueConstraint("session_id", "sha256"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -190,16 +237,26 @@ class Photo(Base):
     captured_at: Mapped[datetime | None] = mapped_column(DateTime)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     region: Mapped[list | None] = mapped_column(JSON)  # marked polygon for body areas, in this photo's pixels
-    session: Mapped[Session] = relationship(back_populates="photos")
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    removed_reason: Mapped[str | None] = mapped_column(String(20))  # a REMOVAL_REASONS key
+    session: Mapped[Session] = relationship(back_populates="all_photos")
     analyses: Mapped[list[PhotoAnalysis]] = relationship(back_populates="photo", cascade="all, delete-orphan",
                                                          order_by="PhotoAnalysis.id",
                                                          foreign_keys="PhotoAnalysis.photo_id")
 
 
 class PhotoAnalysis(Base):
-    """The `analysis` result for a photo (against its baseline), or the error that stopped it."""
+    """The `analysis` result for a photo (against its baseline), or the error that stopped it.
+
+    One per photo and analysis version. A row with neither ``result`` nor
+    ``error_code`` is a *claim*: a run is analysing the photo now (see
+    :func:`tracker.photos.claim`).
+    """
 
     __tablename__ = "photo_analyses"
+    __table_args__ = (UniqueConstraint("photo_id", "analysis_version", name="uq_photo_analyses_photo_version"),
+                      NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
     reference_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
@@ -207,6 +264,8 @@ class PhotoAnalysis(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+    #: Set when a correction (baseline, move, removal) changed what this analysis compared with: re-run it.
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     photo: Mapped[Photo] = relationship(back_populates="analyses", foreign_keys=[photo_id])
 
@@ -215,6 +274,7 @@ class AuditEvent(Base):
     """Who did what to which record, and when. Holds ids and actions, never personal data."""
 
     __tablename__ = "audit_events"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(200))
@@ -223,3 +283,50 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class PendingDeletion(Base):
+    """An erased client's original, to be deleted from the photo store.
+
+    Written in the erasure's transaction and removed once the file is gone, so
+    that a crash between the two leaves a record the next run finishes
+    (:func:`tracker.clientdata.finish_erasures`). It holds the file's hash only.
+    """
+
+    __tablename__ = "pending_deletions"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ViewBaseline(Base):
+    """The photo chosen as a course's baseline of a view (without one, the earliest photo of the view)."""
+
+    __tablename__ = "view_baselines"
+    __table_args__ = (UniqueConstraint("course_id", "view"), NEVER_REUSE_IDS)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    view: Mapped[str] = mapped_column(String(100))
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    chosen_by: Mapped[str] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecordVersion(Base):
+    """A record's field values before a correction: who changed it, when and why.
+
+    Holds personal data (the previous values), so it belongs to the client and
+    is deleted with them (the foreign key cascades on erasure).
+    """
+
+    __tablename__ = "record_versions"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    entity: Mapped[str] = mapped_column(String(40))  # client, screening, consent, course, session, photo, baseline
+    entity_id: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[dict] = mapped_column(JSON)  # the changed fields' values before the change
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

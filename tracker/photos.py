@@ -1,35 +1,83 @@
 """Importing session photos and analysing them against the course's baseline.
 
 An import is all or nothing: every file is decoded and checked first (a
-non-image, a duplicate or a photo without a face and without a named body
-area stops the import with the file's name), then originals go to the photo
-store and rows to the database in one transaction. A crash part-way leaves
-no photo row; the store may hold originals no row refers to yet, which
-:meth:`~tracker.photostore.PhotoStore.collect_garbage` removes.
+non-image, a duplicate, a bad view name or region, or a photo without a face
+and without a named body area stops the import with the file's name), then
+rows and originals are written in one transaction. A crash part-way leaves no
+photo row; the store may hold originals no row refers to, which ``check``
+reports and :meth:`~tracker.photostore.PhotoStore.collect_garbage` removes.
+The import holds the store's shared lock until its transaction ends, so a
+collector never removes an original whose row is about to commit.
 
-The baseline of a photo is the same view's photo in the course's earliest
-session that has one.
+Two imports for the same client never both add a photo: the duplicate check
+runs after taking the client's write lock (an ``UPDATE`` of the client's row,
+held until the transaction ends), so the second import sees the first's rows.
+
+The baseline of a view is the photo the practitioner chose for the course
+(:func:`choose_baseline`), else the view's photo in the course's earliest
+session that has one. Corrections (a new baseline, a photo moved or removed)
+mark the analyses they change stale, so that :func:`analyse_pending` runs them
+again.
+
+Each photo is analysed once per analysis version: a run first *claims* it by
+inserting its (photo, version) row, which a unique constraint lets only one
+run do (a stale row is replaced in the same transaction). Any error in one
+photo is recorded against that photo, and the run goes on with the next.
+
+A removed photo (:func:`remove_photo`) leaves the record, the progress and the
+galleries, but keeps its row and its original until the client is erased, so
+that the record shows what was removed, by whom and why. A photo removed as
+another client's (``wrong_client``) is deleted at once: its row, analyses and
+history, and its original unless another record uses the same file; one audit
+event keeps the ids and the reason.
 """
 
 from __future__ import annotations
 
 import pathlib
+import re
+import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 import analysis
-from analysis import AnalysisError, UnsupportedImage, decode, locate_face
+from analysis import AnalysisError, ImageTooLarge, UnsupportedImage, decode, locate_face
+from analysis.polygon import validate_polygon
 from analysis.visual import Check, capture_checks, ghost
 
-from .errors import BadPhoto, DuplicatePhoto, NotAllowed, RecordError
-from .models import VIEWS, Course, Photo, PhotoAnalysis, Session
+from .errors import BadPhoto, DuplicatePhoto, NotAllowed, NotFound, RecordError
+from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysis, RecordVersion, Session,
+                     ViewBaseline, utcnow)
 from .photostore import PhotoStore, sha256_of
-from .records import audit, get_session, has_consent
+from .records import amend, audit, get_session, has_consent
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
+#: A body area's name: letters, digits, spaces, ``-``, ``_`` and ``'``; never a path, never markup.
+BODY_AREA = re.compile(r"\w[\w '-]{0,59}")
+MAX_NAME = 300
+#: A claim older than this belongs to a run that died; another run may take the photo over.
+CLAIM_TIMEOUT = timedelta(minutes=30)
+
+
+def check_view(view: str) -> str:
+    """A standard view, or a body area's name checked against :data:`BODY_AREA`."""
+    view = view.strip()
+    if view in VIEWS or BODY_AREA.fullmatch(view):
+        return view
+    raise RecordError(f"view {view!r}: use front, left_45, right_45 or a body area's name "
+                      "(letters, digits, spaces, '-', at most 60)")
+
+
+def clean_name(name: str) -> str:
+    """A file name as plain text: undecodable bytes and control characters replaced, at most 300 characters."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text)
+    return text[:MAX_NAME] or "unnamed"
 
 
 @dataclass(frozen=True)
@@ -41,19 +89,23 @@ class Incoming:
 
 
 def files_in(folder: pathlib.Path) -> list[Incoming]:
-    """The image files of a session folder, by name."""
+    """The image files of a session folder, by name; or a single photo file."""
+    if folder.is_file():
+        return [Incoming(folder.name, folder.read_bytes())]
     if not folder.is_dir():
-        raise RecordError(f"{folder} is not a folder")
+        raise RecordError(f"{folder} is not a photo file or a folder")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise RecordError(f"no photos in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-    return [Incoming(p.name, p.read_bytes()) for p in paths]
+    return [Incoming(clean_name(p.name), p.read_bytes()) for p in paths]
 
 
 def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
-    """Decode a file and settle its view; raises BadPhoto with the file's name."""
+    """Decode a file and settle its view and region; raises BadPhoto with the file's name."""
     try:
         image = decode(item.data)
+        if item.region is not None:
+            validate_polygon(item.region, image.width, image.height)
     except AnalysisError as exc:
         raise BadPhoto(f"{item.name}: {exc.message}", exc.code) from exc
     if item.view is not None:
@@ -67,56 +119,230 @@ def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
     return image, view
 
 
+def _hold_until_transaction_ends(s: DbSession, store: PhotoStore) -> None:
+    """Take the store's shared lock until ``s``'s transaction commits or rolls back (see module docstring)."""
+    lock = store.acquire(exclusive=False)
+
+    def release(_session, transaction) -> None:
+        if transaction.parent is None:
+            lock.release()  # idempotent: later transactions of the session find it released
+
+    event.listen(s, "after_transaction_end", release)
+
+
 def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
                   items: Iterable[Incoming]) -> list[Photo]:
     """Check, store and record a session's photos, all or nothing (see module docstring)."""
-    session = get_session(s, session_id)
+    items = [replace(i, name=clean_name(i.name), view=None if i.view is None else check_view(i.view))
+             for i in items]
+    session = check_photo_consent(s, session_id)
     client = session.course.client
-    if not has_consent(client, "photography", session.held_on):
-        raise NotAllowed(f"client {client.id} has no current photography consent")
-    known = set(s.scalars(select(Photo.sha256).join(Session).where(Session.course_id.in_(
-        select(Course.id).where(Course.client_id == client.id)))))
-    checked = []
+    checked, digests = [], set()
     for item in items:
         digest = sha256_of(item.data)
+        if digest in digests:
+            raise DuplicatePhoto(f"{item.name}: this photo is in the import twice")
+        digests.add(digest)
+        checked.append((item, digest, *_check(item)))
+    _hold_until_transaction_ends(s, store)
+    s.execute(update(Client).where(Client.id == client.id).values(id=Client.id))  # the client's write lock
+    known = set(s.scalars(select(Photo.sha256).join(Session).join(Course).where(Course.client_id == client.id)))
+    for item, digest, _, _ in checked:
         if digest in known:
             raise DuplicatePhoto(f"{item.name}: this photo is already in the client's records")
-        known.add(digest)
-        checked.append((item, digest, *_check(item)))
-    photos = []
-    for item, digest, image, view in checked:
+    photos = [Photo(session=session, sha256=digest, view=view, original_name=item.name, format=image.format,
+                    width=image.width, height=image.height, size_bytes=len(item.data),
+                    captured_at=image.captured_at, region=item.region)
+              for item, digest, image, view in checked]
+    s.add_all(photos)
+    s.flush()  # rows first: a database error leaves no original behind
+    for item, *_ in checked:
         store.put(item.data)
-        photo = Photo(session=session, sha256=digest, view=view, original_name=item.name, format=image.format,
-                      width=image.width, height=image.height, size_bytes=len(item.data),
-                      captured_at=image.captured_at, region=item.region)
-        s.add(photo)
-        photos.append(photo)
-    s.flush()
     for photo in photos:
         audit(s, actor, "import", "photo", photo.id, client.id, session_id=session.id, view=photo.view)
     return photos
 
 
+def referenced_hashes(s: DbSession) -> set[str]:
+    """The SHA-256 of every original a photo record refers to."""
+    return set(s.scalars(select(Photo.sha256)))
+
+
+def get_photo(s: DbSession, photo_id: int) -> Photo:
+    photo = s.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo with id {photo_id}")
+    return photo
+
+
 def first_of_view(s: DbSession, course_id: int, view: str) -> Photo | None:
-    """The course's earliest photo of a view: the baseline every later photo of it is compared with."""
-    return s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view)
+    """The course's baseline of a view: the chosen photo, else the earliest photo of the view still in the record."""
+    chosen = s.scalar(select(Photo).join(ViewBaseline, ViewBaseline.photo_id == Photo.id)
+                      .where(ViewBaseline.course_id == course_id, ViewBaseline.view == view,
+                             Photo.removed_at.is_(None)))
+    if chosen is not None:
+        return chosen
+    return s.scalar(select(Photo).join(Session).where(Session.course_id == course_id, Photo.view == view,
+                                                      Photo.removed_at.is_(None))
                     .order_by(Session.number, Photo.id).limit(1))
 
 
 def baseline_of(s: DbSession, photo: Photo) -> Photo | None:
-    """The same view's photo in the course's earliest session that has one; None if that is this photo."""
+    """The baseline ``photo`` is compared with (see :func:`first_of_view`); None if that is this photo."""
     first = first_of_view(s, photo.session.course_id, photo.view)
     return None if first is None or first.id == photo.id else first
 
 
+def baselines_key(s: DbSession, course_id: int) -> tuple:
+    """The course's current baseline of each view, as ``((view, photo id), ...)``: a cache key for previews."""
+    views = s.scalars(select(Photo.view).join(Session).where(Session.course_id == course_id,
+                                                             Photo.removed_at.is_(None)).distinct())
+    return tuple(sorted((view, first_of_view(s, course_id, view).id) for view in views))
+
+
+def _mark_stale(s: DbSession, course_id: int, view: str) -> int:
+    """Mark every analysis of a course's view stale (its baseline changed); returns how many."""
+    found = list(s.scalars(select(PhotoAnalysis).join(Photo, PhotoAnalysis.photo_id == Photo.id).join(Session)
+                           .where(Session.course_id == course_id, Photo.view == view,
+                                  PhotoAnalysis.stale.is_(False))))
+    for record in found:
+        record.stale = True
+    return len(found)
+
+
+def _restale_after(s: DbSession, photo: Photo, change: Callable[[], None], also: tuple = ()) -> int:
+    """Make a change to ``photo``; mark stale what it changed: the photo's analyses, and every analysis of a
+    (course, view) whose baseline moved (the photo's own, and ``also``). Returns how many were marked."""
+    groups = {(photo.session.course_id, photo.view), *also}
+    baselines = {key: getattr(first_of_view(s, *key), "id", None) for key in groups}
+    change()
+    s.flush()
+    s.expire_all()
+    marked = 0
+    for key, old in baselines.items():
+        if old != getattr(first_of_view(s, *key), "id", None):
+            marked += _mark_stale(s, *key)
+    for record in photo.analyses:
+        if not record.stale:
+            record.stale = True
+            marked += 1
+    s.flush()
+    return marked
+
+
+def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int:
+    """Make a photo its course's baseline of its view; returns how many analyses became stale."""
+    photo = get_photo(s, photo_id)
+    if photo.removed_at is not None:
+        raise RecordError(f"photo {photo.id} was removed from the record")
+    course_id = photo.session.course_id
+    current = s.scalar(select(ViewBaseline).where(ViewBaseline.course_id == course_id,
+                                                  ViewBaseline.view == photo.view))
+    previous = first_of_view(s, course_id, photo.view)
+    if previous is not None and previous.id == photo.id:
+        raise RecordError(f"photo {photo.id} is already the baseline of {photo.view}")
+
+    def change():
+        if current is None:
+            s.add(ViewBaseline(course_id=course_id, view=photo.view, photo_id=photo.id, chosen_by=actor))
+        else:
+            current.photo_id, current.chosen_by, current.chosen_at = photo.id, actor, utcnow()
+
+    amend(s, actor, photo.session.course, "baseline", photo.session.course.client_id, {}, reason,
+           {"view": photo.view, "photo_id": previous.id if previous else None, "chosen": current is not None})
+    return _restale_after(s, photo, change)
+
+
+def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id: int | None = None,
+               view: str | None = None) -> int:
+    """File a photo under another session of the same client, or another view; returns analyses made stale."""
+    photo = get_photo(s, photo_id)
+    if photo.removed_at is not None:
+        raise RecordError(f"photo {photo.id} was removed from the record")
+    changes = {}
+    if session_id is not None and session_id != photo.session_id:
+        target = get_session(s, session_id)
+        if target.course.client_id != photo.session.course.client_id:
+            raise RecordError("a photo moves only between sessions of the same client; for another client's "
+                              "photo, remove it as 'wrong_client'")
+        if any(p.sha256 == photo.sha256 for p in target.all_photos):
+            raise DuplicatePhoto(f"session {target.id} already holds this photo")
+        changes["session_id"] = session_id
+    if view is not None and view.strip() and view.strip() != photo.view:
+        changes["view"] = view.strip()
+    if not changes:
+        raise RecordError(f"nothing to change in photo {photo.id}")
+    old_course = photo.session.course_id
+    new_course = get_session(s, changes["session_id"]).course_id if "session_id" in changes else old_course
+    chosen = s.scalar(select(ViewBaseline).where(ViewBaseline.photo_id == photo.id))
+
+    def change():
+        amend(s, actor, photo, "photo", photo.session.course.client_id, changes, reason)
+        s.expire(photo, ["session"])
+        if chosen is not None and (photo.view != chosen.view or photo.session.course_id != old_course):
+            s.delete(chosen)  # the chosen baseline left its view or course: that view falls back to the earliest
+
+    return _restale_after(s, photo, change, also=((new_course, changes.get("view", photo.view)),))
+
+
+def remove_photo(s: DbSession, store: PhotoStore, actor: str, photo_id: int, reason: str, note: str = "") -> int:
+    """Take a photo out of the record, with a REMOVAL_REASONS code (see module docstring); returns analyses
+    made stale. For ``wrong_client`` the original is deleted from the store once the change is committed."""
+    if reason not in REMOVAL_REASONS:
+        raise RecordError(f"removal reason is one of {', '.join(REMOVAL_REASONS)}")
+    if reason == "other" and not note.strip():
+        raise RecordError("say why in the note when the reason is 'other'")
+    photo = get_photo(s, photo_id)
+    if photo.removed_at is not None:
+        raise RecordError(f"photo {photo.id} was already removed")
+    client_id = photo.session.course.client_id
+    why = REMOVAL_REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
+    if reason != "wrong_client":
+        def change():
+            amend(s, actor, photo, "photo", client_id, {"removed_at": utcnow(), "removed_by": actor,
+                                                         "removed_reason": reason}, why)
+        return _restale_after(s, photo, change)
+    digest, course_id, view = photo.sha256, photo.session.course_id, photo.view
+    was_baseline = getattr(first_of_view(s, course_id, view), "id", None) == photo.id
+    for version in s.scalars(select(RecordVersion).where(RecordVersion.entity == "photo",
+                                                         RecordVersion.entity_id == photo.id)):
+        s.delete(version)  # it would keep another person's file name and hash in this client's history
+    s.delete(photo)
+    s.flush()
+    audit(s, actor, "delete", "photo", photo_id, client_id, reason=reason)
+    marked = _mark_stale(s, course_id, view) if was_baseline else 0
+    if s.scalar(select(Photo.id).where(Photo.sha256 == digest).limit(1)) is None:
+        _delete_after_commit(s, store, digest)
+    return marked
+
+
+def _delete_after_commit(s: DbSession, store: PhotoStore, digest: str) -> None:
+    """Delete an original from the store when (and only if) the transaction that dropped its row commits."""
+    if "delete_originals" not in s.info:
+        pending = s.info["delete_originals"] = []
+
+        def commit(_s):
+            for item in pending:
+                store.delete(item)
+            pending.clear()
+
+        event.listen(s, "after_commit", commit)
+        event.listen(s, "after_soft_rollback", lambda _s, _t: pending.clear())
+    s.info["delete_originals"].append(digest)
+
+
 def latest_analysis(photo: Photo) -> PhotoAnalysis | None:
-    current = [a for a in photo.analyses if a.analysis_version == analysis.__version__]
+    """The photo's finished analysis by the installed version (a result or an error) that no correction
+    made stale; a claim in progress is not one."""
+    current = [a for a in photo.analyses if a.analysis_version == analysis.__version__ and not a.stale
+               and (a.result is not None or a.error_code is not None)]
     return current[-1] if current else None
 
 
 def pending(s: DbSession, client_id: int | None = None) -> list[Photo]:
-    """Photos without an analysis by the installed analysis version, oldest session first."""
-    query = select(Photo).join(Session).join(Course).order_by(Course.id, Session.number, Photo.id)
+    """Photos in the record without a current analysis (see :func:`latest_analysis`), oldest session first."""
+    query = (select(Photo).join(Session).join(Course).where(Photo.removed_at.is_(None))
+             .order_by(Course.id, Session.number, Photo.id))
     if client_id is not None:
         query = query.where(Course.client_id == client_id)
     return [p for p in s.scalars(query) if latest_analysis(p) is None]
@@ -140,42 +366,84 @@ class _Baselines:
         return value
 
 
-def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
-                  baselines: _Baselines | None = None) -> PhotoAnalysis:
-    """Analyse one photo against its baseline and store the result, or the error that stopped it."""
-    baselines = baselines or _Baselines(store)
+def release_stale_claims(s: DbSession) -> int:
+    """Drop claims older than :data:`CLAIM_TIMEOUT` (their run died); returns how many."""
+    stale = s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None),
+                                                  PhotoAnalysis.created_at < utcnow() - CLAIM_TIMEOUT))
+    s.commit()
+    return stale.rowcount
+
+
+def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
+    """Insert and commit the photo's row for this analysis version, replacing a stale one; None if another
+    run holds it."""
+    s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.photo_id == photo.id, PhotoAnalysis.stale.is_(True),
+                                          PhotoAnalysis.analysis_version == analysis.__version__))
     baseline = baseline_of(s, photo)
     record = PhotoAnalysis(photo=photo, reference_photo_id=baseline.id if baseline else None,
                            analysis_version=analysis.__version__)
-    face = photo.view in VIEWS
+    s.add(record)
     try:
-        reference = baselines.load(baseline, face, keep=True) if baseline else None
-        if face:
-            result = analysis.analyse(baselines.load(photo, True, keep=False), reference)
-        else:
-            marked = (baseline or photo).region
-            if not marked:
-                raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
-            result = analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
-        record.result = result
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        return None
+    return record
+
+
+def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dict:
+    face = photo.view in VIEWS
+    reference = baselines.load(baseline, face, keep=True) if baseline else None
+    if face:
+        return analysis.analyse(baselines.load(photo, True, keep=False), reference)
+    marked = (baseline or photo).region
+    if not marked:
+        raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
+    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
+
+
+def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
+                  baselines: _Baselines | None = None) -> PhotoAnalysis | None:
+    """Claim, analyse and record one photo; None if another run has claimed it.
+
+    Whatever goes wrong with this photo (a typed analysis error, a damaged
+    stored region, a missing original, a bug) is recorded against it as an
+    error code and message; it never reaches the caller.
+    """
+    record = claim(s, photo)
+    if record is None:
+        return None
+    baseline = s.get(Photo, record.reference_photo_id) if record.reference_photo_id else None
+    try:
+        record.result = _measure(photo, baseline, baselines or _Baselines(store))
     except AnalysisError as exc:
         record.error_code, record.error_message = exc.code, exc.message
-    s.add(record)
-    s.flush()
+    except MemoryError:
+        error = ImageTooLarge("the photo does not fit in memory")
+        record.error_code, record.error_message = error.code, error.message
+    except Exception as exc:  # one photo's failure must not stop the others
+        record.error_code = "failed"
+        record.error_message = f"the analysis of this photo failed ({type(exc).__name__}: {exc})"[:2000]
     audit(s, actor, "analyse", "photo", photo.id, photo.session.course.client_id,
           outcome=record.error_code or "ok")
+    s.commit()
     return record
 
 
 def analyse_pending(s: DbSession, store: PhotoStore, actor: str, client_id: int | None = None,
                     progress: Callable[[int, int, Photo], None] | None = None) -> list[PhotoAnalysis]:
-    """Analyse every pending photo, committing after each so that an interruption loses nothing done."""
+    """Analyse every pending photo, committing after each so that an interruption loses nothing done.
+
+    Photos another run is analysing are skipped (they are not in the result).
+    """
+    release_stale_claims(s)
     todo = pending(s, client_id)
     baselines = _Baselines(store)
     done = []
     for i, photo in enumerate(todo, start=1):
-        done.append(analyse_photo(s, store, actor, photo, baselines))
-        s.commit()
+        record = analyse_photo(s, store, actor, photo, baselines)
+        if record is not None:
+            done.append(record)
         if progress:
             progress(i, len(todo), photo)
     return done
@@ -204,18 +472,45 @@ def parse_region(text: str) -> list[list[float]]:
     return points
 
 
-def capture_preview(s: DbSession, store: PhotoStore, course_id: int, item: Incoming) -> Preview:
+def check_photo_consent(s: DbSession, session_id: int) -> Session:
+    """The session, if its client's photography consent is current on its date; else NotAllowed."""
+    session = get_session(s, session_id)
+    client = session.course.client
+    if not has_consent(client, "photography", session.held_on):
+        raise NotAllowed(f"client {client.id} has no current photography consent for {session.held_on.isoformat()}")
+    return session
+
+
+def capture_preview(s: DbSession, store: PhotoStore, session_id: int, item: Incoming) -> Preview:
     """Decode, find the face and compare with the course's baseline of the same view, without saving.
 
-    A named body area has no face to find: it is decoded and shown, and its
-    region is checked when the photo is saved and analysed.
+    Refuses (NotAllowed) before decoding anything when the client's photography
+    consent is not current on the session's date. A named body area has no
+    face to find: it is decoded and shown, and its region is checked when the
+    photo is saved and analysed.
     """
+    course_id = check_photo_consent(s, session_id).course_id
+    try:
+        return _preview(s, store, course_id, item)
+    except (AnalysisError, RecordError) as exc:
+        return Preview(item.name, item.view, [], None, None, exc.message)
+    except MemoryError:
+        return Preview(item.name, item.view, [], None, None, "the photo does not fit in memory")
+    except Exception as exc:  # a preview is advice: never a traceback in the page
+        return Preview(item.name, item.view, [], None, None, f"the photo could not be checked ({type(exc).__name__})")
+
+
+def _preview(s: DbSession, store: PhotoStore, course_id: int, item: Incoming) -> Preview:
+    if item.view is not None:
+        item = replace(item, view=check_view(item.view))
     try:
         image = decode(item.data)
+        if item.region is not None:
+            validate_polygon(item.region, image.width, image.height)
         if item.view is not None and item.view not in VIEWS:
-            found = [Check("photo readable", True, f"{image.width} x {image.height}, {image.format}"),
-                     Check("region marked", bool(item.region), "yes" if item.region else
-                           "mark the region to measure on the baseline photo of this area")]
+            found = [Check("photo readable", "pass", f"{image.width} x {image.height}, {image.format}"),
+                     Check("region marked", "pass", f"{len(item.region)} points") if item.region else
+                     Check("no region marked", "warn", "draw the region to measure on the baseline photo of this area")]
             return Preview(item.name, item.view, found, image.rgb, None)
         photo = locate_face(image)
     except AnalysisError as exc:

@@ -1,28 +1,230 @@
-"""A course's progress: each session's metric changes since the baseline, with their noise bounds."""
+"""A course's progress, and what of it may be shown.
+
+Every place that shows a result (the Progress page, the client portal, the
+PDF report, ``python -m tracker course show``) asks this module, never the raw
+analysis result, so the rule is kept in one place: **a change is shown only
+from a comparable pair, with its 95 % noise bound**. Otherwise it is shown as
+"not comparable" or "not measured" with the reason, in the engine's words for
+staff and in a plain sentence (:data:`analysis.reasons.CODES`) for a client.
+
+Per region, the region's own verdict (``region_verdict``) decides: a forehead
+can stay comparable when only the mouth moved. Results without per-region
+verdicts follow the pair's verdict.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy.orm import Session as DbSession
 
-from .models import Course, Photo
+from analysis.metrics import MEAN_IPD_MM, MIN_SPOT_PX_PER_MM, MIN_TEXTURE_PX_PER_MM, REGISTRY, Metric
+from analysis.pipeline import SCALE_MARGIN
+from analysis.reasons import CODES, plain_reason
+from analysis.regions import REGIONS
+
+from .models import Course
 from .photos import latest_analysis
+
+BEYOND, WITHIN, NOT_COMPARABLE, NOT_MEASURED = "beyond noise", "within noise", "not comparable", "not measured"
+#: Metrics shown in summaries and charts, in the registry's order.
+SUMMARY = tuple(m for m in REGISTRY.values() if m.summary)
+REGION_LABELS = {"forehead": "Forehead", "left_cheek": "Left cheek", "right_cheek": "Right cheek", "chin": "Chin",
+                 "periorbital": "Around the eyes"}
+#: Pixels per mm of skin each metric needs (others need none): below it the engine leaves it unmeasured.
+_RESOLUTION_NEEDED = {"texture_roughness": MIN_TEXTURE_PX_PER_MM, "line_density_pct": MIN_TEXTURE_PX_PER_MM,
+                      "spot_count": MIN_SPOT_PX_PER_MM, "spot_area_pct": MIN_SPOT_PX_PER_MM}
+_MINUS = "\u2212"
+
+
+def reason(code: str, message: str) -> dict:
+    return {"code": code, "message": message}
+
+
+def as_reason(raw) -> dict:
+    """A stored reason as ``{"code", "message"}``; the old engine's plain strings count as alignment reasons."""
+    return dict(raw) if isinstance(raw, dict) else reason("alignment", str(raw))
+
+
+def _blocking(reasons: list[dict]) -> list[dict]:
+    """The reasons that stop a comparison (unknown codes block: better silent than wrong)."""
+    found = [r for r in reasons if r["code"] not in CODES or CODES[r["code"]].blocking]
+    return found or reasons or [reason("not_comparable", "the pair was judged not comparable")]
+
+
+def _number(value: float, digits: int = 2) -> str:
+    """A signed number with a real minus sign."""
+    return f"{value:+.{digits}f}".replace("-", _MINUS)
+
+
+def reason_text(reasons, plain: bool) -> str:
+    """Reasons joined into one phrase: plain sentences for a client, the engine's messages for staff."""
+    said = [plain_reason(r) if plain else r["message"] for r in reasons]
+    return "; ".join(dict.fromkeys(said))
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    """One metric's change since the baseline as it may be shown: a number with its bound, or the reason why not.
+
+    ``change`` and ``bound`` are set only when ``verdict`` is :data:`BEYOND` or
+    :data:`WITHIN`; otherwise ``reasons`` says why there is no number.
+    """
+
+    metric: Metric
+    verdict: str
+    change: float | None = None
+    bound: float | None = None
+    percent: float | None = None  # |change| in % of the baseline value, when that is meaningful
+    reasons: tuple = ()
+
+    def __post_init__(self):
+        if self.shown != (self.change is not None and self.bound is not None):
+            raise ValueError("a change is shown with its bound, and only from a comparable pair")
+        if not self.shown and not self.reasons:
+            raise ValueError("a change that is not shown needs a reason")
+
+    @property
+    def shown(self) -> bool:
+        return self.verdict in (BEYOND, WITHIN)
+
+    def figure(self, unit: bool = True) -> str:
+        """``"−1.23 ± 0.20 a*"``, or the verdict when there is no number."""
+        if not self.shown:
+            return self.verdict
+        return f"{_number(self.change)} ± {self.bound:.2f}" + (f" {self.metric.unit}" if unit else "")
+
+    def cell(self) -> str:
+        """For tables: the figure with ``*`` when beyond noise, else the verdict."""
+        return self.figure(unit=False) + (" *" if self.verdict == BEYOND else "")
+
+    def why(self, plain: bool) -> str:
+        return reason_text(self.reasons, plain)
+
+    def sentence(self, plain: bool = False) -> str:
+        """A plain-language line: ``redness down 12% since baseline (−1.23 ± 0.20 a*), beyond measurement noise``."""
+        word = self.metric.word
+        if not self.shown:
+            return f"{word}: {self.verdict}, because {self.why(plain)}"
+        direction = "up" if self.change > 0 else "down"
+        relative = f" {self.percent:.0f}%" if self.percent is not None and self.percent >= 0.5 else ""
+        since = "since the first session" if plain else "since baseline"
+        figure = "" if plain else f" ({self.figure()})"
+        verdict = "beyond measurement noise" if self.verdict == BEYOND else "within measurement noise: may not be real"
+        return f"{word} {direction}{relative} {since}{figure}, {verdict}"
+
+    def to_dict(self, plain: bool = False) -> dict:
+        out = {"verdict": self.verdict, "unit": self.metric.unit}
+        if self.shown:
+            out.update(change=self.change, bound=self.bound)
+        else:
+            out["reasons"] = [plain_reason(r) for r in self.reasons] if plain else list(self.reasons)
+        return out
 
 
 @dataclass(frozen=True)
 class ProgressRow:
+    """One photo of a course, with what may be shown of its comparison with the baseline."""
+
     session: int
-    held_on: str
+    held_on: date
     view: str
     photo_id: int
     status: str  # "baseline", "compared", "not analysed", or the analysis error code
     comparable: bool | None = None
-    reasons: list[str] = field(default_factory=list)
-    values: dict = field(default_factory=dict)  # metric -> value at this session
-    change: dict = field(default_factory=dict)  # metric -> change since baseline
-    noise: dict = field(default_factory=dict)
-    beyond_noise: dict = field(default_factory=dict)
+    reasons: tuple = ()  # why the pair is not comparable ({"code", "message"}), or why there is no analysis
+    values: dict = field(default_factory=dict)  # the baseline's own measurements (baseline rows only)
+    _result: dict = field(default_factory=dict, repr=False)
+
+    def change(self, metric: str) -> ShownChange:
+        """The overall change of ``metric`` since baseline, as it may be shown."""
+        m = REGISTRY[metric]
+        if not self.comparable:
+            return ShownChange(m, NOT_COMPARABLE, reasons=self._why_not())
+        r = self._result
+        return _shown(m, r["change"].get(metric), r["noise"].get(metric), r["beyond_noise"].get(metric),
+                      r.get("reference_metrics", {}).get(metric), self._missing(metric, "the photos"))
+
+    def regions(self) -> list[str]:
+        return [name for name in REGIONS if name in self._result.get("region_change", {})]
+
+    def region_verdict(self, region: str) -> tuple[bool, tuple]:
+        """Whether a region is comparable, and why not: its own verdict, else the pair's."""
+        if self.status != "compared":
+            return False, self._why_not()
+        verdict = self._result.get("region_verdict", {}).get(region)
+        if verdict is None:
+            return bool(self.comparable), self.reasons
+        identity = tuple(r for r in self.reasons if r["code"] == "different_person")
+        if identity:  # a different person is never comparable in any region
+            return False, identity
+        if verdict["comparable"]:
+            return True, ()
+        return False, tuple(_blocking([as_reason(x) for x in verdict.get("reasons", [])]))
+
+    def region_change(self, region: str, metric: str) -> ShownChange:
+        """A region's change of ``metric`` since baseline, as the region's verdict allows."""
+        m = REGISTRY[metric]
+        comparable, why = self.region_verdict(region)
+        if not comparable:
+            return ShownChange(m, NOT_COMPARABLE, reasons=why)
+        r = self._result
+        change = r.get("region_change", {}).get(region, {}).get(metric)
+        if "region_noise" not in r:
+            return ShownChange(m, NOT_MEASURED, reasons=(reason(
+                "noise_unknown", "this analysis has no noise bound per region: analyse the photo again"),))
+        return _shown(m, change, r["region_noise"].get(region, {}).get(metric),
+                      r.get("region_beyond_noise", {}).get(region, {}).get(metric),
+                      r.get("reference_regions", {}).get(region, {}).get(metric),
+                      self._missing(metric, "this area"))
+
+    def _why_not(self) -> tuple:
+        return self.reasons or (reason("not_comparable", "the baseline is not compared with itself"),)
+
+    def _missing(self, metric: str, where: str) -> dict:
+        """Why a metric has no value in a comparable pair: the face too small for it, or too little skin."""
+        needed_px_per_mm = _RESOLUTION_NEEDED.get(metric)
+        if needed_px_per_mm is not None:
+            for w in self._result.get("quality", {}).get("warnings", []):
+                if isinstance(w, dict) and w.get("code") == "face_small":
+                    return dict(w)
+            px_per_mm = self._result.get("scale", {}).get("px_per_mm")
+            if px_per_mm is not None and px_per_mm < needed_px_per_mm:
+                # The analysis frame is SCALE_MARGIN of the smaller face (analysis.pipeline._analysis_iod).
+                eyes = px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
+                needed = needed_px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
+                return reason("face_small", f"the face is too small in the photos (eyes {eyes:.0f} px apart, "
+                                            f"{needed:.0f} needed)")
+        return reason("too_little_skin", f"too little usable skin in {where} to measure "
+                                         f"{REGISTRY[metric].word} and its noise")
+
+    def to_dict(self, plain: bool = False) -> dict:
+        """For ``course show --json``: the row with each metric as it may be shown."""
+        out = {"session": self.session, "held_on": self.held_on.isoformat(), "view": self.view,
+               "photo_id": self.photo_id, "status": self.status, "comparable": self.comparable}
+        if self.reasons:
+            out["reasons"] = [plain_reason(r) for r in self.reasons] if plain else list(self.reasons)
+        if self.status == "baseline":
+            out["values"] = self.values
+        if self.status == "compared":
+            out["change"] = {m: self.change(m).to_dict(plain) for m in REGISTRY}
+            out["regions"] = {g: {m: self.region_change(g, m).to_dict(plain) for m in REGISTRY}
+                              for g in self.regions()}
+        return out
+
+
+def _shown(m: Metric, change, bound, beyond, base, missing: dict) -> ShownChange:
+    if change is None:
+        return ShownChange(m, NOT_MEASURED, reasons=(missing,))
+    if bound is None:  # measured, but the engine has no noise floor for it calibrated on real photos
+        return ShownChange(m, NOT_MEASURED, reasons=(reason(
+            "noise_uncalibrated", f"{m.word} has no noise bound calibrated on real repeated photos yet, "
+                                  "so no change is claimed"),))
+    if beyond is None:
+        beyond = abs(change) > bound
+    percent = abs(100 * change / base) if base and m.unit not in ("degrees", "count") else None
+    return ShownChange(m, BEYOND if beyond else WITHIN, change, bound, percent)
 
 
 def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
@@ -31,41 +233,58 @@ def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
     for session in course.sessions:
         for photo in session.photos:
             found = latest_analysis(photo)
-            common = dict(session=session.number, held_on=session.held_on.isoformat(), view=photo.view,
-                          photo_id=photo.id)
+            common = dict(session=session.number, held_on=session.held_on, view=photo.view, photo_id=photo.id)
             if found is None:
-                rows.append(ProgressRow(status="not analysed", **common))
+                rows.append(ProgressRow(status="not analysed", comparable=False, reasons=(
+                    reason("not_analysed", "the photo is not analysed yet"),), **common))
             elif found.error_code:
-                rows.append(ProgressRow(status=found.error_code, reasons=[found.error_message], **common))
+                rows.append(ProgressRow(status=found.error_code, comparable=False,
+                                        reasons=(reason(found.error_code, found.error_message or ""),), **common))
             elif "change" not in found.result:
-                rows.append(ProgressRow(status="baseline", values=found.result["metrics"], **common))
+                rows.append(ProgressRow(status="baseline", values=found.result["metrics"], _result=found.result,
+                                        **common))
             else:
                 r = found.result
-                rows.append(ProgressRow(status="compared", comparable=r["alignment"]["comparable"],
-                                        reasons=r["alignment"]["reasons"], values=r["metrics"],
-                                        change=r["change"], noise=r["noise"], beyond_noise=r["beyond_noise"],
+                comparable = bool(r["alignment"]["comparable"])
+                reasons = [as_reason(x) for x in r["alignment"]["reasons"]]
+                rows.append(ProgressRow(status="compared", comparable=comparable,
+                                        reasons=() if comparable else tuple(_blocking(reasons)), _result=r,
                                         **common))
     return rows
 
 
-def summary(row: ProgressRow, metric: str, label: str) -> str:
-    """A plain-language line, e.g. 'redness down 12% since baseline, beyond measurement noise'."""
-    change, noise = row.change.get(metric), row.noise.get(metric)
-    if change is None:
-        return f"{label}: not measured"
-    relative = ""
-    base = row.values.get(metric) - change if row.values.get(metric) is not None else None
-    if base:
-        relative = f" {abs(100 * change / base):.0f}%"
-    direction = "up" if change > 0 else "down"
-    verdict = ("beyond measurement noise" if row.beyond_noise.get(metric)
-               else "within measurement noise" if noise is not None else "noise unknown")
-    return f"{label} {direction}{relative} since baseline ({change:+.2f}, noise +-{noise:.2f}), {verdict}" \
-        if noise is not None else f"{label} {direction}{relative} since baseline, {verdict}"
+@dataclass(frozen=True)
+class Series:
+    """One metric across a course: the baseline's date, the shown changes by date, and what was left out."""
+
+    metric: Metric
+    start: date | None
+    points: tuple  # (date, ShownChange) for each comparable session with a number
+    left_out: tuple  # (session number, date, ShownChange) for compared sessions without one
+
+    def note(self, plain: bool = False) -> str | None:
+        """Why the chart is empty or has gaps, from the results (never a guess)."""
+        if not self.left_out:
+            return None if self.points else f"{self.metric.word} has no later session to compare yet"
+        why = reason_text([r for _, _, c in self.left_out for r in c.reasons], plain)
+        if not self.points:
+            verdicts = {c.verdict for _, _, c in self.left_out}
+            state = "is not measured" if verdicts == {NOT_MEASURED} else "is not shown"
+            return f"{self.metric.word} {state}: {why}"
+        sessions = ", ".join(str(n) for n, _, _ in self.left_out)
+        return f"session {sessions} left out: {why}"
 
 
-
-def region_changes(s: DbSession, photo_id: int) -> dict:
-    """Per region, each metric's change since baseline for one photo ({} if not compared)."""
-    found = latest_analysis(s.get(Photo, photo_id))
-    return found.result.get("region_change", {}) if found and found.result else {}
+def series(rows: list[ProgressRow], metric: str) -> Series:
+    """The chart of one metric over rows of one view."""
+    start = next((r.held_on for r in rows if r.status == "baseline"), None)
+    points, left_out = [], []
+    for r in rows:
+        if r.status == "baseline":
+            continue
+        shown = r.change(metric)
+        if shown.shown:
+            points.append((r.held_on, shown))
+        else:
+            left_out.append((r.session, r.held_on, shown))
+    return Series(REGISTRY[metric], start, tuple(points), tuple(left_out))

@@ -6,21 +6,30 @@ Rules a clinic relies on are enforced here, not in the UI:
 
 * a course cannot start while the latest screening has an open
   contraindication (or none was recorded), unless an override reason is given;
-* a course needs current treatment consent; photos need photography consent.
+* a course needs current treatment consent; photos need photography consent;
+* dates are plausible (a date of birth from 1900 to today, nothing recorded
+  as done in the future) and a session beyond the plan, out of date order or
+  in the future needs ``confirmed=True`` (:class:`~tracker.errors.NeedsConfirmation`);
+* a record is amended, not overwritten: every correction keeps the previous
+  values in a :class:`~tracker.models.RecordVersion` with who, when and why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
 from .access import hash_secret, new_access_code
-from .errors import NotAllowed, NotFound, RecordError
-from .models import (CONSENT_KINDS, CONTRAINDICATIONS, TECHNIQUES, AuditEvent, Client, Consent, Course,
-                     ProductUse, Screening, Session)
+from .errors import DuplicateRecord, NeedsConfirmation, NotAllowed, NotFound, RecordError
+from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TECHNIQUES, AuditEvent, Client, Consent,
+                     Course, ProductUse, RecordVersion, Screening, Session, utcnow)
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+#: A second identical session for the same course and date within this time is a double submission.
+DUPLICATE_WINDOW = timedelta(seconds=30)
 
 
 def audit(s: DbSession, actor: str, action: str, entity: str, entity_id: int | None, client_id: int | None,
@@ -28,6 +37,51 @@ def audit(s: DbSession, actor: str, action: str, entity: str, entity_id: int | N
     """Record who did what. ``detail`` must hold ids and field names only, never personal data."""
     s.add(AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, client_id=client_id,
                      detail=detail or None))
+
+
+def check_date(label: str, value, earliest: date | None = None, latest: date | None = None) -> date | None:
+    """``value`` if it is a date within [earliest, latest] (None passes); else a RecordError naming the field."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise RecordError(f"{label}: {value!r} is not a date (YYYY-MM-DD)")
+    if earliest is not None and value < earliest:
+        raise RecordError(f"{label} {value.isoformat()} is before {earliest.isoformat()}")
+    if latest is not None and value > latest:
+        raise RecordError(f"{label} {value.isoformat()} is after {latest.isoformat()}"
+                          + (" (today)" if latest == date.today() else ""))
+    return value
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+def amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes: dict, reason: str,
+           previous_extra: dict | None = None) -> list[str]:
+    """Apply ``changes`` to ``record``, keeping the previous values as a RecordVersion; returns the changed fields.
+
+    Refuses a correction without a reason, and one that changes nothing.
+    """
+    if not (reason and reason.strip()):
+        raise RecordError("a correction needs a reason")
+    changed = {k: v for k, v in changes.items() if getattr(record, k) != v}
+    if not changed and not previous_extra:
+        raise RecordError(f"nothing to change in {entity} {record.id}")
+    previous = {k: _jsonable(getattr(record, k)) for k in changed} | (previous_extra or {})
+    s.add(RecordVersion(client_id=client_id, entity=entity, entity_id=record.id, previous=previous, actor=actor,
+                        reason=reason.strip()))
+    for key, value in changed.items():
+        setattr(record, key, value)
+    s.flush()
+    audit(s, actor, "change", entity, record.id, client_id, fields=sorted(previous))
+    return sorted(previous)
+
+
+def history(s: DbSession, client_id: int) -> list[RecordVersion]:
+    """Every correction of a client's records, newest first."""
+    return list(s.scalars(select(RecordVersion).where(RecordVersion.client_id == client_id)
+                          .order_by(RecordVersion.at.desc(), RecordVersion.id.desc())))
 
 
 def _get(s: DbSession, model, record_id: int):
@@ -46,8 +100,7 @@ def add_client(s: DbSession, actor: str, name: str, date_of_birth: date | None =
         raise RecordError("a client needs a name")
     if fitzpatrick is not None and fitzpatrick not in range(1, 7):
         raise RecordError("Fitzpatrick skin type is 1 to 6")
-    if date_of_birth is not None and date_of_birth > date.today():
-        raise RecordError("date of birth is in the future")
+    check_date("date of birth", date_of_birth, EARLIEST_BIRTH, date.today())
     client = Client(name=name.strip(), date_of_birth=date_of_birth, contact=contact, fitzpatrick=fitzpatrick,
                     notes=notes)
     s.add(client)
@@ -56,6 +109,25 @@ def add_client(s: DbSession, actor: str, name: str, date_of_birth: date | None =
     client.access_code_hash = hash_secret(code)
     audit(s, actor, "create", "client", client.id, client.id)
     return client, code
+
+
+CLIENT_FIELDS = ("name", "date_of_birth", "contact", "fitzpatrick", "notes")
+
+
+def update_client(s: DbSession, actor: str, client_id: int, reason: str, **changes) -> list[str]:
+    """Correct a client's details (any of CLIENT_FIELDS); returns the fields changed."""
+    client = _get(s, Client, client_id)
+    unknown = set(changes) - set(CLIENT_FIELDS)
+    if unknown:
+        raise RecordError(f"unknown client field {', '.join(sorted(unknown))}; known: {', '.join(CLIENT_FIELDS)}")
+    if "name" in changes:
+        if not (changes["name"] or "").strip():
+            raise RecordError("a client needs a name")
+        changes["name"] = changes["name"].strip()
+    if changes.get("fitzpatrick") is not None and changes["fitzpatrick"] not in range(1, 7):
+        raise RecordError("Fitzpatrick skin type is 1 to 6")
+    check_date("date of birth", changes.get("date_of_birth"), EARLIEST_BIRTH, date.today())
+    return amend(s, actor, client, "client", client.id, changes, reason)
 
 
 def get_client(s: DbSession, client_id: int, actor: str | None = None) -> Client:
@@ -107,6 +179,8 @@ def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date
                           f"known: {', '.join(CONTRAINDICATIONS)}")
     if patch_test_result not in (None, "negative", "positive"):
         raise RecordError("patch test result is 'negative' or 'positive'")
+    check_date("consultation date", screened_on, EARLIEST_BIRTH, date.today())
+    check_date("patch test date", patch_test_on, EARLIEST_BIRTH, date.today())
     screening = Screening(client=client, screened_on=screened_on, screened_by=actor, notes=notes,
                           patch_test_on=patch_test_on, patch_test_result=patch_test_result,
                           **{field: field in present for field in CONTRAINDICATIONS})
@@ -114,6 +188,24 @@ def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date
     s.flush()
     audit(s, actor, "create", "screening", screening.id, client.id)
     return screening
+
+
+SCREENING_FIELDS = ("screened_on", *CONTRAINDICATIONS, "patch_test_on", "patch_test_result", "notes")
+
+
+def amend_screening(s: DbSession, actor: str, screening_id: int, reason: str, **changes) -> list[str]:
+    """Correct a recorded screening (any of SCREENING_FIELDS); returns the fields changed."""
+    screening = _get(s, Screening, screening_id)
+    unknown = set(changes) - set(SCREENING_FIELDS)
+    if unknown:
+        raise RecordError(f"unknown screening field {', '.join(sorted(unknown))}")
+    if changes.get("patch_test_result") not in (None, "negative", "positive"):
+        raise RecordError("patch test result is 'negative' or 'positive'")
+    if "screened_on" in changes and changes["screened_on"] is None:
+        raise RecordError("a screening needs its consultation date")
+    check_date("consultation date", changes.get("screened_on"), EARLIEST_BIRTH, date.today())
+    check_date("patch test date", changes.get("patch_test_on"), EARLIEST_BIRTH, date.today())
+    return amend(s, actor, screening, "screening", screening.client_id, changes, reason)
 
 
 def open_contraindications(client: Client) -> list[str]:
@@ -127,6 +219,11 @@ def give_consent(s: DbSession, actor: str, client_id: int, kind: str, given_on: 
     if kind not in CONSENT_KINDS:
         raise RecordError(f"consent kind is one of {', '.join(CONSENT_KINDS)}")
     client = _get(s, Client, client_id)
+    if given_on is None:
+        raise RecordError("a consent needs the date it was given")
+    check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
+    if not (signatory or "").strip():
+        raise RecordError("a consent needs the name of who signed it")
     consent = Consent(client=client, kind=kind, given_on=given_on, signatory=signatory)
     s.add(consent)
     s.flush()
@@ -139,10 +236,28 @@ def withdraw_consent(s: DbSession, actor: str, client_id: int, kind: str, withdr
     current = [c for c in client.consents if c.kind == kind and c.withdrawn_on is None]
     if not current:
         raise RecordError(f"client {client_id} has no current {kind} consent to withdraw")
+    check_date("withdrawal date", withdrawn_on, max(c.given_on for c in current), date.today())
     for consent in current:
         consent.withdrawn_on = withdrawn_on
         audit(s, actor, "change", "consent", consent.id, client.id, kind=kind, fields=["withdrawn_on"])
     return current
+
+
+def amend_consent(s: DbSession, actor: str, consent_id: int, reason: str, given_on: date | None = None,
+                  signatory: str | None = None, withdrawn_on: date | None | str = "unchanged") -> list[str]:
+    """Correct a consent record: its date, signatory or withdrawal date (None clears a withdrawal)."""
+    consent = _get(s, Consent, consent_id)
+    changes = {}
+    if given_on is not None:
+        changes["given_on"] = check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
+    if signatory is not None:
+        if not signatory.strip():
+            raise RecordError("a consent needs the name of who signed it")
+        changes["signatory"] = signatory.strip()
+    if withdrawn_on != "unchanged":
+        changes["withdrawn_on"] = check_date("withdrawal date", withdrawn_on, changes.get("given_on", consent.given_on),
+                                             date.today())
+    return amend(s, actor, consent, "consent", consent.client_id, changes, reason)
 
 
 def has_consent(client: Client, kind: str, day: date | None = None) -> bool:
@@ -178,27 +293,187 @@ def get_course(s: DbSession, course_id: int) -> Course:
     return _get(s, Course, course_id)
 
 
+def set_course_status(s: DbSession, actor: str, course_id: int, status: str, reason: str) -> list[str]:
+    """Mark a course planned, active, completed or stopped, with the reason kept in its history."""
+    if status not in COURSE_STATUSES:
+        raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
+    course = _get(s, Course, course_id)
+    return amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
+
+
+def next_due(course: Course) -> date | None:
+    """When the course's next session is due: the start, then the last session plus the interval.
+
+    None when no session is due: the course is not active, or every planned session is done.
+    """
+    if course.status != "active" or len(course.sessions) >= course.planned_sessions:
+        return None
+    if not course.sessions:
+        return course.started_on
+    return max(x.held_on for x in course.sessions) + timedelta(days=course.interval_days)
+
+
+@dataclass(frozen=True)
+class DueCourse:
+    client_id: int
+    client_name: str
+    course_id: int
+    treatment: str
+    sessions_done: int
+    planned_sessions: int
+    due_on: date
+    days_overdue: int  # negative: due in that many days
+
+
+def due_courses(s: DbSession, today: date | None = None, within_days: int = 7) -> list[DueCourse]:
+    """Active courses whose next session is due by ``today + within_days``, most overdue first."""
+    today = today or date.today()
+    found = []
+    for course in s.scalars(select(Course).where(Course.status == "active")):
+        due = next_due(course)
+        if due is not None and due <= today + timedelta(days=within_days):
+            found.append(DueCourse(course.client_id, course.client.name, course.id, course.treatment,
+                                   len(course.sessions), course.planned_sessions, due, (today - due).days))
+    return sorted(found, key=lambda d: (d.due_on, d.client_name))
+
+
+@dataclass(frozen=True)
+class RecallHit:
+    client_id: int
+    client_name: str
+    contact: str
+    course_id: int
+    session_id: int
+    session_number: int
+    held_on: date
+    product: str
+    batch: str
+    expiry: date | None
+
+
+def batch_recall(s: DbSession, actor: str, batch: str) -> list[RecallHit]:
+    """Every client and session that received a product batch (exact batch, case and spaces ignored)."""
+    wanted = batch.strip().lower()
+    if not wanted:
+        raise RecordError("name the batch to recall")
+    rows = s.execute(select(ProductUse, Session, Course, Client).join(Session, ProductUse.session_id == Session.id)
+                     .join(Course, Session.course_id == Course.id).join(Client, Course.client_id == Client.id)
+                     .where(func.lower(func.trim(ProductUse.batch)) == wanted)
+                     .order_by(Client.name, Client.id, Session.held_on))
+    hits = [RecallHit(client.id, client.name, client.contact, course.id, ses.id, ses.number, ses.held_on,
+                      use.product, use.batch, use.expiry) for use, ses, course, client in rows]
+    for client_id in dict.fromkeys(h.client_id for h in hits):
+        audit(s, actor, "view", "client", client_id, client_id, purpose="batch recall")
+    return hits
+
+
+def _session_warnings(course: Course, held_on: date, number: int, others: list[Session]) -> list[str]:
+    """What is unusual about a session numbered ``number`` on ``held_on`` among the course's ``others``."""
+    warnings = []
+    if course.status != "active":
+        warnings.append(f"the course is {course.status}")
+    if number > course.planned_sessions:
+        warnings.append(f"the course plans {course.planned_sessions} sessions and this would be session {number}")
+    before = [x for x in others if x.number < number and x.held_on > held_on]
+    after = [x for x in others if x.number > number and x.held_on < held_on]
+    if before or after:
+        warnings.append(f"{held_on.isoformat()} is out of date order with session "
+                        f"{(before or after)[0].number} on {(before or after)[0].held_on.isoformat()}")
+    if held_on > date.today():
+        warnings.append(f"{held_on.isoformat()} is in the future")
+    return warnings
+
+
+def _check_products(products, held_on: date) -> None:
+    for product in products:
+        check_date(f"{product['product']} expiry", product.get("expiry"), EARLIEST_BIRTH)
+        if product.get("expiry") and product["expiry"] < held_on:
+            raise RecordError(f"{product['product']} batch {product['batch']} expired on {product['expiry']}")
+
+
 def add_session(s: DbSession, actor: str, course_id: int, held_on: date, practitioner: str, technique: str,
                 areas: list[str] = (), products: list[dict] = (), anaesthetic: str = "", notes: str = "",
-                immediate_reactions: str = "", aftercare: str = "") -> Session:
-    """Record a treatment session; products are dicts with product, batch, expiry, volume_ml."""
+                immediate_reactions: str = "", aftercare: str = "", confirmed: bool = False) -> Session:
+    """Record a treatment session; products are dicts with product, batch, expiry, volume_ml.
+
+    A session beyond the planned count, out of date order or in the future
+    raises NeedsConfirmation unless ``confirmed``; the same session (course,
+    date, practitioner, technique, products) recorded again within
+    DUPLICATE_WINDOW raises DuplicateRecord, confirmed or not.
+    """
     course = _get(s, Course, course_id)
     if technique not in TECHNIQUES:
         raise RecordError(f"technique is one of {', '.join(TECHNIQUES)}")
-    if held_on < course.started_on:
-        raise RecordError("the session is dated before the course started")
-    for product in products:
-        if product.get("expiry") and product["expiry"] < held_on:
-            raise RecordError(f"{product['product']} batch {product['batch']} expired on {product['expiry']}")
+    if held_on is None:
+        raise RecordError("a session needs its date")
+    check_date("session date", held_on, course.started_on)
+    _check_products(products, held_on)
+    if not practitioner.strip():
+        raise RecordError("a session needs its practitioner")
+    others = list(course.sessions)
+    used = sorted((p["product"], p["batch"]) for p in products)
+    for other in others:
+        recent = other.recorded_at is not None and utcnow() - _aware(other.recorded_at) < DUPLICATE_WINDOW
+        if recent and (other.held_on, other.practitioner, other.technique) == (held_on, practitioner, technique) \
+                and sorted((p.product, p.batch) for p in other.products) == used:
+            raise DuplicateRecord(f"session {other.number} of this course, on {held_on.isoformat()}, was recorded "
+                                  "moments ago with the same details: not recorded twice")
     number = (s.scalar(select(func.max(Session.number)).where(Session.course_id == course.id)) or 0) + 1
+    warnings = _session_warnings(course, held_on, number, others)
+    if warnings and not confirmed:
+        raise NeedsConfirmation(warnings)
     session = Session(course=course, number=number, held_on=held_on, practitioner=practitioner,
                       technique=technique, areas=list(areas), anaesthetic=anaesthetic, notes=notes,
                       immediate_reactions=immediate_reactions, aftercare=aftercare,
                       products=[ProductUse(**p) for p in products])
     s.add(session)
     s.flush()
-    audit(s, actor, "create", "session", session.id, course.client_id)
+    audit(s, actor, "create", "session", session.id, course.client_id, confirmed=bool(warnings))
     return session
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+SESSION_FIELDS = ("held_on", "practitioner", "technique", "areas", "anaesthetic", "notes", "immediate_reactions",
+                  "aftercare")
+
+
+def amend_session(s: DbSession, actor: str, session_id: int, reason: str, products: list[dict] | None = None,
+                  confirmed: bool = False, **changes) -> list[str]:
+    """Correct a session (any of SESSION_FIELDS, and its products when given); returns the fields changed.
+
+    A new date out of order or in the future needs ``confirmed``, as when recording.
+    """
+    session = _get(s, Session, session_id)
+    unknown = set(changes) - set(SESSION_FIELDS)
+    if unknown:
+        raise RecordError(f"unknown session field {', '.join(sorted(unknown))}; known: {', '.join(SESSION_FIELDS)}")
+    if "technique" in changes and changes["technique"] not in TECHNIQUES:
+        raise RecordError(f"technique is one of {', '.join(TECHNIQUES)}")
+    if "areas" in changes:
+        changes["areas"] = list(changes["areas"])
+    held_on = changes.get("held_on", session.held_on)
+    if held_on is None:
+        raise RecordError("a session needs its date")
+    check_date("session date", held_on, session.course.started_on)
+    if "held_on" in changes and changes["held_on"] != session.held_on:
+        others = [x for x in session.course.sessions if x.id != session.id]
+        warnings = [w for w in _session_warnings(session.course, held_on, session.number, others)
+                    if "plans" not in w and "the course is" not in w]
+        if warnings and not confirmed:
+            raise NeedsConfirmation(warnings)
+    extra = None
+    if products is not None:
+        _check_products(products, held_on)
+        old = [{k: _jsonable(getattr(p, k)) for k in ("product", "batch", "expiry", "volume_ml")}
+               for p in session.products]
+        if old != [{k: _jsonable(p.get(k)) for k in ("product", "batch", "expiry", "volume_ml")} for p in products]:
+            extra = {"products": old}
+            session.products = [ProductUse(**p) for p in products]
+    return amend(s, actor, session, "session", session.course.client_id, changes, reason, extra)
 
 
 def parse_product_line(line: str) -> dict:

@@ -1,107 +1,155 @@
 """PDF reports: before/after photos, metric charts with their noise bands, and the treatment log.
 
 Built with fpdf2 (pure Python, no system libraries). Charts are drawn as
-vectors: each metric's change since baseline per session, with the shaded
-95 % noise band, so a reader sees at once which changes are real. Photos are
-embedded as PNG re-encoded from pixels, so the PDF carries no EXIF.
+vectors: each metric's change since baseline by session date, in the
+metric's unit, over the shaded zone around zero where a change is within its
+95 % noise bound, so a reader sees at once which changes are real. Only what
+:mod:`tracker.progress` allows is drawn: a session that is not comparable
+with the baseline has no point, and the chart's note says why. Photos are the
+gallery's cached JPEGs (about 180 dpi at print size), re-encoded from pixels,
+so the PDF carries no EXIF.
+
+A de-identified report (any de-identification mode but ``none``) carries no
+client name or id, no exact date (sessions are "month 0, 1, 2..." after the
+baseline session, in the captions, the charts and the log; the file's
+creation time is rounded down to its month) and no free text: no reactions,
+notes, batch numbers or expiry dates, and a treatment, area or view typed by
+hand shows only as "other treatment", "body area".
 """
 
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, timezone
 
-import numpy as np
 from fpdf import FPDF
-from PIL import Image
 from sqlalchemy.orm import Session as DbSession
 
-from .gallery import GalleryPair, pair_image
-from .models import Course
+from .gallery import GalleryPair, month_after, pair_jpegs
+from .models import AREAS, TREATMENTS, VIEWS, Course
 from .photostore import PhotoStore
-from .progress import ProgressRow, course_progress
+from .progress import BEYOND, SUMMARY, Series, course_progress, series
 from .records import audit
 
-CHARTED = {"redness_a_star": "Redness (a*)", "brightness_l_star": "Brightness (L*)",
-           "texture_roughness": "Texture roughness (%)", "evenness_l_std": "Evenness (L* spread)"}
+
+def _latin1(text: str) -> str:
+    """The PDF's core fonts are Latin-1: a real minus sign is written as a hyphen, anything else outside
+    Latin-1 (in an engine's message) as ``?``, never an error."""
+    return text.replace("\u2212", "-").encode("latin-1", "replace").decode("latin-1")
 
 
-def _chart(pdf: FPDF, rows: list[ProgressRow], metric: str, title: str, x: float, y: float, w: float, h: float):
-    """A small chart of one metric's change since baseline, with the noise band."""
-    points = [(r.session, 0.0, 0.0) if r.status == "baseline" else (r.session, r.change[metric], r.noise[metric] or 0)
-              for r in rows if r.status in ("baseline", "compared") and (r.status == "baseline"
-                                                                         or r.change.get(metric) is not None)]
-    pdf.set_font("Helvetica", size=8)
-    pdf.text(x, y - 1, title)
+def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, deidentified: bool) -> None:
+    """One metric's change since baseline by date (by month when de-identified), over the zone around zero
+    that is within noise."""
+    m = chart.metric
+    pdf.set_font("Helvetica", "B", 8)
+    pdf.text(x, y - 1.5, f"{m.label} ({m.unit})")
     pdf.set_draw_color(160, 160, 160)
+    pdf.set_line_width(0.2)
     pdf.rect(x, y, w, h)
-    if len(points) < 2:
-        pdf.text(x + 2, y + h / 2, "not enough sessions")
+    note = chart.note()
+    pdf.set_font("Helvetica", size=6.5)
+    if note:
+        pdf.set_xy(x, y + h + 4)
+        pdf.multi_cell(w, 3, _latin1(note[0].upper() + note[1:]))
+    if not chart.points or chart.start is None:
         return
-    sessions = [p[0] for p in points]
-    span = max(max(abs(c) + n for _, c, n in points), 1e-6) * 1.2
-    px = lambda s: x + 4 + (w - 8) * (s - min(sessions)) / max(max(sessions) - min(sessions), 1)  # noqa: E731
-    py = lambda v: y + h / 2 - (h / 2 - 3) * v / span  # noqa: E731
-    band = [(px(s), py(c + n)) for s, c, n in points] + [(px(s), py(c - n)) for s, c, n in reversed(points)]
-    pdf.set_fill_color(215, 225, 240)
-    pdf.polygon(band, style="F")
-    pdf.set_draw_color(200, 200, 200)
-    pdf.line(x, py(0), x + w, py(0))
+    days = [(d - chart.start).days for d, _ in chart.points]
+    span = max(max(abs(c.change) + c.bound for _, c in chart.points), 1e-6) * 1.15
+    left, right = x + 10, x + w - 4
+    px = lambda day: left + (right - left) * day / max(max(days), 1)  # noqa: E731
+    py = lambda v: y + h / 2 - (h / 2 - 2) * v / span  # noqa: E731
+    pdf.set_fill_color(222, 226, 232)
+    for day, (_, c) in zip(days, chart.points):  # the zone within noise, around zero, at each session
+        pdf.rect(px(day) - 2, py(c.bound), 4, py(-c.bound) - py(c.bound), style="F")
+    pdf.set_draw_color(120, 120, 120)
+    pdf.line(left - 2, py(0), right + 2, py(0))
     pdf.set_draw_color(30, 70, 160)
     pdf.set_line_width(0.5)
-    for (s0, c0, _), (s1, c1, _) in zip(points, points[1:]):
-        pdf.line(px(s0), py(c0), px(s1), py(c1))
+    line = [(0, 0.0)] + [(day, c.change) for day, (_, c) in zip(days, chart.points)]
+    for (d0, c0), (d1, c1) in zip(line, line[1:]):
+        pdf.line(px(d0), py(c0), px(d1), py(c1))
     pdf.set_line_width(0.2)
-    for s, c, _ in points:
-        pdf.text(px(s) - 1, y + h + 3, str(s))
-    pdf.text(x + w - 22, y + 4, f"{points[-1][1]:+.2f} +-{points[-1][2]:.2f}")
+    pdf.set_fill_color(30, 70, 160)
+    for day, (_, c) in zip(days, chart.points):  # filled: beyond noise; open: within
+        pdf.circle(px(day), py(c.change), 0.9, style="DF" if c.verdict == BEYOND else "D")
+    pdf.set_text_color(80, 80, 80)
+    for v in (span / 1.15, 0.0, -span / 1.15):  # y axis: the change in the metric's unit
+        pdf.text(x + 0.8, py(v) + 1, f"{v:+.2f}" if v else "0")
+    for day, (when, _) in [(0, (chart.start, None))] + list(zip(days, chart.points)):  # x axis: session dates
+        label = f"month {month_after(when, chart.start)}" if deidentified else when.strftime("%d %b %y")
+        pdf.text(px(day) - 5, y + h + 2.8, label)
+    pdf.set_text_color(0, 0, 0)
+    last = chart.points[-1][1]
+    pdf.text(x + w - 30, y + 4, _latin1(f"latest {last.cell()}"))
 
 
-def _image(pdf: FPDF, rgb: np.ndarray, width_mm: float) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    pdf.image(buf, w=width_mm)
+def _image(pdf: FPDF, jpeg: bytes, width_mm: float) -> None:
+    pdf.image(io.BytesIO(jpeg), w=width_mm)
 
 
-def _treatment_log(pdf: FPDF, course: Course) -> None:
+def _areas(areas: list[str], deidentified: bool) -> str:
+    return ", ".join(a if not deidentified or a in AREAS else "body area" for a in areas)
+
+
+def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(0, 7, "Treatment log", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
+    baseline = course.sessions[0].held_on
     for session in course.sessions:
-        products = "; ".join(f"{p.product} (batch {p.batch}, exp. {p.expiry or '-'}, {p.volume_ml or '-'} ml)"
-                             for p in session.products) or "no products recorded"
-        line = (f"Session {session.number}, {session.held_on}: {session.technique}, {', '.join(session.areas)}"
-                f" - {products}")
-        if session.immediate_reactions:
+        if deidentified:
+            when = f"month {month_after(session.held_on, baseline)}"
+            products = "; ".join(f"{p.product} ({p.volume_ml or '-'} ml)" for p in session.products)
+        else:
+            when = str(session.held_on)
+            products = "; ".join(f"{p.product} (batch {p.batch}, exp. {p.expiry or '-'}, {p.volume_ml or '-'} ml)"
+                                 for p in session.products)
+        line = (f"Session {session.number}, {when}: {session.technique}, {_areas(session.areas, deidentified)}"
+                f" - {products or 'no products recorded'}")
+        if session.immediate_reactions and not deidentified:
             line += f". Reactions: {session.immediate_reactions}"
-        pdf.multi_cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+
+
+def _heading(pair: GalleryPair, course: Course, deidentified: bool) -> str:
+    if not deidentified:
+        return (f"{course.client.name} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
+                f"report of {date.today().isoformat()}")
+    treatment = course.treatment if course.treatment in TREATMENTS else "other treatment"
+    view = pair.view if pair.view in VIEWS else "body area"
+    return f"{treatment.capitalize()}, {_areas(course.areas, True)}, view {view}"
 
 
 def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryPair], mode: str = "none",
                mark: str = "", title: str = "Before and after") -> bytes:
-    """A PDF with, for each pair: the photos, the course's charts and its treatment log."""
+    """A PDF with, for each pair: the photos, the course's charts and its treatment log (de-identified
+    unless ``mode`` is ``none``: see the module docstring)."""
+    deidentified = mode != "none"
     pdf = FPDF(format="A4")
+    if deidentified:
+        pdf.set_creation_date(datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     pdf.set_auto_page_break(True, margin=15)
-    for pair in pairs:
+    for pair, image in zip(pairs, pair_jpegs(store, pairs, mode, mark)):
         course = s.get(Course, pair.course_id)
         rows = [r for r in course_progress(s, course) if r.view == pair.view]
         pdf.add_page()
         pdf.set_font("Helvetica", "B", 14)
-        pdf.cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 9, _latin1(title), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", size=9)
-        who = f"Client {pair.client_id}" if mode != "none" else course.client.name
-        pdf.cell(0, 5, f"{who} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
-                       f"report of {date.today().isoformat()}", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, _latin1(_heading(pair, course, deidentified)), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        _image(pdf, pair_image(store, pair, mode, mark), 180)
+        _image(pdf, image, 180)
         pdf.ln(8)
         top = pdf.get_y()
-        for i, (metric, label) in enumerate(CHARTED.items()):
-            _chart(pdf, rows, metric, label, 15 + (i % 2) * 92, top + (i // 2) * 42, 85, 30)
-        pdf.set_y(top + 2 * 42 + 2)
+        for i, metric in enumerate(SUMMARY):
+            _chart(pdf, series(rows, metric.name), 15 + (i % 2) * 92, top + (i // 2) * 46, 85, 28, deidentified)
+        pdf.set_y(top + 2 * 46 + 2)
         pdf.set_font("Helvetica", "I", 7)
-        pdf.multi_cell(0, 4, "Change since the baseline session; the shaded band is the 95 % measurement "
-                             "noise: changes inside it may not be real.", new_x="LMARGIN", new_y="NEXT")
-        _treatment_log(pdf, course)
+        pdf.multi_cell(0, 4, "Change since the baseline session, by session date, in each measure's unit. The "
+                             "grey zone around zero is the 95 % measurement noise: a change inside it may not be "
+                             "real; * marks a change beyond it. A session not comparable with the baseline is not "
+                             "drawn.", new_x="LMARGIN", new_y="NEXT")
+        _treatment_log(pdf, course, deidentified)
         audit(s, actor, "export", "report", course.id, course.client_id, view=pair.view)
     return bytes(pdf.output())

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import re
 import sys
 
 import numpy as np
@@ -39,13 +38,15 @@ from skimage import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from analysis import AnalysisError, analyse, decode, locate_face  # noqa: E402
+from analysis import AnalysisError, analyse, decode, locate_face, noise  # noqa: E402
 from analysis.align import apply, compose  # noqa: E402
 from analysis.metrics import MEAN_IPD_MM, METRICS, texture_band_px  # noqa: E402
 from analysis.noise import SMALL_FRAME_IOD_PX  # noqa: E402
 from analysis.pipeline import CANONICAL_IOD_PX, SCALE_MARGIN  # noqa: E402
 from analysis.pose import head_pose  # noqa: E402
 from analysis.simulate import Recapture, clinic_portrait, inject, skin_mask  # noqa: E402
+
+import real  # noqa: E402  (validation/real.py)
 
 INJECTIONS = {
     "a* -2": ({"delta_a": -2.0}, "redness_a_star", -2.0, False),
@@ -180,9 +181,7 @@ def report(rows, skipped, pitches):
     reasons = {}
     for r in all_nuis:
         for reason in r["reasons"]:
-            key = reason.split(":")[1 if reason.startswith("photo:") else 0].strip()
-            key = re.sub(r"[-+]?\d+(\.\d+)?", "N", key)[:70]
-            reasons[key] = reasons.get(key, 0) + 1
+            reasons[reason["code"]] = reasons.get(reason["code"], 0) + 1
     if reasons:
         print("\nwhy nuisance pairs were judged not comparable (count):")
         for key, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
@@ -197,8 +196,38 @@ def main(argv=None):
     parser.add_argument("--recaptures", type=int, default=8)
     parser.add_argument("--injections", type=int, default=3, help="re-captures per injected change and photo")
     parser.add_argument("--limit", type=int, help="use at most this many photos from --faces")
+    parser.add_argument("--real", help="faces-london folder: validate on real re-captures (validation/real.py)")
+    parser.add_argument("--write-floors", action="store_true",
+                        help="with --real: write the calibrated floors into analysis/noise.py")
     args = parser.parse_args(argv)
+    if args.real:
+        validate_real(pathlib.Path(args.real), args.faces and pathlib.Path(args.faces), args.write_floors)
     report(*run(args.faces, args.recaptures, args.limit, args.injections))
+
+
+def validate_real(london: pathlib.Path, faces_dev: pathlib.Path | None, write: bool = False) -> None:
+    """The real re-capture tables (see validation/real.py); calibrates the floors it prints."""
+    shipped = noise.NOISE_FLOOR
+    noise.NOISE_FLOOR = real.zero_floors()  # each bound is then the pair's own tile-to-tile part
+    try:
+        same = {tier: real.same_person_rows(london, small=tier == "small") for tier in ("clinic", "small")}
+        calibrated = {tier: real.calibrate(rows) for tier, rows in same.items()}
+        floors, basis = {t: c[0] for t, c in calibrated.items()}, {t: c[1] for t, c in calibrated.items()}
+        real.report_floors(floors, basis)
+        if write:
+            real.write_floors(pathlib.Path(noise.__file__), floors, basis)
+        for tier, rows in same.items():
+            real.report_same_person(rows, tier)
+        real.report_landmarks(london, same["clinic"])
+        ids = real.people(london)
+        real.report_different(real.different_person_rows([london / f"{i}_neutral.jpg" for i, _ in ids],
+                                                         [g for _, g in ids]), "faces-london, neutral")
+        if faces_dev:
+            dev = sorted(faces_dev.glob("*.jpg"))
+            real.report_different(real.different_person_rows(dev, ["-"] * len(dev)), "faces-dev")
+        real.report_injected(real.injected_rows(london), calibrated["clinic"][0])
+    finally:
+        noise.NOISE_FLOOR = shipped
 
 
 if __name__ == "__main__":

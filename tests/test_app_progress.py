@@ -1,0 +1,139 @@
+"""Progress and the gallery in the app (AppTest, real data folder): a pair that is not comparable shows its
+reason and no number, to staff and to the client; charts by date with units; the gallery paginates."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.metrics import REGISTRY
+from analysis.reasons import CODES
+from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures
+from tracker import access, photos, progress, records
+from tracker.db import init_data_folder
+from tracker_helpers import ACTOR, client_with_course
+
+APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
+PASSWORD = "a long enough secret"
+SHOWN = [m.name for m in progress.SUMMARY]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clinic") / "data"
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    course = course_with_a_different_person(db)
+    with db.session() as s:
+        code = records.reset_access_code(s, ACTOR, course["client"])
+        s.commit()
+    yield {**course, "root": root, "db": db, "code": code}
+    db.close()
+
+
+def app(root, monkeypatch) -> AppTest:
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(root))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def as_staff(clinic, monkeypatch) -> AppTest:
+    at = app(clinic["root"], monkeypatch)
+    at.run()
+    at.text_input(key="username").input("lee")
+    at.text_input(key="password").input(PASSWORD)
+    at.button[0].click().run()
+    at.session_state.client_id = clinic["client"]
+    return at.switch_page("app_pages/progress.py").run()
+
+
+def as_client(clinic, monkeypatch) -> AppTest:
+    at = app(clinic["root"], monkeypatch)
+    at.run()
+    at.text_input(key="access_code").input(clinic["code"])
+    at.button[1].click().run()
+    assert at.title[0].value == "Your progress", [e.value for e in at.error] + [b.label for b in at.button]
+    return at
+
+
+def shown_text(at: AppTest) -> str:
+    """Everything the page says in words and tables (images aside)."""
+    parts = [e.value for kind in ("markdown", "caption", "warning", "info", "success", "error") for e in at.get(kind)]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+@pytest.mark.parametrize("who", ["staff", "client"])
+def test_a_non_comparable_session_shows_its_reason_and_no_number(clinic, monkeypatch, who):
+    at = as_staff(clinic, monkeypatch) if who == "staff" else as_client(clinic, monkeypatch)
+    assert not at.exception
+    assert at.select_slider(key="progress_session").value == 2  # opens on the latest comparable session
+    assert any("redness down" in m.value and "±" in m.value for m in at.markdown) == (who == "staff")
+    at.select_slider(key="progress_session").set_value(3).run()
+    assert not at.exception
+    text = shown_text(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert "not comparable" in warning
+    if who == "staff":
+        assert DIFFERENT_PERSON["message"] in warning
+    else:  # a client gets the plain sentence, never the engine's text
+        assert CODES["different_person"].plain in warning and DIFFERENT_PERSON["message"] not in text
+    assert not any(f in text for f in figures(clinic["hidden"], SHOWN))
+    assert not any("since" in m.value for m in at.markdown)  # no summary line for this session
+    assert not at.dataframe and any("No region is comparable" in i.value for i in at.info)  # no region table
+    # The charts draw only the comparable session, by date, in the metric's unit.
+    specs = charts(at)
+    assert len(specs) == 4
+    redness = next(s for s in specs if s["title"] == "Redness (a*)")
+    layers = json.dumps(redness)
+    assert "session date" in layers and "change in a*" in layers
+    assert not any(f in layers for f in figures(clinic["hidden"], ["redness_a_star"]))
+    assert any("Session 3 left out" in c.value for c in at.caption)
+
+
+def test_the_region_table_has_readable_names_and_every_column(clinic, monkeypatch):
+    at = as_staff(clinic, monkeypatch)  # session 2: comparable
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Forehead", "Left cheek", "Right cheek", "Chin", "Around the eyes"]
+    assert list(table.index) == [f"{m.label} ({m.unit})" for m in REGISTRY.values()]
+    # Each cell is a change with its bound (* beyond noise), or says why there is none.
+    figure = re.compile(r"^[+\u2212]\d+\.\d\d ± \d+\.\d\d( \*)?$")
+    assert all(figure.match(cell) or cell in ("not measured", "not comparable") for cell in table.to_numpy().ravel())
+
+
+def test_the_noise_zone_is_drawn_around_zero(clinic, monkeypatch):
+    at = as_staff(clinic, monkeypatch)
+    chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec)["title"] == "Brightness (L*)")
+    frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+    zone = next(f for f in frames if "low" in f.columns)
+    assert len(zone) == 1 and (zone.low == -zone.bound).all() and (zone.bound > 0).all()  # session 2 only
+    assert (zone.change.abs() > zone.bound).all()  # the measured change lies outside that zone: beyond noise
+
+
+def test_the_gallery_shows_a_page_of_comparable_pairs(clinic, monkeypatch):
+    db = clinic["db"]
+    extra = [client_with_course(db, f"Client {i}", sessions=2) for i in range(6)]
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+    at = as_staff(clinic, monkeypatch).switch_page("app_pages/gallery.py").run()
+    assert not at.exception
+    labels = [c.label for c in at.checkbox]
+    assert len(labels) == 6 and at.number_input(key="gallery_page").max == 2
+    ours = next(label for label in labels if f"course #{clinic['course']}," in label)
+    assert "session 2" in ours and "session 3" not in ours  # the latest comparable, not the different person
+    at.checkbox(key=f"pair_{clinic['course']}_front").uncheck().run()
+    at.number_input(key="gallery_page").set_value(2).run()
+    assert [c.label for c in at.checkbox] and not at.exception
+    assert len(extra) + 1 == 7 and at.button(key="build_pdf").label == "Build a PDF report of 6 pair(s)"  # one unticked
+    at.button(key="build_pdf").click().run()
+    assert at.session_state.report_pdf.startswith(b"%PDF")
