@@ -625,9 +625,8 @@ AREAS = {"scalp": scalp, "cellulite": cellulite}
 #: The area measures are area-preserving (unmixing, band-pass in linear light), so the frame keeps the
 #: photo's resolution up to this many pixels on the region's longer side.
 AREA_MAX_SIDE = 1024
-INVARIANT = Normalisation(applied=False, method="none",
-                          reason="not needed: these measures are ratios within each photo, unchanged by exposure "
-                                 "and white balance")
+INVARIANT = Normalisation(applied=False, method="none", reason=Reason(
+    "not_needed", "not needed: these measures are ratios within each photo, unchanged by exposure and white balance"))
 
 
 def _area_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:

@@ -69,6 +69,7 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("one_class", True, "the marked area shows only hair or only scalp"),
     ReasonCode("hair_unresolved", True, "the photo was taken too far away to see the scalp between the hairs"),
     ReasonCode("no_part", False, "no parting line is visible in the marked area"),
+    ReasonCode("not_needed", False, "the measure does not depend on the lighting"),
     ReasonCode("no_shading", True, "the light in this photo shows too little of the skin's surface"),
 )}
 
