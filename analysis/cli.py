@@ -1,6 +1,7 @@
 """Command line over :func:`analysis.analyse`.
 
-    python -m analysis measure PHOTO [--reference BASELINE] [--region POLYGON] [--json]
+    python -m analysis measure PHOTO [--reference BASELINE] [--region POLYGON] [--area scalp|cellulite]
+                                     [--marker-mm MM] [--json]
 
 With ``--json`` stdout is one JSON object (see README); otherwise a readable
 report. Errors give a non-zero exit status and one ``error: ...`` line on
@@ -21,8 +22,11 @@ from . import __version__
 from .decoding import DecodedImage, decode
 from .errors import AnalysisError, ImageTooLarge, UnreadableImage
 from .colour import METHODS
+from .marker import DEFAULT_MARKER_MM
 from .metrics import METRICS, REGISTRY
-from .pipeline import analyse, locate_face
+from .pipeline import AREAS, analyse, locate_face
+
+AREA_METRICS = {name: metric for module in AREAS.values() for name, metric in module.REGISTRY.items()}
 
 EXIT_ERROR = 1
 
@@ -59,7 +63,8 @@ def _face(image: DecodedImage, path: str, role: str):
         raise type(exc)(f"{role} {path}: {exc.message}") from exc
 
 
-def measure(photo_path: str, reference_path: str | None = None, region: np.ndarray | None = None) -> dict:
+def measure(photo_path: str, reference_path: str | None = None, region: np.ndarray | None = None,
+            area: str | None = None, marker_mm: float = DEFAULT_MARKER_MM) -> dict:
     """Decode, analyse and describe a photo (and its baseline) from files."""
     photo = _load(photo_path, "photo")
     reference = _load(reference_path, "baseline") if reference_path else None
@@ -67,6 +72,8 @@ def measure(photo_path: str, reference_path: str | None = None, region: np.ndarr
         subject = _face(photo, photo_path, "photo")
         baseline = _face(reference, reference_path, "baseline") if reference is not None else None
         result = analyse(subject, baseline)
+    elif area is not None:
+        result = analyse(photo, reference, region=region, area=area, marker_mm=marker_mm)
     else:
         result = analyse(photo, reference, region=region)
     result["image"].update(format=photo.format, source_mode=photo.source_mode,
@@ -79,9 +86,30 @@ def _fmt(value) -> str:
     return "-" if value is None else (f"{value:d}" if isinstance(value, int) else f"{value:.2f}")
 
 
+def _render_area(result: dict, lines: list[str]) -> str:
+    scale = result["scale"]
+    lines.append(f"area       {result['area']}; scale {scale['px_per_mm']:.2f} px/mm "
+                 + ("(nominal: no marker found)" if scale["nominal"] else f"(from a {scale['marker_mm']:g} mm marker)"))
+    if "alignment" in result:
+        a = result["alignment"]
+        lines.append(f"alignment  features, {a['inliers']} inliers; comparable: {'yes' if a['comparable'] else 'no'}")
+        lines += [f"  reason: {r['code']}: {r['message']}" for r in a["reasons"]]
+    lines.append("")
+    lines.append(f"{'metric':<20}{'baseline':>10}{'photo':>10}{'change':>10}{'noise 95%':>11}  unit")
+    for m, value in result["metrics"].items():
+        base = result.get("reference_metrics", {}).get(m)
+        lines.append(f"{m:<20}{_fmt(base):>10}{_fmt(value):>10}{_fmt(result.get('change', {}).get(m)):>10}"
+                     f"{_fmt(result.get('noise', {}).get(m)):>11}  {AREA_METRICS[m].unit}")
+    for m, r in {**result["refused"], **result.get("change_refused", {})}.items():
+        lines.append(f"  {m}: not measured ({r['code']}): {r['message']}")
+    return "\n".join(lines)
+
+
 def render(result: dict) -> str:
     """A readable report of an analysis result."""
     lines = [f"image      {result['image']['width']} x {result['image']['height']}"]
+    if result.get("area"):
+        return _render_area(result, lines)
     face = result.get("face")
     if face:
         lines.append(f"face       view {face['view'] or 'unknown'}, eyes {face['inter_ocular_px']:.0f} px apart, "
@@ -144,11 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--region", type=parse_polygon, metavar="POLYGON",
                    help="for photos without a face: the area to measure, 'x1,y1 x2,y2 ...' in the "
                         "baseline's pixels (or the photo's, without --reference)")
+    m.add_argument("--area", choices=sorted(AREAS),
+                   help="with --region: hair-loss (scalp) or cellulite measures instead of skin colour and texture")
+    m.add_argument("--marker-mm", type=float, default=DEFAULT_MARKER_MM, metavar="MM",
+                   help=f"side of the printed ArUco marker (DICT_4X4_50) in frame, giving the scale "
+                        f"(default {DEFAULT_MARKER_MM:g} mm)")
     m.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.area and args.region is None:
+        parser.error("--area needs --region")
     warnings.simplefilter("ignore")  # stderr carries our own messages only
     try:
-        result = measure(args.photo, args.reference, args.region)
+        result = measure(args.photo, args.reference, args.region, args.area, args.marker_mm)
     except AnalysisError as exc:
         return _fail(exc, args.json)
     except MemoryError:

@@ -29,6 +29,11 @@ baseline's pixels when there is a baseline, else in the photo's). The photo
 is aligned to the baseline by image features and a homography, lighting is
 matched on the surroundings of the region, and the metrics are computed over
 the region at a nominal :data:`BODY_PX_PER_MM`.
+
+Hair loss (``area="scalp"``) and cellulite (``area="cellulite"``) get their
+own measures over the marked region instead (:func:`_area`): the share of
+scalp visible and the part's width, or the share of skin in shadowed dimples,
+at the scale of a printed marker when one is in frame.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from . import __version__
+from . import __version__, cellulite, scalp
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
 from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_matrix, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
@@ -47,6 +52,7 @@ from .errors import UnsupportedImage
 from .expression import ExpressionChange, compare_expressions
 from .facemesh import CHIN, FACE_OVAL, NOSE_BRIDGE, STABLE, Face, detect_faces, select_subject
 from .identity import FaceDescriptor, face_descriptor, same_person
+from .marker import DEFAULT_MARKER_MM, Scale, marker_mask, measure_scale
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .polygon import validate_polygon
@@ -612,9 +618,101 @@ def _feature_alignment(photo_rgb, baseline_rgb, polygon):
     return matrix, found.inliers, found.residual_px / sb
 
 
+# --- hair loss and cellulite: area measures ---------------------------------
+
+#: Treatments with their own measures, and the module that makes them.
+AREAS = {"scalp": scalp, "cellulite": cellulite}
+#: The area measures are area-preserving (unmixing, band-pass in linear light), so the frame keeps the
+#: photo's resolution up to this many pixels on the region's longer side.
+AREA_MAX_SIDE = 1024
+INVARIANT = Normalisation(applied=False, method="none", reason=Reason(
+    "not_needed", "not needed: these measures are ratios within each photo, unchanged by exposure and white balance"))
+
+
+def _area_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:
+    lo, hi = polygon.min(axis=0), polygon.max(axis=0)
+    margin = 0.05 * (hi - lo).max()
+    s = min(1.0, AREA_MAX_SIDE / (hi - lo).max())
+    to_frame = np.array([[s, 0, -(lo[0] - margin) * s], [0, s, -(lo[1] - margin) * s]])
+    width, height = np.ceil((hi - lo + 2 * margin) * s).astype(int)
+    return to_frame, (int(width), int(height)), s
+
+
+def _polygon_mask(polygon: np.ndarray, to_frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(apply(to_frame, polygon) * 16).astype(np.int32)], 1, shift=4)
+    return mask.astype(bool)
+
+
+def _area(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None, area: str,
+          marker_mm: float) -> dict:
+    """Hair-loss or cellulite measures over the marked region (:mod:`analysis.scalp`, :mod:`analysis.cellulite`).
+
+    As for other body areas the photo is aligned to the baseline by features
+    and resampled into a frame around the region, but in linear light and at
+    up to :data:`AREA_MAX_SIDE` pixels; the scale comes from a printed marker
+    in the baseline (:mod:`analysis.marker`), else it is nominal
+    (:data:`BODY_PX_PER_MM` in the frame); the marker is left out of the
+    region; no lighting normalisation is needed.
+    """
+    module = AREAS[area]
+    polygon = np.asarray(polygon, dtype=np.float64)
+    if polygon.ndim != 2 or polygon.shape[1] != 2 or len(polygon) < 3:
+        raise UnsupportedImage("the region must be a polygon of at least 3 (x, y) points")
+    reference_rgb = photo_rgb if baseline_rgb is None else baseline_rgb
+    to_frame, size, s = _area_frame(polygon)
+    found = measure_scale(reference_rgb, marker_mm)
+    scale = found.scaled(s) if not found.nominal else Scale(BODY_PX_PER_MM, True, "nominal")
+    ref_frame, ref_valid = warp(scalp.as_linear(reference_rgb), to_frame, size)
+    region = _polygon_mask(polygon, to_frame, ref_valid.shape) & ref_valid & ~marker_mask(found, to_frame,
+                                                                                          ref_valid.shape)
+    if region.sum() < 30:
+        raise UnsupportedImage("the marked region lies outside the photo or is too small")
+    head = {"face": None, "area": area, "scale": {**scale.to_dict(), "frame_scale": s},
+            "normalisation": (NOT_APPLIED_SINGLE if baseline_rgb is None else INVARIANT).to_dict()}
+    if baseline_rgb is None:
+        m = module.measure(ref_frame, region, scale.px_per_mm)
+        return {**head, **_area_result(m)}
+    aligned = _feature_alignment(photo_rgb, baseline_rgb, polygon)
+    if aligned is None:
+        raise UnsupportedImage("the photo could not be aligned to the baseline: too few matching features; "
+                               "retake it from the baseline's position")
+    matrix, inliers, residual = aligned
+    to_photo_frame = to_3x3(to_frame) @ matrix
+    photo_frame, photo_valid = warp(scalp.as_linear(photo_rgb), to_photo_frame, size)
+    region &= photo_valid & ~marker_mask(measure_scale(photo_rgb, marker_mm), to_photo_frame, region.shape)
+    b = module.measure(ref_frame, region, scale.px_per_mm)
+    p = module.measure(photo_frame, region, scale.px_per_mm)
+    changes = module.compare(p, b, region, scale.px_per_mm)
+    reasons = [] if residual <= MAX_FEATURE_RESIDUAL_PX else [
+        Reason("features_misaligned", f"feature alignment residual {residual:.1f} px")]
+    result = _area_result(p)
+    return {
+        **head, **result,
+        "alignment": {"method": "features", "matrix": matrix.tolist(), "inliers": inliers, "residual_px": residual,
+                      "comparable": not reasons, "reasons": [r.to_dict() for r in reasons]},
+        "reference_metrics": dict(b.values), "reference_measurement": b.to_dict(),
+        "change": {k: c.change for k, c in changes.items()},
+        "change_pct": {k: (None if c.change is None or not b.values[k] else 100 * c.change / abs(b.values[k]))
+                       for k, c in changes.items()},
+        "noise": {k: c.noise for k, c in changes.items()},
+        "beyond_noise": {k: c.beyond_noise for k, c in changes.items()},
+        "change_refused": {k: c.refused.to_dict() for k, c in changes.items() if c.refused is not None},
+    }
+
+
+def _area_result(m) -> dict:
+    problems = [r.to_dict() for r in {r.code: r for r in m.refused.values() if r.blocking}.values()]
+    return {"quality": {"usable": not problems, "warnings": [r.message for r in m.refused.values()],
+                        "problems": [p["message"] for p in problems]},
+            "metrics": dict(m.values), "refused": {k: r.to_dict() for k, r in m.refused.items()},
+            "regions": {"marked": dict(m.values)}, "measurement": m.to_dict()}
+
+
 # --- entry point --------------------------------------------------------------
 
-def analyse(image, reference=None, *, region=None) -> dict:
+def analyse(image, reference=None, *, region=None, area: str | None = None,
+            marker_mm: float = DEFAULT_MARKER_MM) -> dict:
     """Measure a photo's skin, and its change since a baseline.
 
     Parameters
@@ -627,6 +725,15 @@ def analyse(image, reference=None, *, region=None) -> dict:
         For photos without a face (neck, hands, scalp, body): the polygon to
         measure, in the baseline's pixels if ``reference`` is given, else in
         the photo's. Face detection is skipped.
+    area : {"scalp", "cellulite"}, optional
+        With ``region``: measure hair loss (:mod:`analysis.scalp`) or cellulite
+        (:mod:`analysis.cellulite`) instead of skin colour and texture.
+        ``metrics`` then holds that area's metrics, ``refused`` the reason
+        (``{"code", "message"}``) for each metric that could not be measured,
+        and with a reference ``change_refused`` the reason for each change
+        withheld (``light_direction``).
+    marker_mm : float
+        Side of the printed ArUco marker that gives the scale (:mod:`analysis.marker`).
 
     Returns
     -------
@@ -645,8 +752,14 @@ def analyse(image, reference=None, *, region=None) -> dict:
     """
     rgb = _pixels(image)
     head = {"analysis_version": __version__, "image": {"width": int(rgb.shape[1]), "height": int(rgb.shape[0])}}
+    if area is not None and area not in AREAS:
+        raise ValueError(f"unknown area {area!r}: one of {', '.join(AREAS)}")
+    if area is not None and region is None:
+        raise ValueError(f"the {area} measures need a marked region")
     if region is not None:
         base = None if reference is None else _pixels(reference)
+        if area is not None:
+            return {**head, **_area(rgb, region, base, area, marker_mm)}
         return {**head, **_body(rgb, region, base)}
     photo = locate_face(image)
     if reference is None:

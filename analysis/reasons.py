@@ -64,6 +64,13 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("unsupported", True, "the photo could not be measured"),
     ReasonCode("no_face", True, "no face was found in the photo"),
     ReasonCode("multiple_faces", True, "more than one face is in the photo"),
+    # hair loss and cellulite measures (analysis.scalp, analysis.cellulite)
+    ReasonCode("low_hair_contrast", True, "the hair and the scalp are too alike in colour to measure from a photo"),
+    ReasonCode("one_class", True, "the marked area shows only hair or only scalp"),
+    ReasonCode("hair_unresolved", True, "the photo was taken too far away to see the scalp between the hairs"),
+    ReasonCode("no_part", False, "no parting line is visible in the marked area"),
+    ReasonCode("not_needed", False, "the measure does not depend on the lighting"),
+    ReasonCode("no_shading", True, "the light in this photo shows too little of the skin's surface"),
 )}
 
 

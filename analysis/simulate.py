@@ -42,6 +42,9 @@ class Recapture:
     #: Extra light on the client (not the backdrop): sitting nearer a fixed camera and lights by a
     #: factor ``scale`` raises it by ``scale ** 2`` (inverse-square law, :func:`analysis.pipeline.distance_gain`).
     subject_light: float = 1.0
+    #: Resample in linear light, as a camera's sensor integrates light (True), or in sRGB values, as
+    #: image software does (False: the default, with which the face noise floors were measured).
+    linear_light: bool = False
 
     @classmethod
     def random(cls, rng: np.random.Generator, size: tuple[int, int]) -> Recapture:
@@ -76,12 +79,14 @@ class Recapture:
         with dithered rounding (:func:`dithered_uint8`, ``seed``), as a sensor's noise does.
         """
         h, w = rgb.shape[:2]
+        if self.linear_light:
+            rgb = srgb_to_linear(rgb.astype(np.float32) / 255.0)
         if self.scale < 1:  # a sensor integrates over its pixels: no aliasing when farther away
             rgb = cv2.GaussianBlur(rgb, (0, 0), 0.5 * np.sqrt(1 / self.scale ** 2 - 1))
         matrix = self.matrix((h, w))
         moved = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         gains = self.exposure * np.asarray(self.white_balance, dtype=np.float32)
-        linear = srgb_to_linear(moved.astype(np.float32) / 255.0) * gains
+        linear = (moved if self.linear_light else srgb_to_linear(moved.astype(np.float32) / 255.0)) * gains
         if subject is not None and self.subject_light != 1.0:
             weights = cv2.warpAffine(subject.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REFLECT)
@@ -288,3 +293,230 @@ def turn_head(rgb: np.ndarray, face: Face, yaw_deg: float) -> np.ndarray:
         region = out[y0:y1, x0:x1]
         region[mask > 0] = patch[mask > 0]
     return out
+
+
+# --- scalp and body surfaces with known answers -------------------------------
+
+#: sRGB colours of hair and skin for rendered scalps (typical values, not measurements).
+HAIR_COLOURS = {"black": (22, 18, 16), "dark_brown": (48, 33, 24), "brown": (92, 64, 42),
+                "blond": (206, 178, 128), "grey": (172, 170, 164), "white": (228, 225, 216)}
+SKIN_COLOURS = {"light": (228, 192, 170), "medium": (196, 146, 112), "dark": (112, 76, 56)}
+
+
+@dataclass(frozen=True, eq=False)
+class Rendered:
+    """A rendered photo with its ground truth.
+
+    ``region`` is the polygon to measure, in the photo's pixels; ``truth``
+    holds the known answers (``visible_pct``, ``part_width_mm``,
+    ``shadow_pct``, ...); ``px_per_mm`` is the true scale.
+    """
+
+    rgb: np.ndarray
+    region: np.ndarray
+    px_per_mm: float
+    truth: dict
+
+
+def _skin_canvas(shape: tuple[int, int], colour: tuple[int, int, int], px_per_mm: float,
+                 rng: np.random.Generator, texture_pct: float = 3.0) -> np.ndarray:
+    """Linear-light skin: a base colour with slow mottling (5 %) and fine texture, float32 (H, W, 3)."""
+    slow = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 8 * px_per_mm)
+    fine = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), max(0.7, 0.2 * px_per_mm))
+    log_gain = 0.05 * slow / max(slow.std(), 1e-6) + texture_pct / 100 * fine / max(fine.std(), 1e-6)
+    base = srgb_to_linear(np.asarray(colour, np.float32) / 255.0)
+    return base[None, None, :] * np.exp(log_gain)[..., None]
+
+
+def _draw_marker(linear: np.ndarray, marker_mm: float, px_per_mm: float, at: tuple[int, int]) -> np.ndarray:
+    """A printed ``DICT_4X4_50`` marker (id 0) with a one-cell white border, top-left corner ``at``.
+
+    Returns the polygon of the printed card (marker and border), in pixels.
+    """
+    side = int(round(marker_mm * px_per_mm))
+    cell = side / 6  # 4 x 4 bits inside a one-cell black frame
+    card = int(round(side + 2 * cell))
+    bitmap = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50), 0, side)
+    paper = np.full((card, card), 245, np.uint8)
+    b = int(round(cell))
+    paper[b:b + side, b:b + side] = np.where(bitmap > 127, 245, 20)
+    x, y = at
+    linear[y:y + card, x:x + card] = srgb_to_linear(paper.astype(np.float32) / 255.0)[..., None]
+    return np.array([[x, y], [x + card, y], [x + card, y + card], [x, y + card]], np.float64)
+
+
+def _finish(linear: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor`` x ``factor`` blocks in linear light (a sensor's pixels), to uint8 sRGB."""
+    h, w = linear.shape[:2]
+    small = cv2.resize(linear, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    return np.round(linear_to_srgb(small) * 255.0).astype(np.uint8)
+
+
+def render_scalp(visible_pct: float = 30.0, hair: str = "black", skin: str = "light",
+                 part_width_mm: float | None = None, marker_mm: float | None = 10.0,
+                 size: tuple[int, int] = (480, 640), px_per_mm: float = 12.0, seed: int = 0,
+                 supersample: int = 3, strand_mm: float = 0.09) -> Rendered:
+    """A top-down scalp photo with hair over skin and a known share of scalp showing.
+
+    Strands (``strand_mm`` thick, 6-20 mm long, gently curved, combed along a
+    slowly turning direction, each a little lighter or darker than ``hair``)
+    are drawn one by one over textured skin at ``supersample`` times the
+    final resolution, from a sequence fixed by ``seed``, until the share of
+    the marked region left uncovered reaches ``visible_pct``; the photo is
+    then averaged down to the final pixels, so hairs thinner than a pixel
+    become mixed pixels, as in a real camera. A lower ``visible_pct`` with the
+    same seed draws the same strands and more, so a course of renders shows
+    the same hairs thinning out.
+
+    With ``part_width_mm`` the hair is parted along the vertical midline: no
+    strand crosses a band of that width, and strands are combed densely
+    along both edges (a part between two combed masses of hair). With
+    ``marker_mm`` a printed ArUco marker of that side lies in the top-left
+    corner, outside the region.
+
+    Returns
+    -------
+    Rendered
+        ``truth``: ``visible_pct`` (share of the region's area not covered by
+        any strand, exactly, at the rendering resolution), ``part_width_mm``,
+        ``hair``, ``skin``, ``marker_mm``.
+    """
+    rng = np.random.default_rng(seed)
+    f = supersample
+    h, w = size[0] * f, size[1] * f
+    ppm = px_per_mm * f
+    linear = _skin_canvas((h, w), SKIN_COLOURS[skin], ppm, rng)
+    covered = np.zeros((h, w), np.uint8)
+    margin = int(0.08 * min(h, w))
+    top = margin + (int(round((marker_mm * 8 / 6) * ppm)) + margin if marker_mm else 0)
+    region = np.array([[margin, top], [w - margin, top], [w - margin, h - margin], [margin, h - margin]], float)
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(inside, [region.astype(np.int32)], 1)
+    inside = inside.astype(bool)
+    part = np.zeros((h, w), bool)
+    if part_width_mm:
+        half = part_width_mm * ppm / 2
+        part[:, int(round(w / 2 - half)):int(round(w / 2 + half))] = True
+    hair_linear = srgb_to_linear(np.asarray(HAIR_COLOURS[hair], np.float32) / 255.0)
+    thickness = max(1, int(round(strand_mm * ppm)))
+    flow = rng.uniform(0, np.pi)
+
+    def strand(x0, y0, angle, length):
+        bend = rng.normal(0, 0.15)
+        t = np.linspace(0, 1, 6)
+        a = angle + bend * t
+        pts = np.column_stack([x0 + np.cumsum(np.cos(a)) * length / 6, y0 + np.cumsum(np.sin(a)) * length / 6])
+        return np.round(pts).astype(np.int32)
+
+    def draw(pts):
+        tone = hair_linear * float(np.exp(rng.normal(0, 0.15)))
+        x0, y0 = np.maximum(pts.min(axis=0) - thickness, 0)
+        x1, y1 = np.minimum(pts.max(axis=0) + thickness + 1, (w, h))
+        if x1 <= x0 or y1 <= y0:
+            return
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.polylines(mask, [pts - [x0, y0]], False, 1, thickness, cv2.LINE_8)
+        m = mask.astype(bool) & ~part[y0:y1, x0:x1]
+        linear[y0:y1, x0:x1][m] = tone
+        covered[y0:y1, x0:x1][m] = 1
+
+    if part_width_mm:  # combed edges: strands along the part, densely, 1.5 mm deep on each side
+        for side in (-1, 1):
+            edge = w / 2 + side * (part_width_mm * ppm / 2 + thickness / 2)
+            for k in range(int(1.5 * ppm / thickness * 1.5)):
+                x = edge + side * k * thickness / 1.5
+                for y0 in np.arange(-0.2 * h, h, 0.3 * h):
+                    draw(np.round([[x, y0], [x + rng.normal(0, 1), y0 + 0.35 * h]]).astype(np.int32))
+    target = visible_pct / 100.0
+    while (1 - covered[inside].mean()) > target:
+        for _ in range(200):
+            x0, y0 = rng.uniform(-0.05 * w, 1.05 * w), rng.uniform(-0.05 * h, 1.05 * h)
+            angle = flow + 0.6 * np.sin(x0 / w * 3 + y0 / h * 2) + rng.normal(0, 0.15)
+            draw(strand(x0, y0, angle, rng.uniform(6, 20) * ppm))
+    if marker_mm:
+        _draw_marker(linear, marker_mm, ppm, (margin, margin))
+    truth = {"visible_pct": float(100 * (1 - covered[inside].mean())), "part_width_mm": part_width_mm,
+             "hair": hair, "skin": skin, "marker_mm": marker_mm}
+    return Rendered(_finish(linear, f), (region + 0.5) / f - 0.5, px_per_mm, truth)
+
+
+def light_vector(azimuth_deg: float, slant_deg: float) -> np.ndarray:
+    """Unit vector towards a distant light: ``azimuth_deg`` in the image plane (0 = towards the
+    image's right, -90 = towards its top, i.e. light from above), ``slant_deg`` from the camera's axis."""
+    a, s = np.radians(azimuth_deg), np.radians(slant_deg)
+    return np.array([np.sin(s) * np.cos(a), np.sin(s) * np.sin(a), np.cos(s)])
+
+
+def shade(height_mm: np.ndarray, px_per_mm: float, light: np.ndarray, ambient: float = 0.15) -> np.ndarray:
+    """Lambertian shading of a height field (mm, z towards the camera) under a distant light.
+
+    ``ambient + (1 - ambient) * max(0, n . light)``; no cast shadows, so the
+    dark side of a depression is the part of its wall turned away from the light.
+    """
+    gy, gx = np.gradient(height_mm.astype(np.float64), 1.0 / px_per_mm)
+    norm = np.sqrt(gx ** 2 + gy ** 2 + 1)
+    n_dot_l = (-gx * light[0] - gy * light[1] + light[2]) / norm
+    return (ambient + (1 - ambient) * np.maximum(n_dot_l, 0)).astype(np.float32)
+
+
+#: A pixel is in a dimple's shadow where the dimples make the surface this much darker (fraction).
+SHADOW_CONTRAST = 0.08
+
+
+def render_cellulite(dimples: int = 40, depth_mm: float = 1.5, radius_mm: float = 5.0,
+                     light_azimuth_deg: float = -90.0, light_slant_deg: float = 55.0,
+                     marker_mm: float | None = 10.0, size: tuple[int, int] = (480, 640), px_per_mm: float = 3.0,
+                     seed: int = 0, skin: str = "light", supersample: int = 2) -> Rendered:
+    """A thigh or buttock skin surface with dimples of known number and depth, lit from one direction.
+
+    The surface is a gentle dome (radii of curvature 180 mm across and 400 mm
+    along the limb) with ``dimples`` Gaussian depressions of radius
+    ``radius_mm`` (0.7-1.3 times, at the sigma) and depth ``depth_mm``
+    (0.6-1.4 times), at places fixed by ``seed`` (fewer dimples with the same
+    seed keep the first ones), shaded by :func:`shade` under a distant light
+    (:func:`light_vector`; the default is from above, 55 degrees off the
+    camera's axis), over textured skin with a freckle per square centimetre, at ``supersample`` times the final
+    resolution and averaged down.
+
+    Returns
+    -------
+    Rendered
+        ``truth``: ``shadow_pct``, the share of the region where the dimples
+        darken the shading by more than :data:`SHADOW_CONTRAST` (computed on
+        the noise-free shading, with and without the dimples); ``dimples``,
+        ``depth_mm``, ``radius_mm``, ``light_azimuth_deg``, ``light_slant_deg``.
+    """
+    rng = np.random.default_rng(seed)
+    f = supersample
+    h, w = size[0] * f, size[1] * f
+    ppm = px_per_mm * f
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    xm, ym = (x - w / 2) / ppm, (y - h / 2) / ppm
+    smooth = -(xm ** 2 / (2 * 180.0) + ym ** 2 / (2 * 400.0))
+    margin = int(0.08 * min(h, w))
+    top = margin + (int(round((marker_mm * 8 / 6) * ppm)) + margin if marker_mm else 0)
+    region = np.array([[margin, top], [w - margin, top], [w - margin, h - margin], [margin, h - margin]], float)
+    places = rng.uniform([region[0, 0], region[0, 1]], [region[2, 0], region[2, 1]], (200, 2))
+    sizes = rng.uniform(0.7, 1.3, 200) * radius_mm
+    depths = rng.uniform(0.6, 1.4, 200) * depth_mm
+    dimpled = smooth.copy()
+    for (px, py), r, d in zip(places[:dimples], sizes[:dimples], depths[:dimples]):
+        dimpled -= d * np.exp(-(((x - px) / ppm) ** 2 + ((y - py) / ppm) ** 2) / (2 * r ** 2))
+    light = light_vector(light_azimuth_deg, light_slant_deg)
+    lit = shade(dimpled, ppm, light)
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(inside, [region.astype(np.int32)], 1)
+    shadow = lit < (1 - SHADOW_CONTRAST) * shade(smooth, ppm, light)
+    albedo = _skin_canvas((h, w), SKIN_COLOURS[skin], ppm, rng, texture_pct=2.0)
+    spots = np.zeros((h, w), np.float32)  # freckles and small moles: what feature alignment holds on to
+    n_spots = int(h * w / ppm ** 2 / 100)  # one per square centimetre
+    for (sx, sy), r in zip(rng.uniform((0, 0), (w, h), (n_spots, 2)), rng.uniform(0.4, 1.2, n_spots) * ppm):
+        cv2.circle(spots, (int(sx), int(sy)), int(round(r)), float(rng.uniform(0.3, 0.7)), -1)
+    albedo *= np.exp(-cv2.GaussianBlur(spots, (0, 0), 0.3 * ppm))[..., None]
+    linear = np.minimum(albedo * lit[..., None] * 1.3, 1.0)
+    if marker_mm:
+        _draw_marker(linear, marker_mm, ppm, (margin, margin))
+    truth = {"shadow_pct": float(100 * shadow[inside.astype(bool)].mean()), "dimples": dimples,
+             "depth_mm": depth_mm, "radius_mm": radius_mm, "light_azimuth_deg": light_azimuth_deg,
+             "light_slant_deg": light_slant_deg, "marker_mm": marker_mm}
+    return Rendered(_finish(linear, f), (region + 0.5) / f - 0.5, px_per_mm, truth)
