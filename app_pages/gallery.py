@@ -60,7 +60,8 @@ with db.session() as s:
             key = pair_key(pair)
             st.checkbox(label, value=key not in excluded, key=key, on_change=keep_choice, args=(key,))
             st.image(image, width="stretch")
-            st.download_button("Download PNG", png_of(gallery.pair_picture(db.store, pair, mode, mark)), key=f"png_{pair.course_id}_{pair.view}",
+            st.download_button("Download PNG", png_of(gallery.pair_picture(db.store, pair, mode, mark)),
+                               key=f"png_{pair.course_id}_{pair.view}",
                                file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png",
                                on_click="ignore")
     chosen = [p for p in pairs if pair_key(p) not in excluded]

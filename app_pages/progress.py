@@ -125,7 +125,8 @@ with heat:
     if not row.comparable:
         st.info("Not shown: the two photos are not comparable.")
     else:
-        maps = ((redness_map, 3.0, "redness_a_star", "Redness change: blue less red, red more red (full colour = 3 a*)"),
+        maps = ((redness_map, 3.0, "redness_a_star",
+                 "Redness change: blue less red, red more red (full colour = 3 a*)"),
                 (texture_map, 1.0, "texture_roughness",
                  "Texture change: blue smoother, red rougher (full colour = 1 % contrast)"))
         for column, (change_map, full, metric, caption) in zip(st.columns(2), maps):
@@ -159,7 +160,8 @@ regions = row.regions()
 if not regions:
     st.info("No regions were measured in this photo.")
 elif not any(row.region_verdict(g)[0] for g in regions):
-    st.info(f"No region is comparable with the first session: {row.region_change(regions[0], 'redness_a_star').why(plain)}.")
+    why = row.region_change(regions[0], "redness_a_star").why(plain)
+    st.info(f"No region is comparable with the first session: {why}.")
 else:
     table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m).cell() for m in REGISTRY]
                           for g in regions}, index=[f"{m.label} ({m.unit})" for m in REGISTRY.values()])

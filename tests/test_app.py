@@ -395,7 +395,8 @@ def test_names_are_shown_as_text_never_as_markup(clinic, monkeypatch):
     at = sign_in_staff(app(clinic["root"], monkeypatch), username="mark")
     shown = [c.value for c in at.sidebar.caption]
     assert shown == [f"Signed in as {plain(name)} (practitioner)"]
-    unescaped = re.findall(r"(?<!\\)[][!()*<>$`_]", shown[0].removeprefix("Signed in as ").removesuffix(" (practitioner)"))
+    name = shown[0].removeprefix("Signed in as ").removesuffix(" (practitioner)")
+    unescaped = re.findall(r"(?<!\\)[][!()*<>$`_]", name)
     assert unescaped == []  # every character markdown could act on is escaped
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from analysis import analyse
 from analysis.expression import (BROW_MIDDLES, MOUTH_CORNERS, TOLERANCE_IOD_PCT, compare_expressions, expression)
 from analysis.facemesh import Face

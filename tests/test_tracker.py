@@ -281,7 +281,8 @@ def test_erasure_leaves_no_photo_row_or_cache_file(db):
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"):
             cols = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
             if "client_id" in cols and table != "audit_events":
-                assert conn.execute(f"SELECT count(*) FROM {table} WHERE client_id=?", (gone["client"],)).fetchone()[0] == 0
+                left = conn.execute(f"SELECT count(*) FROM {table} WHERE client_id=?", (gone["client"],))
+                assert left.fetchone()[0] == 0
 
 
 def test_erasure_keeps_an_original_another_record_still_uses(db):

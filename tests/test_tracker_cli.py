@@ -36,7 +36,8 @@ def test_a_course_from_the_command_line(tracker, tmp_path):
     code, out, _ = tracker("client", "add", "--name", "Ada Example", "--dob", "1985-12-10", "--fitzpatrick", "2")
     assert code == 0 and "access code" in out
     for kind in ("treatment", "photography"):
-        assert tracker("consent", "add", 1, "--kind", kind, "--signatory", "Ada Example", "--date", "2026-01-05")[0] == 0
+        code, _, _ = tracker("consent", "add", 1, "--kind", kind, "--signatory", "Ada Example", "--date", "2026-01-05")
+        assert code == 0
     code, _, err = tracker("course", "add", 1, "--treatment", "skin rejuvenation", "--areas", "face", "--sessions", 4,
                            "--start", "2026-01-12")
     assert code == 2 and "no screening recorded" in err
@@ -89,7 +90,8 @@ def test_bad_dates_and_non_images(tracker, tmp_path):
     tracker("consent", "add", 1, "--kind", "treatment", "--signatory", "Ben", "--date", "2026-01-01")
     tracker("consent", "add", 1, "--kind", "photography", "--signatory", "Ben", "--date", "2026-01-01")
     tracker("screening", "add", 1, "--date", "2026-01-01")
-    tracker("course", "add", 1, "--treatment", "hair loss", "--areas", "scalp", "--sessions", 4, "--start", "2026-01-02")
+    tracker("course", "add", 1, "--treatment", "hair loss", "--areas", "scalp", "--sessions", 4,
+            "--start", "2026-01-02")
     tracker("session", "add", 1, "--date", "2026-01-02", "--practitioner", "Dr", "--technique", "manual")
     folder = tmp_path / "bad"
     folder.mkdir()
