@@ -57,55 +57,55 @@ from .metrics import METRICS, MIN_PIXELS, SkinMaps, measure
 NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
     "clinic": {
         # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
-                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
+        "overall": {"redness_a_star": 1.511, "erythema_index": 2.141, "red_area_pct": 12.476, "brightness_l_star":
+                    2.022, "ita_deg": 3.106, "evenness_l_std": 0.870, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 10.594, "spot_area_pct": 2.957},
         # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
-                    2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 2.202, "spot_area_pct": 3.601},
+        "forehead": {"redness_a_star": 1.348, "erythema_index": 1.946, "red_area_pct": 4.541, "brightness_l_star":
+                    2.069, "ita_deg": 3.511, "evenness_l_std": 0.355, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 2.344, "spot_area_pct": 3.162},
         # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
-                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
+        "left_cheek": {"redness_a_star": 1.755, "erythema_index": 2.617, "red_area_pct": 16.858,
+                    "brightness_l_star": 3.567, "ita_deg": 8.521, "evenness_l_std": 1.680, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.294, "spot_area_pct": 6.592},
         # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
-                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
+        "right_cheek": {"redness_a_star": 1.588, "erythema_index": 2.399, "red_area_pct": 16.849,
+                    "brightness_l_star": 3.517, "ita_deg": 6.160, "evenness_l_std": 1.688, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.416, "spot_area_pct": 5.055},
         # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
-                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
+        "chin": {"redness_a_star": 2.438, "erythema_index": 3.062, "red_area_pct": 24.212, "brightness_l_star":
+                    3.492, "ita_deg": 9.409, "evenness_l_std": 1.323, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 4.914, "spot_area_pct": 4.544},
         # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
-                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
+        "periorbital": {"redness_a_star": 2.383, "erythema_index": 3.517, "red_area_pct": 17.020,
+                    "brightness_l_star": 2.677, "ita_deg": 6.489, "evenness_l_std": 0.948, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": 5.077, "spot_area_pct": 4.668},
     },
     "small": {
         # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.552, "erythema_index": 2.144, "red_area_pct": 12.992, "brightness_l_star":
-                    1.990, "ita_deg": 2.718, "evenness_l_std": 0.873, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 10.627, "spot_area_pct": 2.972},
+        "overall": {"redness_a_star": 1.440, "erythema_index": 2.080, "red_area_pct": 12.037, "brightness_l_star":
+                    2.143, "ita_deg": 3.627, "evenness_l_std": 0.856, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": None, "spot_area_pct": None},
         # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.373, "erythema_index": 1.946, "red_area_pct": 4.298, "brightness_l_star":
-                    2.311, "ita_deg": 3.817, "evenness_l_std": 0.340, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 2.202, "spot_area_pct": 3.601},
+        "forehead": {"redness_a_star": 1.472, "erythema_index": 2.161, "red_area_pct": 5.869, "brightness_l_star":
+                    2.050, "ita_deg": 3.970, "evenness_l_std": 0.288, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": None, "spot_area_pct": None},
         # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 1.791, "erythema_index": 2.620, "red_area_pct": 17.204,
-                    "brightness_l_star": 3.453, "ita_deg": 7.962, "evenness_l_std": 1.685, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.344, "spot_area_pct": 6.642},
+        "left_cheek": {"redness_a_star": 1.711, "erythema_index": 2.601, "red_area_pct": 16.619,
+                    "brightness_l_star": 3.850, "ita_deg": 9.932, "evenness_l_std": 1.603, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
         # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.616, "erythema_index": 2.401, "red_area_pct": 17.391,
-                    "brightness_l_star": 3.511, "ita_deg": 6.008, "evenness_l_std": 1.691, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.402, "spot_area_pct": 5.073},
+        "right_cheek": {"redness_a_star": 1.546, "erythema_index": 2.416, "red_area_pct": 16.942,
+                    "brightness_l_star": 3.927, "ita_deg": 7.477, "evenness_l_std": 1.708, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
         # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.475, "erythema_index": 3.065, "red_area_pct": 24.062, "brightness_l_star":
-                    3.550, "ita_deg": 9.327, "evenness_l_std": 1.320, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 4.771, "spot_area_pct": 4.506},
+        "chin": {"redness_a_star": 2.397, "erythema_index": 2.915, "red_area_pct": 25.843, "brightness_l_star":
+                    3.448, "ita_deg": 9.405, "evenness_l_std": 1.437, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": None, "spot_area_pct": None},
         # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.420, "erythema_index": 3.517, "red_area_pct": 17.852,
-                    "brightness_l_star": 2.677, "ita_deg": 6.401, "evenness_l_std": 0.954, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 4.946, "spot_area_pct": 4.666},
+        "periorbital": {"redness_a_star": 2.219, "erythema_index": 3.275, "red_area_pct": 13.787,
+                    "brightness_l_star": 2.640, "ita_deg": 6.582, "evenness_l_std": 1.027, "texture_roughness":
+                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
     },
 }
 # END NOISE_FLOOR
