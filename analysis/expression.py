@@ -36,14 +36,18 @@ zygomaticus major (smile) lifts the cheeks and, in a full smile, the skin
 below the eyes; jaw and lip movement stretches the chin; orbicularis oculi
 folds the periorbital skin; frontalis folds the forehead.
 
-The tolerances (:data:`TOLERANCE_IOD_PCT`) are 1.25 times the 99th percentile
-of each measure's change between simulated re-captures of the same photo
-(rotation up to 10 degrees, scale 0.85-1.15, exposure, white balance, JPEG;
-159 re-captures of the 53 neutral faces of faces-london): 2.7, 1.8, 1.9, 1.3
-and 1.3 % of the IOD. A change beyond them is an expression change, not
-landmark jitter. On the real neutral-to-smiling pairs of faces-london the
-smile changed by a median 7 % of the IOD (``validation/validate.py --real``
-reports how many pairs each region stays comparable in).
+The tolerances (:data:`TOLERANCE_IOD_PCT`) are 1.25 x sqrt(2) times the
+99th percentile of each measure's change between a simulated re-capture and
+its original (rotation up to 10 degrees, scale, exposure, white balance,
+JPEG; 159 re-captures of the 53 neutral faces of faces-london: 2.7, 1.8, 1.9,
+1.3 and 1.3 % of the IOD). The sqrt(2) is because a real pair is two
+captures, each with its own landmark noise: at 1.25 times the single-capture
+figure, about one pair of same-expression re-captures in nine was flagged.
+A change beyond them is an expression change, not landmark jitter. On the
+real neutral-to-smiling pairs of faces-london the smile changed by a median
+7 % of the IOD, and the cheeks were judged spoiled in 91 % of the pairs
+(``validation/validate.py --real`` reports how many pairs each region stays
+comparable in).
 
 References
 ----------
@@ -71,7 +75,7 @@ BROW_MIDDLES = (105, 334)
 MEASURES = ("mouth_width", "mouth_open", "smile", "eye_open", "brow_raise")
 
 #: Largest change, in % of the IOD, still taken as the same expression.
-TOLERANCE_IOD_PCT = {"mouth_width": 3.5, "mouth_open": 2.5, "smile": 2.5, "eye_open": 1.75, "brow_raise": 2.0}
+TOLERANCE_IOD_PCT = {"mouth_width": 5.0, "mouth_open": 3.5, "smile": 3.5, "eye_open": 2.5, "brow_raise": 2.75}
 
 #: The skin regions each measure's change spoils.
 SPOILS = {

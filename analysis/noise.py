@@ -61,9 +61,9 @@ NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
                     2.022, "ita_deg": 3.106, "evenness_l_std": 0.870, "texture_roughness": None, "line_density_pct":
                     None, "spot_count": 10.594, "spot_area_pct": 2.957},
         # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.348, "erythema_index": 1.946, "red_area_pct": 4.541, "brightness_l_star":
-                    2.069, "ita_deg": 3.511, "evenness_l_std": 0.355, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 2.344, "spot_area_pct": 3.162},
+        "forehead": {"redness_a_star": 1.391, "erythema_index": 2.003, "red_area_pct": 4.859, "brightness_l_star":
+                    1.971, "ita_deg": 3.498, "evenness_l_std": 0.374, "texture_roughness": None, "line_density_pct":
+                    None, "spot_count": 2.382, "spot_area_pct": 2.861},
         # left_cheek: calibrated on all pairs
         "left_cheek": {"redness_a_star": 1.755, "erythema_index": 2.617, "red_area_pct": 16.858,
                     "brightness_l_star": 3.567, "ita_deg": 8.521, "evenness_l_std": 1.680, "texture_roughness":
@@ -87,8 +87,8 @@ NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
                     2.143, "ita_deg": 3.627, "evenness_l_std": 0.856, "texture_roughness": None, "line_density_pct":
                     None, "spot_count": None, "spot_area_pct": None},
         # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.472, "erythema_index": 2.161, "red_area_pct": 5.869, "brightness_l_star":
-                    2.050, "ita_deg": 3.970, "evenness_l_std": 0.288, "texture_roughness": None, "line_density_pct":
+        "forehead": {"redness_a_star": 1.432, "erythema_index": 2.104, "red_area_pct": 5.568, "brightness_l_star":
+                    2.040, "ita_deg": 3.948, "evenness_l_std": 0.272, "texture_roughness": None, "line_density_pct":
                     None, "spot_count": None, "spot_area_pct": None},
         # left_cheek: calibrated on all pairs
         "left_cheek": {"redness_a_star": 1.711, "erythema_index": 2.601, "red_area_pct": 16.619,

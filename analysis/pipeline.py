@@ -10,14 +10,22 @@ Face photos
    ``D = min(CANONICAL_IOD_PX, SCALE_MARGIN * smaller IOD)`` pixels. Neither
    photo is ever enlarged, so both carry the same detail, and texture is
    measured at the same scale in millimetres of skin.
-4. The photo's exposure and white balance are matched to the baseline's on
-   the backdrop (:mod:`analysis.colour`).
+4. Lighting: both photos are corrected to a colour chart or grey card they
+   both show (:mod:`analysis.reference`), else the photo's exposure and white
+   balance are matched to the baseline's on the backdrop
+   (:mod:`analysis.colour`) and to the client's change of distance from the
+   lights (:func:`distance_gain`).
 5. Skin regions come from the baseline's landmarks; a pixel counts only if it
    is skin, unclipped and well exposed in *both* photos, so the two sets of
    metrics describe the same skin.
 6. Metrics per region and over all skin (:mod:`analysis.metrics`), the change
    (photo minus baseline) and its 95 % noise bound (:mod:`analysis.noise`),
-   and a ``comparable`` verdict with reasons.
+   overall and per region.
+7. Verdicts with reasons as codes (:mod:`analysis.reasons`): the pair is
+   comparable only if it shows the same person (:mod:`analysis.identity`),
+   view, pose, distance, lighting and expression; each region is comparable
+   unless the pair is not or the expression that moves it changed
+   (:mod:`analysis.expression`).
 
 Without a baseline the same steps run on the photo alone; nothing is
 normalised and the result says so.
@@ -513,9 +521,9 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
                                                      f"{identity.threshold:.2f})"))
     expression = compare_expressions(photo.face, baseline.face)
     region_verdict = _region_verdicts(reasons, expression, p.regions)
-    reasons += [Reason("expression", f"{', '.join(expression.moved)} changed: "
-                                     f"{', '.join(r for r in REGIONS if expression.spoiled.get(r))} not comparable")
-                ] if expression.moved else []
+    if expression.moved:
+        spoiled = ", ".join(r for r in REGIONS if expression.spoiled.get(r))
+        reasons.append(Reason("expression", f"{', '.join(expression.moved)} changed: {spoiled} not comparable"))
     scopes = {"overall": colour | texture, **{name: (colour | texture) & m for name, m in masks.items()}}
     noise = change_noise(p.maps, b.maps, scopes, ref_a, iod)
     return {
