@@ -13,7 +13,7 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from browser import app_server, browser_page, open_progress, settle, sign_in  # noqa: E402
+from browser import app_server, browser_page, open_progress, settle, sign_in, upload_body_area_photo  # noqa: E402
 from analysis import decode, locate_face  # noqa: E402
 from PIL import Image  # noqa: E402
 from tracker import access, records  # noqa: E402
@@ -53,17 +53,7 @@ def record_pages(page, folder: pathlib.Path) -> None:
     page.screenshot(path=HERE / "session.png")
     page.get_by_test_id("stFileChipDeleteBtn").first.click()
     page.get_by_text("face found").wait_for(state="detached", timeout=60_000)
-    settle(page)
-    page.get_by_role("combobox", name="View").click()
-    page.get_by_role("option", name="body area").click()
-    settle(page)
-    area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
-    area.fill("left cheek")
-    area.press("Enter")
-    settle(page)
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(body_area_photo(folder)))
-    canvas = page.locator("canvas.upper-canvas").first
-    canvas.wait_for(timeout=180_000)
+    canvas = upload_body_area_photo(page, "left cheek", body_area_photo(folder), timeout=180_000)
     page.wait_for_timeout(1000)
     scale = canvas.bounding_box()["width"] / 600
     corners = [(310, 260), (420, 280), (410, 450), (320, 440)]

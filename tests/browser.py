@@ -90,3 +90,19 @@ def settle(page, timeout: int = 180_000) -> None:
     page.wait_for_timeout(300)
     page.locator("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon']") \
         .first.wait_for(state="detached", timeout=timeout)
+
+
+def upload_body_area_photo(page, area_name: str, photo: pathlib.Path, timeout: int = 60_000):
+    """On the session page: choose a named body area, upload its photo, and return the drawing canvas."""
+    settle(page)
+    page.get_by_role("combobox", name="View").click()
+    page.get_by_role("option", name="body area").click()
+    settle(page)
+    area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
+    area.fill(area_name)
+    area.press("Enter")
+    settle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(photo))
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=timeout)
+    return canvas

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from analysis import decode, locate_face
-from browser import CHROMIUM, app_server, browser_page, open_progress, settle, sign_in
+from browser import CHROMIUM, app_server, browser_page, open_progress, sign_in, upload_body_area_photo
 from conftest import encode
 from tracker import access, records
 from tracker.db import init_data_folder
@@ -93,17 +93,7 @@ def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
         chosen = photos_for.locator("input").input_value() or photos_for.inner_text()
         assert f"Session 1, {date.today():%Y-%m-%d} (0 photos)" in chosen, chosen  # selected for photos
         # A body-area photo, its region drawn on the photo.
-        settle(page)
-        page.get_by_role("combobox", name="View").click()
-        page.get_by_role("option", name="body area").click()
-        settle(page)
-        area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
-        area.fill("left cheek")
-        area.press("Enter")
-        settle(page)
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(shot))
-        canvas = page.locator("canvas.upper-canvas").first
-        canvas.wait_for(timeout=60_000)
+        canvas = upload_body_area_photo(page, "left cheek", shot)
         page.get_by_text("no region marked").wait_for(timeout=60_000)
         box = canvas.bounding_box()
         corners = [(310, 260), (420, 280), (410, 450), (320, 440)]  # in the photo's pixels
