@@ -64,9 +64,6 @@ class Metric:
     word: str
     summary: bool = False
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "label": self.label, "unit": self.unit, "better": self.better, "word": self.word}
-
 
 REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("redness_a_star", "Redness", "a*", "lower", "redness", summary=True),
