@@ -114,22 +114,23 @@ def forget_setup_token(root: str) -> None:
         tokens.pop(root, None)
 
 
-def staff_only() -> Viewer:
-    """Stop the page unless a practitioner or admin is signed in."""
+def _allowed(rule) -> Viewer:
+    """The signed-in viewer if ``rule`` (a :mod:`tracker.access` check) lets them in; else stop the page."""
     try:
-        return require_staff(viewer())
+        return rule(viewer())
     except NotAllowed as exc:
         st.error(exc.message)
         st.stop()
+
+
+def staff_only() -> Viewer:
+    """Stop the page unless a practitioner or admin is signed in."""
+    return _allowed(require_staff)
 
 
 def admin_only() -> Viewer:
     """Stop the page unless an admin is signed in."""
-    try:
-        return require_admin(viewer())
-    except NotAllowed as exc:
-        st.error(exc.message)
-        st.stop()
+    return _allowed(require_admin)
 
 
 def client_in_view() -> int:
