@@ -51,3 +51,23 @@ def png_header_only(width: int, height: int) -> bytes:
         ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
             + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the whole test run (see tests/servers.py)."""
+    from servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (SeaweedFS) for the whole test run (see tests/servers.py)."""
+    from servers import start_seaweedfs
+
+    server = start_seaweedfs()
+    yield server
+    server.stop()

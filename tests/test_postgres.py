@@ -1,40 +1,25 @@
-"""The records layer on PostgreSQL, for clinic groups.
-
-Runs when ``TRACKER_TEST_DATABASE_URL`` names a *throwaway* PostgreSQL
-database (its public schema is emptied first), e.g.
-``postgresql+psycopg://tracker:secret@127.0.0.1/tracker_test`` with the
-``postgres`` extra installed; skipped otherwise.
-"""
+"""The records layer on a real PostgreSQL server, for clinic groups (started by the ``postgres_server`` fixture)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from tracker import clientdata, gallery, photos, progress, records
 from tracker.db import init_data_folder
-from tracker_helpers import ACTOR, client_with_course
-
-URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="set TRACKER_TEST_DATABASE_URL to a throwaway PostgreSQL database")
+from tracker_helpers import ACTOR, client_with_course, injected
 
 
-def test_a_course_on_postgresql(tmp_path):
-    engine = create_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    db = init_data_folder(tmp_path / "data", URL)
+
+def test_a_course_on_postgresql(tmp_path, postgres_server):
+    db = init_data_folder(tmp_path / "data", postgres_server.new_database())
     assert db.engine.dialect.name == "postgresql"
     ids = client_with_course(db, sessions=3)
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
         rows = progress.course_progress(s, records.get_course(s, ids["course"]))
         assert [r.status for r in rows] == ["baseline", "compared", "compared"]
-        assert rows[-1].change("redness_a_star").change == pytest.approx(-1.5, abs=0.2)
+        assert rows[-1].change("redness_a_star").change == pytest.approx(injected(3), abs=0.2)
         assert [(o.courses, o.sessions) for o in records.client_overview(s)] == [(1, 3)]
         assert len(gallery.eligible_pairs(s)) == 1
         # Corrections with history, a chosen baseline and a batch recall on PostgreSQL too.
