@@ -3,8 +3,9 @@
 A change between sessions is reported with its 95 % noise bound, as for the
 face (:mod:`analysis.noise`), from two parts:
 
-* a *repeatability floor* per metric, the 95th percentile of the absolute
-  change between nuisance-only re-captures (rotation, scale, shift, exposure,
+* a *repeatability floor* per metric, the 95 % prediction bound of the
+  absolute change for one more nuisance-only re-capture (``t * RMS * sqrt(1 + 1/n)``,
+  as for the face) over re-captures (rotation, scale, shift, exposure,
   white balance, JPEG; nothing on the skin or hair changes) of rendered
   scalps and skin surfaces, measured by ``validation/body_measures.py`` and
   kept in each module's ``NOISE_FLOOR``;

@@ -43,7 +43,13 @@ more than :data:`MAX_GRADIENT_CHANGE`, or when both axes are coherent and
 differ by more than :data:`MAX_AXIS_CHANGE_DEG`. The light's elevation cannot
 be separated from the dimples' depth in one photo (a deeper dimple under a
 higher light shades alike; the tilt-slant ambiguity of shape from shading
-[3]_); the capture protocol (a fixed light above) has to hold it.
+[3]_); the capture protocol (a fixed light above) has to hold it. The limb's
+shading gradient does change with the elevation (on the validation renders by
+0.05 for a light lowered from 55 to 45 degrees off the camera axis, 0.10 to 35
+degrees, and under 0.01 for nuisance-only re-captures), but it changes as much
+when half the dimples go (by 0.07: their shadows darken the background), so a
+tighter limit would refuse real improvement; the gradient catches only
+a light moved round, not lowered.
 
 Metric             Units         Region and meaning
 -----------------  ------------  ---------------------------------------------
@@ -191,9 +197,9 @@ def measure(linear: np.ndarray, region: np.ndarray, px_per_mm: float) -> Celluli
     return CelluliteMeasurement({"dimple_shadow_pct": dimple_shadow_pct(band, usable)}, {}, light, shadow)
 
 
-#: 95th percentile of |change| over nuisance-only re-captures (``validation/body_measures.py``, set A:
-#: 0.41 points over 22 pairs).
-NOISE_FLOOR = {"dimple_shadow_pct": 0.45}
+#: 95 % prediction bound of |change| for one more nuisance-only re-capture (``validation/body_measures.py
+#: --recaptures 16``, set A: 0.361 points over 45 pairs).
+NOISE_FLOOR = {"dimple_shadow_pct": 0.36}
 #: Tiles of the local noise estimate, in mm of skin.
 TILE_MM = 25.0
 
