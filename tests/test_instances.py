@@ -49,8 +49,8 @@ def test_two_app_instances_on_one_database_and_store_see_each_other_s_writes(tmp
         s.commit()
     pia = client_with_course(db, "Pia Photo", sessions=1, marketing=False, with_photos=False)
     photo = SAMPLES / "session-1-front.jpg"
-    with app_server(root, env) as first, app_server(root, env) as second, browser_page() as a, \
-            browser_page() as b:
+    with app_server(root, env) as first, app_server(root, env) as second, browser_page() as a:
+        b = a.context.browser.new_page(viewport=a.viewport_size)  # a second browser session of its own
         assert first != second
         sign_in(a, first, "lee", PASSWORD)
         sign_in(b, second, "lee", PASSWORD)
