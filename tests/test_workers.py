@@ -106,7 +106,7 @@ def test_workers_on_postgresql_analyse_every_photo_once_and_take_over_a_killed_w
     assert all(logged), outputs  # both workers took photos
     assert sorted(logged[0] + logged[1]) == sorted(every)  # between them, each photo exactly once
     for out, _ in outputs:
-        assert "stopping after the current photo" in out and "stopped:" in out
+        assert "stopped when asked:" in out
         assert "Ada" not in out and "neck" not in out  # ids and codes only
     assert unfinished_claims(db) == []
     db.close()

@@ -56,9 +56,9 @@ def log_line(text: str) -> None:
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT ask the worker to stop after the current photo."""
-    def handler(signum, _frame):
-        log_line(f"{signal.Signals(signum).name}: stopping after the current photo")
+    """SIGTERM and SIGINT ask the worker to stop after the current photo (the handler only sets ``stop``: a
+    print from a signal handler could interrupt one in progress)."""
+    def handler(_signum, _frame):
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
@@ -90,7 +90,7 @@ def work(db: Database, actor: str, once: bool = False, poll_s: float = DEFAULT_P
                 done += _one(db, actor, photo_id, baselines, held=db.engine.dialect.name == "postgresql", log=log)
             finally:
                 locks.rollback()  # releases the photo's lock, after its result was committed
-    log(f"stopped: {done} photos analysed")
+    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {done} photos analysed")
     return done
 
 
