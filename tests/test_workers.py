@@ -168,3 +168,25 @@ def test_an_unknown_analysis_mode_is_refused(monkeypatch):
     monkeypatch.setenv("TRACKER_ANALYSIS", "threads")
     with pytest.raises(Exception, match="TRACKER_ANALYSIS"):
         analysis_mode()
+
+
+def test_sigterm_lets_the_worker_finish_its_photo_then_exit(tmp_path):
+    db = init_data_folder(tmp_path / "data")
+    ids = client_with_course(db, sessions=1, with_photos=False)
+    with db.session() as s:
+        [photo] = photos.import_photos(s, db.store, ACTOR, ids["sessions"][0],
+                                       [photos.Incoming("s1.jpg", (SAMPLES / "session-1-front.jpg").read_bytes())])
+        s.commit()
+    running = start_worker(tmp_path / "data", None, "w1", "--poll", "0.2")
+    try:
+        until(lambda: unfinished_claims(db), "the worker's claim")
+        running.send_signal(signal.SIGTERM)  # mid-photo
+        out, err = running.communicate(timeout=WAIT_S)
+    finally:
+        running.kill()
+    assert running.returncode == 0, err
+    assert analysed_ids(out) == [photo.id] and "stopped when asked: 1 photos analysed" in out
+    with db.session() as s:
+        assert photos.latest_analysis(s.get(Photo, photo.id)).result is not None
+    assert unfinished_claims(db) == []
+    db.close()
