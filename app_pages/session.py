@@ -243,7 +243,8 @@ for photo_id, sha, photo_view, original in kept:
                 if st.form_submit_button("Apply"):
                     if action.startswith("make"):
                         correct(lambda s: photos.choose_baseline(s, who.name, photo_id, why),
-                                f"Photo {photo_id} is now the baseline of {photo_view}; its analyses were re-run.")
+                                f"Photo {photo_id} is now the baseline of {photo_view}"
+                                + ("." if queued_mode() else "; its analyses were re-run."))
                     elif action == "move it":
                         correct(lambda s: photos.move_photo(s, who.name, photo_id, why, to_session, to_view),
                                 f"Photo {photo_id} moved.")

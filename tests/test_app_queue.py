@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from test_app import PASSWORD, app, errors, sign_in_staff
-from test_data_safety import body_photos
+from test_data_safety import REGION, body_photos
 from tracker import access, photos
 from tracker.db import init_data_folder
 from tracker.models import Photo, PhotoAnalysis
@@ -109,3 +109,25 @@ def test_without_workers_the_app_analyses_in_the_request(clinic, monkeypatch):
     assert "refresh_session_status" not in [b.key for b in at.button]
     with db.session() as s:
         assert photos.pending(s, ids["client"]) == []
+
+
+def test_in_queue_mode_a_correction_queues_the_analyses_it_made_stale(clinic, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRACKER_ANALYSIS", "worker")
+    db = clinic["db"]
+    ids = client_with_course(db, "Cora Corrected", sessions=2, with_photos=False)
+    first, second = body_photos(tmp_path / "incoming", 2)
+    with db.session() as s:
+        added = [photos.import_photos(s, db.store, ACTOR, session, [photos.Incoming(f.name, f.read_bytes(), "neck",
+                                                                                    REGION)])[0].id
+                 for session, f in zip(ids["sessions"], (first, second))]
+        s.commit()
+        photos.analyse_pending(s, db.store, ACTOR, ids["client"])
+    at = session_page(clinic, monkeypatch, ids, session_index=1)
+    at.text_input(key=f"photo_why_{added[1]}").input("the first was blurred")
+    at.button(key=f"FormSubmitter:photo_{added[1]}-Apply").click().run()
+    assert not at.exception and not errors(at)
+    assert f"Photo {added[1]} is now the baseline of neck. 2 analyses are queued to run again." in [
+        x.value for x in at.success]
+    with db.session() as s:
+        assert [p.id for p in photos.pending(s, ids["client"])] == added  # for the workers, not in the request
+    assert analysis_captions(at) == ["Analysis: queued for analysis"]
