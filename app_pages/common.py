@@ -13,7 +13,8 @@ import streamlit as st
 
 from analysis import decode
 from analysis.facemesh import load_model
-from tracker.access import Viewer, current, idle_timeout_s, require_admin, require_client_access, require_staff
+from tracker.access import (Viewer, current, idle_timeout_s, register_setup_token, require_admin,
+                            require_client_access, require_staff)
 from tracker.errors import NotAllowed
 from tracker.db import Database, data_folder, init_data_folder
 
@@ -95,23 +96,22 @@ def _setup_tokens() -> tuple[dict, threading.Lock]:
     return {}, threading.Lock()
 
 
-def setup_token(root: str) -> str:
-    """The one-time token that proves the server's owner is setting up the first admin of this data
-    folder: made once per server process and printed on the server's console, never shown in the app."""
+def setup_token(db: Database) -> None:
+    """Make this server process's one-time token for setting up the first admin of the data folder, record its
+    hash in the database (so that every app instance on it accepts the token) and print it on the server's
+    console, once per process; it is never shown in the app."""
+    root = str(db.folder.root)
     tokens, lock = _setup_tokens()
     with lock:
-        if root not in tokens:
-            tokens[root] = secrets.token_urlsafe(16)
-            print(f"\nSetup token for the first admin account of {root}:\n\n    {tokens[root]}\n\n"
-                  "Enter it on the app's sign-in page (or instead run: python -m tracker user add NAME --role "
-                  "admin).\n", file=sys.stderr, flush=True)
-        return tokens[root]
-
-
-def forget_setup_token(root: str) -> None:
-    tokens, lock = _setup_tokens()
-    with lock:
-        tokens.pop(root, None)
+        if root in tokens:
+            return
+        tokens[root] = secrets.token_urlsafe(16)
+        with db.session() as s:
+            register_setup_token(s, tokens[root])
+            s.commit()
+        print(f"\nSetup token for the first admin account of {root}:\n\n    {tokens[root]}\n\n"
+              "Enter it on the app's sign-in page (or instead run: python -m tracker user add NAME --role "
+              "admin).\n", file=sys.stderr, flush=True)
 
 
 def _allowed(rule) -> Viewer:

@@ -12,8 +12,9 @@ import streamlit as st
 from analysis.metrics import REGISTRY
 from analysis.visual import aligned_pair, heat_overlay
 from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
+from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
-from tracker import progress, records
+from tracker import photos, progress, records
 from tracker.progress import BEYOND, REGION_LABELS
 
 IMAGE_HEIGHT = 560  # px: the wipe fits a laptop screen
@@ -79,6 +80,7 @@ with db.session() as s:
         st.stop()
     rows = progress.course_progress(s, course)
     hashes = {p.id: p.sha256 for ses in course.sessions for p in ses.photos}
+    unanalysed = photos.analysis_status(s, [r.photo_id for r in rows if r.status == "not analysed"])
 views = list(dict.fromkeys(r.view for r in rows))
 if not views:
     st.info("No photos in this course yet.")
@@ -88,8 +90,12 @@ rows = [r for r in rows if r.view == view]
 compared = [r for r in rows if r.status == "compared"]
 baseline = next((r for r in rows if r.status == "baseline"), None)
 for r in rows:
-    if r.status not in ("baseline", "compared"):
+    if r.photo_id in unanalysed:  # queued for a worker, or being analysed now
+        st.info(f"Session {r.session} ({r.held_on}): {status_text(unanalysed[r.photo_id], plain)}.")
+    elif r.status not in ("baseline", "compared"):
         st.warning(f"Session {r.session} ({r.held_on}): {r.status}: {progress.reason_text(r.reasons, plain)}")
+if waiting(unanalysed[r.photo_id] for r in rows if r.photo_id in unanalysed):
+    refresh_button("refresh_progress_status")
 if baseline is None or not compared:
     st.info("Progress appears once a later session's photo of this view is analysed.")
     st.stop()

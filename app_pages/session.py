@@ -9,6 +9,7 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
+from app_pages.queue import queued_mode, refresh_button, status_text, waiting
 from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
 from tracker import photos, records
 from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
@@ -171,12 +172,15 @@ else:
             with db.session() as s:
                 photos.import_photos(s, db.store, who.name, session_id, ready)
                 s.commit()
+            st.session_state.upload_generation = generation + 1  # an empty uploader for the next photos
+            if queued_mode():  # a worker analyses them; their status is shown below
+                flash(f"Saved {len(ready)} photo(s); queued for analysis.")
+                st.rerun()
             bar = st.progress(0.0, "Analysing...")
             with db.session() as s:
                 done = photos.analyse_pending(s, db.store, who.name, client_id,
                                               lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
                 failed = [f"photo {a.photo_id}: {a.error_message}" for a in done if a is not None and a.error_code]
-            st.session_state.upload_generation = generation + 1  # an empty uploader for the next photos
             # each failure is recorded against its photo; the others went on
             flash(f"Saved {len(ready)} photo(s); {len(failed)} could not be analysed: " + "; ".join(failed)
                   if failed else f"Saved and analysed {len(ready)} photo(s).")
@@ -191,7 +195,9 @@ def correct(action, message: str) -> None:
         with db.session() as s:
             stale = action(s)
             s.commit()
-        if stale:
+        if stale and queued_mode():
+            message += f" {stale} analyses are queued to run again."
+        elif stale:
             with st.spinner("Re-analysing against the new baseline..."):
                 with db.session() as s:
                     photos.analyse_pending(s, db.store, who.name, client_id)
@@ -205,6 +211,7 @@ with db.session() as s:
     current = records.get_session(s, session_id)
     kept = [(p.id, p.sha256, p.view, p.original_name) for p in current.photos]
     baseline_ids = {photo_id for _, photo_id in photos.baselines_key(s, course_id)}
+    statuses = photos.analysis_status(s, [p.id for p in current.photos])
     product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
                               for p in current.products)
     session_fields = (current.number, current.held_on, current.technique, current.notes)
@@ -213,12 +220,15 @@ number, session_date, session_technique, session_notes = session_fields
 st.subheader(f"Photos of session {number}")
 if not kept:
     st.caption("No photos in this session yet.")
+elif waiting(statuses.values()):
+    refresh_button("refresh_session_status")
 for photo_id, sha, photo_view, original in kept:
     with st.container(border=True):
         left, right = st.columns([1, 3])
         left.image(photo_pixels(sha), width=160)
         right.text(f"Photo {photo_id}: {original}, view {photo_view}"
                    + (" - baseline of this view" if photo_id in baseline_ids else ""))
+        right.caption(f"Analysis: {status_text(statuses[photo_id], plain=False)}")
         with right.popover("Correct this photo"):
             with st.form(f"photo_{photo_id}"):
                 action = st.radio("Correction", ["make it the baseline of its view", "move it", "remove it"],
@@ -233,7 +243,8 @@ for photo_id, sha, photo_view, original in kept:
                 if st.form_submit_button("Apply"):
                     if action.startswith("make"):
                         correct(lambda s: photos.choose_baseline(s, who.name, photo_id, why),
-                                f"Photo {photo_id} is now the baseline of {photo_view}; its analyses were re-run.")
+                                f"Photo {photo_id} is now the baseline of {photo_view}"
+                                + ("." if queued_mode() else "; its analyses were re-run."))
                     elif action == "move it":
                         correct(lambda s: photos.move_photo(s, who.name, photo_id, why, to_session, to_view),
                                 f"Photo {photo_id} moved.")

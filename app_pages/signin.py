@@ -5,13 +5,11 @@ only to whoever has the one-time setup token printed on the server's console
 (or the server's owner runs ``python -m tracker user add NAME --role admin``).
 """
 
-import hmac
-
 import streamlit as st
 
-from app_pages.common import database, forget_setup_token, setup_token, sign_in
-from tracker.access import (SignInRefused, create_first_admin, has_users, sign_in_client, sign_in_staff,
-                            staff_viewer)
+from app_pages.common import database, setup_token, sign_in
+from tracker.access import (SignInRefused, create_first_admin, has_users, setup_token_valid, sign_in_client,
+                            sign_in_staff, staff_viewer)
 from tracker.errors import RecordError
 from tracker.samples import load_sample_course, sample_loaded
 
@@ -24,8 +22,7 @@ with db.session() as s:
     first_run = not has_users(s)
 
 if first_run:
-    root = str(db.folder.root)
-    token = setup_token(root)
+    setup_token(db)
     st.subheader("First run: create the first admin account")
     st.markdown("This data folder has no staff account yet. Only the server's owner can create the first one: "
                 "enter the **setup token** printed in the console where `streamlit run app.py` was started, "
@@ -39,7 +36,9 @@ if first_run:
         sample = st.checkbox("Load the sample course (simulated photos from a public-domain portrait)", value=True,
                              key="first_sample")
         if st.form_submit_button("Create account"):
-            if not hmac.compare_digest(typed.strip().encode(), token.encode()):
+            with db.session() as s:
+                known = setup_token_valid(s, typed)
+            if not known:
                 st.error("This is not the setup token printed in the server's console.")
             elif password != again:
                 st.error("The passwords differ.")
@@ -49,7 +48,6 @@ if first_run:
                         user = create_first_admin(s, username, password, name)
                         s.commit()
                         who = staff_viewer(user)
-                    forget_setup_token(root)
                     sign_in(who)
                     if sample and not sample_loaded(db):
                         bar = st.progress(0.0, "Loading the sample course...")

@@ -29,10 +29,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(data_dir: pathlib.Path):
-    """``streamlit run app.py`` on a free loopback port; yields its URL."""
+def app_server(data_dir: pathlib.Path, env: dict | None = None):
+    """``streamlit run app.py`` on a free loopback port (with ``env`` added to its environment); yields its URL."""
     port = free_port()
-    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "TRACKER_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
                              "true", "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import NotAllowed, NotFound, RecordError
-from .models import ROLES, AuditEvent, Client, SignInFailure, User
+from .models import ROLES, AuditEvent, Client, SetupToken, SignInFailure, User
 
 _N, _R, _P = 2**17, 8, 1
 _MAXMEM = 2**28  # scrypt needs 128 * r * n bytes = 128 MiB; OpenSSL's default cap is 32 MiB
@@ -315,7 +315,20 @@ def create_first_admin(s: Session, username: str, password: str, display_name: s
     """
     if has_users(s):
         raise NotAllowed("a staff account exists already: ask an admin to add yours")
-    return _new_user(s, username.strip(), username, password, "admin", display_name)
+    user = _new_user(s, username.strip(), username, password, "admin", display_name)
+    s.execute(delete(SetupToken))  # every instance's token has done its work
+    return user
+
+
+def register_setup_token(s: Session, token: str) -> None:
+    """Record a setup token an app process printed on the server's console (its SHA-256 only), so that every
+    app instance on this database accepts it until the first admin exists."""
+    s.merge(SetupToken(sha256=hashlib.sha256(token.encode()).hexdigest()))
+
+
+def setup_token_valid(s: Session, typed: str) -> bool:
+    """True if ``typed`` is a setup token some app instance printed (and no admin has used one yet)."""
+    return s.get(SetupToken, hashlib.sha256(typed.strip().encode()).hexdigest()) is not None
 
 
 def list_users(s: Session, by: Viewer) -> list[User]:

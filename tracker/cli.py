@@ -20,13 +20,14 @@ import json
 import os
 import pathlib
 import sys
+import threading
 import unicodedata
 from datetime import date
 
 from analysis.cli import parse_polygon
 
 from . import backup as backups
-from . import access, cards, clientdata, gallery, photos, progress, records
+from . import access, cards, clientdata, gallery, photos, progress, records, worker
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import NeedsConfirmation, RecordError
 from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, REMOVAL_REASONS, ROLES, TECHNIQUES
@@ -245,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyse", help="analyse every photo not yet analysed")
     an.add_argument("--client", type=int)
 
+    wk = sub.add_parser("worker", help="analyse pending photos until stopped (SIGTERM or SIGINT), for "
+                                       "TRACKER_ANALYSIS=worker; several may run on PostgreSQL")
+    wk.add_argument("--once", action="store_true", help="analyse what is pending, then exit")
+    wk.add_argument("--poll", type=float, default=worker.DEFAULT_POLL_S, metavar="SECONDS",
+                    help=f"seconds between looks at an empty queue (default {worker.DEFAULT_POLL_S:g})")
+
     ex = sub.add_parser("export", help="a client's records and photos (JSON + originals)")
     ex.add_argument("client", type=int)
     ex.add_argument("out", type=pathlib.Path)
@@ -289,6 +296,16 @@ def run(args) -> str:
         return f"restored {len(manifest['files'])} files into {printable(target)}, all hashes verified"
     db = open_data_folder(args.data, args.database_url)
     actor = args.actor
+    if args.command == "worker":
+        if args.poll <= 0:
+            raise RecordError("--poll: give a number of seconds above 0")
+        stop = threading.Event()
+        worker.stop_on_signals(stop)
+        try:
+            done = worker.work(db, actor, once=args.once, poll_s=args.poll, stop=stop)
+        finally:
+            db.close()
+        return f"worker stopped: {done} photos analysed"
     try:
         with db.session() as s:
             out = _dispatch(args, db, s, actor)

@@ -7,7 +7,7 @@ for treatment, photography and marketing. A :class:`Course` of treatment has
 photo store (content-addressed by SHA-256); the database holds its metadata
 and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
 Staff sign in as :class:`User`; clients with a personal access code; :class:`SignInFailure`
-counts failed attempts.
+counts failed attempts; the first admin is created with a :class:`SetupToken`.
 
 A medical record is amended, never overwritten: each correction keeps the
 previous field values in a :class:`RecordVersion`, with who changed it, when
@@ -330,3 +330,16 @@ class RecordVersion(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SetupToken(Base):
+    """A one-time setup token that an app process printed on the server's console, as its SHA-256.
+
+    Kept in the database, not in one process's memory, so that every app
+    instance on the database accepts a token any of them printed; all are
+    deleted when the first admin account is created.
+    """
+
+    __tablename__ = "setup_tokens"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

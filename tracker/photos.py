@@ -21,7 +21,13 @@ again.
 
 Each photo is analysed once per analysis version: a run first *claims* it by
 inserting its (photo, version) row, which a unique constraint lets only one
-run do (a stale row is replaced in the same transaction). Any error in one
+run do (a stale row is replaced in the same transaction). On SQLite a claim
+left by a run that died lapses after :data:`CLAIM_TIMEOUT`. On PostgreSQL a
+run first locks the photo's row (``SELECT ... FOR NO KEY UPDATE SKIP
+LOCKED``, :func:`hold_photo`) on a connection of its own and keeps the lock
+until the result is committed: a live claim is always a locked row, so a run
+that holds the lock replaces a claim left unfinished at once, and a run
+killed mid-photo loses its connection and with it the lock. Any error in one
 photo is recorded against that photo, and the run goes on with the next.
 
 A removed photo (:func:`remove_photo`) leaves the record, the progress and the
@@ -34,14 +40,15 @@ event keeps the ids and the reason.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import and_, delete, event, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -339,35 +346,128 @@ def latest_analysis(photo: Photo) -> PhotoAnalysis | None:
     return current[-1] if current else None
 
 
+def _finished():
+    """SQL: the photo (``Photo``) has a finished analysis by the installed version that is not stale."""
+    return exists().where(PhotoAnalysis.photo_id == Photo.id, PhotoAnalysis.analysis_version == analysis.__version__,
+                          PhotoAnalysis.stale.is_(False),
+                          or_(PhotoAnalysis.result.is_not(None), PhotoAnalysis.error_code.is_not(None)))
+
+
+def _claimed():
+    """SQL: a run has claimed the photo (``Photo``) for the installed version and not finished."""
+    return exists().where(PhotoAnalysis.photo_id == Photo.id, PhotoAnalysis.analysis_version == analysis.__version__,
+                          PhotoAnalysis.stale.is_(False), PhotoAnalysis.result.is_(None),
+                          PhotoAnalysis.error_code.is_(None))
+
+
+#: Where a photo's analysis is (:func:`analysis_status`).
+QUEUED, ANALYSING, ANALYSED, FAILED = "queued", "being analysed", "analysed", "failed"
+
+
+@dataclass(frozen=True)
+class AnalysisStatus:
+    """A photo's analysis by the installed version: :data:`QUEUED`, :data:`ANALYSING` (claimed at ``since``),
+    :data:`ANALYSED`, or :data:`FAILED` with its ``reason`` (``{"code", "message"}``)."""
+
+    state: str
+    since: datetime | None = None
+    reason: dict | None = None
+
+
+def analysis_status(s: DbSession, photo_ids: Iterable[int]) -> dict[int, AnalysisStatus]:
+    """Each photo's :class:`AnalysisStatus`, in one query. A stale analysis counts as queued again."""
+    ids = list(photo_ids)
+    found = {i: AnalysisStatus(QUEUED) for i in ids}
+    rows = s.scalars(select(PhotoAnalysis).where(PhotoAnalysis.photo_id.in_(ids), PhotoAnalysis.stale.is_(False),
+                                                 PhotoAnalysis.analysis_version == analysis.__version__))
+    for row in rows:
+        if row.error_code is not None:
+            found[row.photo_id] = AnalysisStatus(FAILED, reason={"code": row.error_code,
+                                                                 "message": row.error_message or ""})
+        elif row.result is not None:
+            found[row.photo_id] = AnalysisStatus(ANALYSED)
+        else:
+            found[row.photo_id] = AnalysisStatus(ANALYSING, since=row.created_at)
+    return found
+
+
+def pending_clause():
+    """SQL: the photo (``Photo``) is in the record without a current analysis (see :func:`latest_analysis`)."""
+    return and_(Photo.removed_at.is_(None), ~_finished())
+
+
 def pending(s: DbSession, client_id: int | None = None) -> list[Photo]:
     """Photos in the record without a current analysis (see :func:`latest_analysis`), oldest session first."""
-    query = (select(Photo).join(Session).join(Course).where(Photo.removed_at.is_(None))
+    query = (select(Photo).join(Session).join(Course).where(pending_clause())
              .order_by(Course.id, Session.number, Photo.id))
     if client_id is not None:
         query = query.where(Course.client_id == client_id)
-    return [p for p in s.scalars(query) if latest_analysis(p) is None]
+    return list(s.scalars(query))
+
+
+def locks_rows(s: DbSession) -> bool:
+    """True where runs claim photos by row locks (PostgreSQL); False where by timed claims alone (SQLite)."""
+    return s.get_bind().dialect.name == "postgresql"
+
+
+def lock_next_pending(conn) -> int | None:
+    """On PostgreSQL: lock the first pending photo no other run has locked, in ``conn``'s transaction, and return
+    its id (None when there is none). The lock lasts until ``conn``'s transaction ends."""
+    return conn.execute(select(Photo.id).where(pending_clause()).order_by(Photo.id).limit(1)
+                        .with_for_update(skip_locked=True, key_share=True, of=Photo)).scalar()
+
+
+def next_claimable(s: DbSession) -> int | None:
+    """On SQLite: the first pending photo that no live run has claimed (claims past their time released first)."""
+    release_stale_claims(s)
+    return s.scalar(select(Photo.id).where(pending_clause(), ~_claimed()).order_by(Photo.id).limit(1))
+
+
+@contextlib.contextmanager
+def hold_photo(s: DbSession, photo_id: int) -> Iterator[bool]:
+    """Hold the run's exclusive right to analyse a photo: on PostgreSQL, lock its row (``FOR NO KEY UPDATE SKIP
+    LOCKED``, which lets claims refer to it) on a connection of its own until the block ends; yields False when
+    another run holds it. On SQLite, yields True: the claim alone decides."""
+    if not locks_rows(s):
+        yield True
+        return
+    with s.get_bind().connect() as conn:
+        locked = conn.execute(select(Photo.id).where(Photo.id == photo_id)
+                              .with_for_update(skip_locked=True, key_share=True)).scalar()
+        try:
+            yield locked is not None
+        finally:
+            conn.rollback()  # after the caller committed the result: never a moment unlocked and unfinished
 
 
 class _Baselines:
-    """Baselines decoded (and their faces found) once per run; session photos are not kept."""
+    """Baselines decoded (and their faces found) once per run, the ``limit`` most recently used kept (a worker
+    runs for days); session photos are not kept."""
 
-    def __init__(self, store: PhotoStore):
+    def __init__(self, store: PhotoStore, limit: int = 16):
         self.store = store
+        self.limit = limit
         self.kept: dict[tuple[str, bool], object] = {}
 
     def load(self, photo: Photo, face: bool, keep: bool):
         key = (photo.sha256, face)
         if key in self.kept:
+            self.kept[key] = self.kept.pop(key)  # most recently used last
             return self.kept[key]
         image = decode(self.store.get(photo.sha256))
         value = locate_face(image) if face else image
         if keep:
             self.kept[key] = value
+            while len(self.kept) > self.limit:
+                del self.kept[next(iter(self.kept))]
         return value
 
 
 def release_stale_claims(s: DbSession) -> int:
-    """Drop claims older than :data:`CLAIM_TIMEOUT` (their run died); returns how many."""
+    """Drop claims older than :data:`CLAIM_TIMEOUT` (their run died); returns how many. On PostgreSQL it drops
+    none: there a claim is replaced as soon as another run can lock its photo (see :func:`claim`)."""
+    if locks_rows(s):
+        return 0
     stale = s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None),
                                                   PhotoAnalysis.created_at < utcnow() - CLAIM_TIMEOUT))
     s.commit()
@@ -376,9 +476,17 @@ def release_stale_claims(s: DbSession) -> int:
 
 def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
     """Insert and commit the photo's row for this analysis version, replacing a stale one; None if another
-    run holds it."""
-    s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.photo_id == photo.id, PhotoAnalysis.stale.is_(True),
+    run holds it or has finished it. On PostgreSQL the caller holds the photo's lock (:func:`hold_photo`), so
+    an unfinished claim found there is a dead run's, and is replaced too."""
+    s.commit()  # a fresh snapshot: what other runs finished since this run listed its photos
+    if s.scalar(select(Photo.id).where(Photo.id == photo.id, _finished())) is not None:
+        return None
+    replaced = PhotoAnalysis.stale.is_(True)
+    if locks_rows(s):
+        replaced = or_(replaced, and_(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None)))
+    s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.photo_id == photo.id, replaced,
                                           PhotoAnalysis.analysis_version == analysis.__version__))
+    s.expire(photo, ["analyses"])
     baseline = baseline_of(s, photo)
     record = PhotoAnalysis(photo=photo, reference_photo_id=baseline.id if baseline else None,
                            analysis_version=analysis.__version__)
@@ -403,13 +511,19 @@ def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dic
 
 
 def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
-                  baselines: _Baselines | None = None) -> PhotoAnalysis | None:
-    """Claim, analyse and record one photo; None if another run has claimed it.
+                  baselines: _Baselines | None = None, held: bool = False) -> PhotoAnalysis | None:
+    """Claim, analyse and record one photo; None if another run has claimed or finished it.
 
-    Whatever goes wrong with this photo (a typed analysis error, a damaged
-    stored region, a missing original, a bug) is recorded against it as an
-    error code and message; it never reaches the caller.
+    ``held``: the caller holds the photo's lock already (:func:`lock_next_pending`). Whatever goes wrong with
+    this photo (a typed analysis error, a damaged stored region, a missing original, a bug) is recorded
+    against it as an error code and message; it never reaches the caller.
     """
+    with contextlib.nullcontext(True) if held else hold_photo(s, photo.id) as mine:
+        return _analyse_held(s, store, actor, photo, baselines) if mine else None
+
+
+def _analyse_held(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
+                  baselines: _Baselines | None) -> PhotoAnalysis | None:
     record = claim(s, photo)
     if record is None:
         return None

@@ -17,14 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import selectinload
 
 from analysis.metrics import MEAN_IPD_MM, MIN_SPOT_PX_PER_MM, MIN_TEXTURE_PX_PER_MM, REGISTRY, Metric
 from analysis.pipeline import SCALE_MARGIN
 from analysis.reasons import CODES, plain_reason
 from analysis.regions import REGIONS
 
-from .models import Course
+from .models import Course, Photo, Session
 from .photos import latest_analysis
 
 BEYOND, WITHIN, NOT_COMPARABLE, NOT_MEASURED = "beyond noise", "within noise", "not comparable", "not measured"
@@ -229,8 +231,11 @@ def _shown(m: Metric, change, bound, beyond, base, missing: dict) -> ShownChange
 
 def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
     """One row per photo of the course, in session order."""
+    # Sessions, photos and analyses in three queries, not one per session and photo (bench/bench_group.py).
+    sessions = s.scalars(select(Session).where(Session.course_id == course.id).order_by(Session.number)
+                         .options(selectinload(Session.photos).selectinload(Photo.analyses))).all()
     rows = []
-    for session in course.sessions:
+    for session in sessions:
         for photo in session.photos:
             found = latest_analysis(photo)
             common = dict(session=session.number, held_on=session.held_on, view=photo.view, photo_id=photo.id)

@@ -1,0 +1,112 @@
+"""Analysis workers: ``python -m tracker worker`` analyses pending photos outside the app.
+
+A clinic group runs one or more workers beside its app instances and sets
+``TRACKER_ANALYSIS=worker`` for the app (:func:`analysis_mode`): the app then
+saves photos and queues them, and shows each photo's status
+(:func:`tracker.photos.analysis_status`), instead of analysing them in the
+request. Without the setting the app analyses in process, as a single clinic
+needs nothing else running.
+
+A worker takes one pending photo at a time (a new photo, or one whose
+analysis a correction made stale), oldest first, and commits its result
+before taking the next. On PostgreSQL it locks the photo's row with ``SELECT
+... FOR NO KEY UPDATE SKIP LOCKED`` on a connection of its own and keeps the
+lock until the result is committed, so that several workers never take the
+same photo, and a worker killed mid-photo (even by SIGKILL) loses its
+connection, the lock goes with it, and another worker takes the photo over at
+once. On SQLite it claims the photo as ``python -m tracker analyse`` does
+(:func:`tracker.photos.claim`). SIGTERM or SIGINT let the current photo
+finish, then the worker exits.
+
+Each photo gives one log line on standard output, with ids and codes only,
+never personal data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from . import photos
+from .db import Database
+from .errors import RecordError
+from .models import Photo
+
+IN_PROCESS, WORKER = "in_process", "worker"
+#: Seconds between looks at an empty queue.
+DEFAULT_POLL_S = 5.0
+
+
+def analysis_mode() -> str:
+    """Where the app analyses photos: ``$TRACKER_ANALYSIS``, :data:`IN_PROCESS` (the default: in the request that
+    saves them) or :data:`WORKER` (queued for ``python -m tracker worker``)."""
+    mode = (os.environ.get("TRACKER_ANALYSIS") or IN_PROCESS).strip().lower().replace("-", "_")
+    if mode not in (IN_PROCESS, WORKER):
+        raise RecordError(f"TRACKER_ANALYSIS={mode!r}: use {IN_PROCESS!r} (the default) or {WORKER!r}")
+    return mode
+
+
+def log_line(text: str) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"{stamp} worker {os.getpid()}: {text}", flush=True)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT ask the worker to stop after the current photo (the handler only sets ``stop``: a
+    print from a signal handler could interrupt one in progress)."""
+    def handler(_signum, _frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def work(db: Database, actor: str, once: bool = False, poll_s: float = DEFAULT_POLL_S,
+         stop: threading.Event | None = None, log: Callable[[str], None] = log_line) -> int:
+    """Analyse pending photos until ``stop`` is set (or, with ``once``, until none is left that no other worker
+    holds); returns how many photos this worker analysed."""
+    stop = stop or threading.Event()
+    baselines = photos._Baselines(db.store)
+    done = 0
+    log(f"started ({db.engine.dialect.name}, {'until the queue is empty' if once else f'polling every {poll_s:g} s'})")
+    with db.engine.connect() as locks:
+        while not stop.is_set():
+            if db.engine.dialect.name == "postgresql":
+                photo_id = photos.lock_next_pending(locks)
+            else:
+                with db.session() as s:
+                    photo_id = photos.next_claimable(s)
+            if photo_id is None:
+                locks.rollback()
+                if once:
+                    break
+                stop.wait(poll_s)
+                continue
+            try:
+                done += _one(db, actor, photo_id, baselines, held=db.engine.dialect.name == "postgresql", log=log)
+            finally:
+                locks.rollback()  # releases the photo's lock, after its result was committed
+    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {done} photos analysed")
+    return done
+
+
+def _one(db: Database, actor: str, photo_id: int, baselines, held: bool, log) -> int:
+    """Analyse one photo; log one line. Returns 1 if this worker analysed it."""
+    start = time.perf_counter()
+    try:
+        with db.session() as s:
+            photo = s.get(Photo, photo_id)
+            record = None if photo is None else photos.analyse_photo(s, db.store, actor, photo, baselines, held=held)
+            outcome = None if record is None else (record.error_code or "ok")
+    except Exception as exc:  # a lost database connection: say so, and try again after a pause
+        log(f"photo {photo_id}: not recorded ({type(exc).__name__})")
+        time.sleep(1)
+        return 0
+    if outcome is None:
+        return 0  # another run took it first
+    log(f"photo {photo_id}: {outcome} ({time.perf_counter() - start:.1f} s)")
+    return 1
