@@ -284,7 +284,8 @@ def test_a_client_session_ends_when_the_code_is_reissued_or_the_client_erased(cl
     assert at.title[0].value == "Your progress"
     clientdata.erase_client(db, db.store, ACTOR, mine["client"])
     with db.session() as s:  # the erased client's id, given to a new client (as SQLite without AUTOINCREMENT did)
-        s.add(Client(id=mine["client"], name="Nora Newcomer", access_code_hash=access.hash_secret("X-AAAA-BBBB")))
+        s.add(Client(id=mine["client"], name="Nora Newcomer", clinic_id=1,
+                     access_code_hash=access.hash_secret("X-AAAA-BBBB")))
         s.commit()
     at.run()
     assert signed_out(at) and not at.exception

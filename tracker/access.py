@@ -333,7 +333,7 @@ def _check_password(password: str) -> None:
 
 
 def clinics_named(s: Session, names: Iterable[str]) -> list[Clinic]:
-    """The clinics with these names; a RecordError naming the choices for one that does not exist."""
+    """The clinics with these names, by name; a RecordError naming the choices for one that does not exist."""
     found = []
     for name in dict.fromkeys(n.strip() for n in names):
         clinic = s.scalar(select(Clinic).where(Clinic.name == name))
@@ -341,7 +341,7 @@ def clinics_named(s: Session, names: Iterable[str]) -> list[Clinic]:
             choices = ", ".join(repr(c) for c in s.scalars(select(Clinic.name).order_by(Clinic.name)))
             raise RecordError(f"no clinic named {name!r}: the clinics are {choices}")
         found.append(clinic)
-    return found
+    return sorted(found, key=lambda c: c.name)
 
 
 def _staff_clinics(s: Session, role: str, names: Iterable[str] | None) -> list[Clinic]:
