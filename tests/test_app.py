@@ -395,7 +395,7 @@ def test_names_are_shown_as_text_never_as_markup(clinic, monkeypatch):
         s.commit()
     at = sign_in_staff(app(clinic["root"], monkeypatch), username="mark")
     shown = [c.value for c in at.sidebar.caption]
-    assert shown == [f"Signed in as {plain(name)} (practitioner)"]
+    assert shown == [f"Signed in as {plain(name)} (practitioner)", "Clinic: Main clinic"]
     name = shown[0].removeprefix("Signed in as ").removesuffix(" (practitioner)")
     unescaped = re.findall(r"(?<!\\)[][!()*<>$`_]", name)
     assert unescaped == []  # every character markdown could act on is escaped

@@ -349,8 +349,10 @@ def _staff_clinics(s: Session, role: str, names: Iterable[str] | None) -> list[C
     if names:
         return clinics_named(s, names)
     every = list(s.scalars(select(Clinic).order_by(Clinic.name)))
-    if len(every) == 1 or role == "admin":
-        return every[:1] if len(every) == 1 else []
+    if len(every) == 1:
+        return every
+    if role == "admin":  # the group's admin sees every clinic, whichever they work in
+        return []
     choices = ", ".join(repr(c.name) for c in every)
     raise RecordError(f"name the clinic(s) this practitioner works in: the clinics are {choices}")
 
