@@ -5,6 +5,7 @@ from the command line, and the same rule through the app (AppTest)."""
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import re
 from datetime import date
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.exc import IntegrityError
 from streamlit.testing.v1 import AppTest
 
 from tracker import access, clientdata, clinics, gallery, photos, records, reports
@@ -31,9 +33,9 @@ LATER = date(2027, 1, 1)  # every course of the fixture is due by then
 
 # --- the migration -------------------------------------------------------------------------------
 
-def test_migration_0005_carries_every_record_into_the_default_clinic(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    event.listen(engine, "connect", _sqlite_pragmas)
+def check_migration_0005(engine) -> None:
+    """Upgrade a database at 0004 holding records to the head, check every record landed in the default
+    clinic with nothing lost, and downgrade again; on SQLite or PostgreSQL."""
     command.upgrade(alembic_config(engine), "0004")
     with engine.begin() as conn:
         for name in ("Ada", "Ben", "Cy"):
@@ -44,7 +46,7 @@ def test_migration_0005_carries_every_record_into_the_default_clinic(tmp_path):
         conn.execute(text("DELETE FROM clients WHERE id = 3"))  # erased: its id is never given again
         for username, role in (("ann", "practitioner"), ("gia", "admin")):
             conn.execute(text("INSERT INTO users (username, display_name, role, password_hash, active, created_at) "
-                              "VALUES (:u, :u, :r, 'x', 1, '2026-01-01')"), {"u": username, "r": role})
+                              "VALUES (:u, :u, :r, 'x', :a, '2026-01-01')"), {"u": username, "r": role, "a": True})
         conn.execute(text("INSERT INTO audit_events (at, actor, action, entity, entity_id, client_id) VALUES "
                           "('2026-01-02', 'ann', 'view', 'client', 1, 1), "
                           "('2026-01-02', 'gia', 'login', 'user', 2, NULL)"))
@@ -59,21 +61,45 @@ def test_migration_0005_carries_every_record_into_the_default_clinic(tmp_path):
                             {"c": default}).scalars().all() == [1, 2]
         assert conn.execute(text("SELECT entity, clinic_id FROM audit_events ORDER BY id")).fetchall() == [
             ("client", default), ("user", None)]
-        schema = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).fetchall())
-        for table, sql in schema.items():
-            if table in Base.metadata.tables and "id" in Base.metadata.tables[table].c:
-                assert "AUTOINCREMENT" in sql, table
-        assert conn.execute(text("PRAGMA foreign_key_check")).fetchall() == []
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        with pytest.raises(IntegrityError):  # a client needs a clinic now
+            with conn.begin_nested():
+                conn.execute(text("INSERT INTO clients (name, contact, notes, created_at) "
+                                  "VALUES ('Nobody', '', '', '2026-02-01')"))
         conn.execute(text("INSERT INTO clients (name, contact, notes, created_at, clinic_id) "
                           "VALUES ('Di', '', '', '2026-02-01', :c)"), {"c": default})
-        assert conn.execute(text("SELECT id FROM clients WHERE name = 'Di'")).scalar() == 4  # not the erased 3
+        di = conn.execute(text("SELECT id FROM clients WHERE name = 'Di'")).scalar()
+        assert di > 3  # never the erased 3 (PostgreSQL's refused insert above took 4 from its sequence)
     command.downgrade(alembic_config(engine), "0004")
     with engine.begin() as conn:
         assert conn.execute(text("SELECT name FROM clients ORDER BY id")).scalars().all() == ["Ada", "Ben", "Di"]
         conn.execute(text("DELETE FROM clients WHERE name = 'Di'"))
         conn.execute(text("INSERT INTO clients (name, contact, notes, created_at) VALUES ('Ed', '', '', '2026-03-01')"))
-        assert conn.execute(text("SELECT id FROM clients WHERE name = 'Ed'")).scalar() == 5
+        assert conn.execute(text("SELECT id FROM clients WHERE name = 'Ed'")).scalar() > di
+
+
+def test_migration_0005_carries_every_record_into_the_default_clinic(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    event.listen(engine, "connect", _sqlite_pragmas)
+    check_migration_0005(engine)
+    command.upgrade(alembic_config(engine), "head")
+    with engine.begin() as conn:  # the rebuilt clients table keeps AUTOINCREMENT, as every table does
+        schema = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).fetchall())
+        for table, sql in schema.items():
+            if table in Base.metadata.tables and "id" in Base.metadata.tables[table].c:
+                assert "AUTOINCREMENT" in sql, table
+        assert conn.execute(text("PRAGMA foreign_key_check")).fetchall() == []
+
+
+@pytest.mark.skipif(not os.environ.get("TRACKER_TEST_DATABASE_URL"),
+                    reason="set TRACKER_TEST_DATABASE_URL to a throwaway PostgreSQL database")
+def test_migration_0005_on_postgresql():
+    engine = create_engine(os.environ["TRACKER_TEST_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    check_migration_0005(engine)
+    engine.dispose()
 
 
 def test_a_new_data_folder_has_one_clinic_and_needs_no_setup(tmp_path):
