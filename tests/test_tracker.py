@@ -125,15 +125,13 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
 
 def test_a_client_sees_only_their_own_records():
     mine = access.Viewer("client", "client", client_id=3)
-    assert access.require_client_access(mine, 3) is mine
-    with pytest.raises(NotAllowed):
-        access.require_client_access(mine, 4)
+    assert access.may_see(mine, Client(id=3, clinic_id=1))
+    assert not access.may_see(mine, Client(id=4, clinic_id=1)) and not access.may_see(mine, None)
     with pytest.raises(NotAllowed):
         access.require_staff(mine)
-    with pytest.raises(NotAllowed):
-        access.require_client_access(None, 3)
-    staff = access.Viewer("dr", "practitioner")
-    assert access.require_client_access(staff, 4) is staff
+    staff = access.Viewer("dr", "practitioner", clinics=frozenset({1}))
+    assert access.may_see(staff, Client(id=4, clinic_id=1)) and not access.may_see(staff, Client(id=5, clinic_id=2))
+    assert access.may_see(access.owner("cli"), Client(id=5, clinic_id=2))  # the server's owner: every clinic
     with pytest.raises(NotAllowed):
         access.require_admin(staff)
 

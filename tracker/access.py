@@ -483,12 +483,3 @@ def require_admin(viewer: Viewer | None) -> Viewer:
         raise NotAllowed("this needs an admin sign-in")
     return viewer
 
-
-def require_client_access(viewer: Viewer | None, client_id: int) -> Viewer:
-    """Staff see every client; a client sees only their own records."""
-    if viewer is None:
-        raise NotAllowed("sign in first")
-    if viewer.is_staff or viewer.client_id == client_id:
-        return viewer
-    raise NotAllowed("these records belong to another client")
-
