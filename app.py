@@ -12,7 +12,7 @@ they hold no analysis or SQL.
 
 import streamlit as st
 
-from app_pages.common import plain, sign_out, viewer
+from app_pages.common import clinic_names, plain, sign_out, viewer
 
 st.set_page_config(page_title="Skin progress tracker", page_icon=":material/face:", layout="wide")
 
@@ -43,6 +43,10 @@ else:
 if who is not None:
     with st.sidebar:
         st.caption(f"Signed in as {plain(who.display_name)} ({who.role})")
+        if who.is_staff:
+            names = list(clinic_names(who).values())
+            shown = "all clinics" if who.sees_every_clinic and len(names) > 1 else ", ".join(names) or "none"
+            st.caption(f"Clinic{'s' * (len(names) > 1)}: {plain(shown)}")
         st.button("Sign out", on_click=sign_out, key="sign_out")
 
 st.navigation(pages).run()

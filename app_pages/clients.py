@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import database, staff_only
+from app_pages.common import choose_clinic, clinic_names, database, staff_only
 from app_pages.ui import date_field, flash, needs_date, portal_url, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
@@ -34,7 +34,7 @@ def open_client(client_id: int) -> None:
 
 
 with db.session() as s:
-    due = records.due_courses(s)
+    due = records.due_courses(s, who)
 if due:
     st.subheader("Due for a session")
     st.dataframe([{"client": d.client_name, "client id": d.client_id, "course": f"#{d.course_id} {d.treatment}",
@@ -48,10 +48,15 @@ if due:
 
 search = st.text_input("Find a client by name", key="client_search")
 with db.session() as s:
-    rows = records.client_overview(s, search)
+    rows = records.client_overview(s, who, search)
 if rows:
-    st.dataframe([{"id": r.id, "name": r.name, "born": r.date_of_birth, "courses": r.courses, "sessions": r.sessions,
-                   "last session": r.last_session} for r in rows], hide_index=True, width="stretch")
+    table = [{"id": r.id, "name": r.name, "born": r.date_of_birth, "courses": r.courses, "sessions": r.sessions,
+              "last session": r.last_session} for r in rows]
+    names = clinic_names(who)
+    if len(names) > 1:  # with one clinic there is nothing to tell apart
+        for row, r in zip(table, rows):
+            row["clinic"] = names[r.clinic_id]
+    st.dataframe(table, hide_index=True, width="stretch")
     labels = {r.id: f"{r.name} (#{r.id})" for r in rows}
     current = st.session_state.get("client_id")
     chosen = st.selectbox("Work with", list(labels), format_func=labels.get, key="choose_client",
@@ -68,15 +73,16 @@ with st.expander("Add a client", expanded=not rows):
         contact = st.text_input("Contact (phone or e-mail)", key="new_contact")
         fitzpatrick = st.selectbox("Fitzpatrick skin type", [None, 1, 2, 3, 4, 5, 6], key="new_fitzpatrick")
         notes = st.text_area("Notes", key="new_notes")
+        clinic_id = choose_clinic(who, "Clinic", "new_clinic")
         if st.form_submit_button("Add client"):
             try:
                 with db.session() as s:
-                    client, code = records.add_client(s, who.name, name, needs_date("Date of birth", dob), contact,
-                                                      fitzpatrick, notes)
+                    client, code = records.add_client(s, who, name, needs_date("Date of birth", dob), contact,
+                                                      fitzpatrick, notes, clinic_id)
                     s.commit()
                 st.session_state.client_id = client.id
                 st.session_state.new_client_code = (client.id, client.name, code)
-                for key in ("new_name", "new_dob", "new_contact", "new_fitzpatrick", "new_notes"):
+                for key in ("new_name", "new_dob", "new_contact", "new_fitzpatrick", "new_notes", "new_clinic"):
                     st.session_state.pop(key, None)  # an empty form for the next client
                 st.rerun()
             except (RecordError, ValueError) as exc:
@@ -89,7 +95,7 @@ with st.expander("Batch recall: who received a product batch"):
     if find:
         try:
             with db.session() as s:
-                hits = records.batch_recall(s, who.name, batch)
+                hits = records.batch_recall(s, who, batch)
                 s.commit()
         except RecordError as exc:
             st.error(exc.message)
@@ -106,6 +112,6 @@ with st.expander("Batch recall: who received a product batch"):
 if who.role == "admin" and not sample_loaded(db):
     if st.button("Load the simulated sample course", key="load_sample"):
         bar = st.progress(0.0, "Loading the sample course...")
-        load_sample_course(db, who.name, lambda i, n, label: bar.progress(i / n, label))
+        load_sample_course(db, who, lambda i, n, label: bar.progress(i / n, label))
         flash("Sample course loaded.")
         st.rerun()

@@ -13,9 +13,9 @@ import streamlit as st
 
 from analysis import decode
 from analysis.facemesh import load_model
-from tracker.access import (Viewer, current, idle_timeout_s, register_setup_token, require_admin,
-                            require_client_access, require_staff)
-from tracker.errors import NotAllowed
+from tracker import clinics, records
+from tracker.access import Viewer, current, idle_timeout_s, register_setup_token, require_admin, require_staff
+from tracker.errors import NotAllowed, NotFound
 from tracker.db import Database, data_folder, init_data_folder
 
 _MARKUP = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -141,8 +141,28 @@ def client_in_view() -> int:
         st.info("Choose a client on the Clients page first.")
         st.stop()
     try:
-        require_client_access(who, client_id)
-    except NotAllowed as exc:
+        with database().session() as s:
+            records.get_client(s, who, client_id)  # another clinic's client is "not found", like a missing one
+    except NotFound as exc:
+        st.session_state.pop("client_id", None)
         st.error(exc.message)
         st.stop()
     return client_id
+
+
+def clinic_names(who: Viewer) -> dict[int, str]:
+    """The clinics ``who`` sees, by id (every clinic for an admin)."""
+    with database().session() as s:
+        return {c.id: c.name for c in clinics.list_clinics(s, who)}
+
+
+def choose_clinic(who: Viewer, label: str, key: str, every: str | None = None) -> int | None:
+    """A clinic picked among those ``who`` sees, shown only when there are several; with one, that one.
+
+    With ``every`` (its label) the choice may also be every clinic: None.
+    """
+    names = clinic_names(who)
+    if len(names) == 1:
+        return next(iter(names))
+    options = ([None] if every else []) + list(names)
+    return st.selectbox(label, options, format_func=lambda c: every if c is None else names[c], key=key)

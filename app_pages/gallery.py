@@ -10,7 +10,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import database, staff_only
+from app_pages.common import choose_clinic, database, staff_only
 from tracker import gallery, reports
 
 PER_PAGE = 6
@@ -20,6 +20,7 @@ db = database()
 st.title("Gallery & reports")
 st.caption("Only clients whose marketing and photography consents are current today appear here, and only pairs "
            "judged comparable with the first session. Exported images carry no EXIF data.")
+clinic_id = choose_clinic(who, "Clinic", "gallery_clinic", every="All clinics")
 
 LABELS = {"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}
 mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify", format_func=LABELS.get)
@@ -42,7 +43,7 @@ def png_of(picture: gallery.PairPicture):
 
 
 with db.session() as s:
-    pairs = gallery.eligible_pairs(s, date.today())
+    pairs = gallery.eligible_pairs(s, who, date.today(), clinic_id)
     if not pairs:
         st.info("No before/after pairs: no client with current marketing consent has a later session comparable "
                 "with the first one in the same view.")
@@ -67,7 +68,7 @@ with db.session() as s:
     chosen = [p for p in pairs if pair_key(p) not in excluded]
     if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):
         with st.spinner("Building the report..."):
-            st.session_state.report_pdf = reports.report_pdf(s, db.store, who.name, chosen, mode, mark)
+            st.session_state.report_pdf = reports.report_pdf(s, db.store, who, chosen, mode, mark)
             s.commit()
 if "report_pdf" in st.session_state:
     st.download_button("Download the PDF report", st.session_state.report_pdf, key="download_pdf",

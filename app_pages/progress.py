@@ -64,7 +64,7 @@ def chart(s: progress.Series) -> alt.LayerChart:
 
 
 with db.session() as s:
-    client = records.get_client(s, client_id, viewer().name if first_view(client_id) else None)
+    client = records.get_client(s, viewer(), client_id, record_view=first_view(client_id))
     s.commit()
     courses = {c.id: f"{c.treatment} ({', '.join(c.areas)}), from {c.started_on}" for c in client.courses}
     title = client.name if viewer().is_staff else "Your progress"
@@ -74,7 +74,7 @@ if not courses:
     st.stop()
 course_id = st.selectbox("Course", list(courses), format_func=courses.get, key="progress_course")
 with db.session() as s:
-    course = records.get_course(s, course_id)
+    course = records.get_course(s, viewer(), course_id)
     if course.client_id != client_id:  # never another client's course, whatever the session state says
         st.error("This course belongs to another client.")
         st.stop()

@@ -29,7 +29,7 @@ def attempt(action, success: str) -> None:
 
 
 with db.session() as s:
-    client = records.get_client(s, client_id, who.name if first_view(client_id) else None)
+    client = records.get_client(s, who, client_id, record_view=first_view(client_id))
     s.commit()
     details = {field: getattr(client, field) for field in records.CLIENT_FIELDS}
     open_now = records.open_contraindications(client)
@@ -39,7 +39,7 @@ with db.session() as s:
     screening_rows = [(x.id, x.screened_on, x.screened_by, x.open_contraindications) for x in client.screenings]
     courses = [(c.id, c.treatment, ", ".join(c.areas), len(c.sessions), c.planned_sessions, c.interval_days,
                 c.status, c.override_reason, records.next_due(c)) for c in client.courses]
-    trail = [(v.at, v.actor, v.entity, v.entity_id, v.previous, v.reason) for v in records.history(s, client_id)]
+    trail = [(v.at, v.actor, v.entity, v.entity_id, v.previous, v.reason) for v in records.history(s, who, client_id)]
 
 st.title(plain(details["name"]))
 st.caption(plain(f"Client #{client_id} - born {details['date_of_birth'] or 'unknown'} - "
@@ -63,14 +63,14 @@ with details_tab:
         reason = st.text_input("Reason for the correction (kept with the previous version)", key="edit_reason")
         if st.form_submit_button("Save details"):
             attempt(lambda s: records.update_client(
-                s, who.name, client_id, reason, name=name, date_of_birth=needs_date("Date of birth", dob),
+                s, who, client_id, reason, name=name, date_of_birth=needs_date("Date of birth", dob),
                 contact=contact, fitzpatrick=fitzpatrick, notes=notes), "Details saved; the previous version is kept.")
 
     st.subheader("Access code for the client portal")
     st.caption("The code is stored only as a hash: it is shown once, when issued. Issuing a new one stops the old one.")
     if st.button("Issue a new access code", key="issue_code"):
         with db.session() as s:
-            code = records.reset_access_code(s, who.name, client_id)
+            code = records.reset_access_code(s, who, client_id)
             s.commit()
         st.session_state.issued_code = (client_id, code)
     issued = st.session_state.pop("issued_code", None)
@@ -92,7 +92,7 @@ with screening_tab:
         patch_result = st.selectbox("Patch test result", [None, "negative", "positive"], key="patch_result")
         notes = st.text_area("Notes", key="screening_notes")
         if st.form_submit_button("Record screening"):
-            attempt(lambda s: records.record_screening(s, who.name, client_id, needs_date("Consultation date",
+            attempt(lambda s: records.record_screening(s, who, client_id, needs_date("Consultation date",
                                                                                            screened_on),
                                                        present, patch_on, patch_result, notes), "Screening recorded.")
     if latest_screening is not None:
@@ -104,7 +104,7 @@ with screening_tab:
                                       latest=date.today())
                 why = st.text_input("Reason for the correction", key="fix_screening_reason")
                 if st.form_submit_button("Save correction"):
-                    attempt(lambda s: records.amend_screening(s, who.name, latest_screening.id, why,
+                    attempt(lambda s: records.amend_screening(s, who, latest_screening.id, why,
                                                               screened_on=needs_date("Consultation date", fixed_on),
                                                               **fixed), "Screening corrected.")
 
@@ -117,10 +117,10 @@ with consent_tab:
         signatory = st.text_input("Signed by", value=details["name"], key="consent_signatory")
         give, withdraw = st.columns(2)
         if give.form_submit_button("Record consent"):
-            attempt(lambda s: records.give_consent(s, who.name, client_id, kind, needs_date("Date", day), signatory),
+            attempt(lambda s: records.give_consent(s, who, client_id, kind, needs_date("Date", day), signatory),
                     f"{kind.capitalize()} consent recorded.")
         if withdraw.form_submit_button("Withdraw consent"):
-            attempt(lambda s: records.withdraw_consent(s, who.name, client_id, kind, needs_date("Date", day)),
+            attempt(lambda s: records.withdraw_consent(s, who, client_id, kind, needs_date("Date", day)),
                     f"{kind.capitalize()} consent withdrawn from {day}.")
     if consent_rows:
         with st.expander("Correct a consent record (the previous version is kept)"):
@@ -136,7 +136,7 @@ with consent_tab:
                 withdrawn = date_field("Withdrawn on", f"fix_withdrawn_{chosen}", value=row[4], latest=date.today())
                 why = st.text_input("Reason for the correction", key=f"fix_consent_reason_{chosen}")
                 if st.form_submit_button("Save correction"):
-                    attempt(lambda s: records.amend_consent(s, who.name, chosen, why, needs_date("Given on", given),
+                    attempt(lambda s: records.amend_consent(s, who, chosen, why, needs_date("Given on", given),
                                                             signed, None if clear else needs_date("Withdrawn on",
                                                                                                   withdrawn)),
                             "Consent corrected.")
@@ -154,7 +154,7 @@ with course_tab:
                                             key=f"status_{course_id}")
                 why = right.text_input("Reason", key=f"status_reason_{course_id}")
                 if go.form_submit_button("Set status"):
-                    attempt(lambda s: records.set_course_status(s, who.name, course_id, new_status, why),
+                    attempt(lambda s: records.set_course_status(s, who, course_id, new_status, why),
                             f"Course #{course_id} is now {new_status}.")
     with st.form("start_course"):
         treatment = st.selectbox("Treatment", [*TREATMENTS, "other"], key="course_treatment")
@@ -167,7 +167,7 @@ with course_tab:
                                  disabled=not open_now)
         if st.form_submit_button("Start course"):
             name = other.strip() if treatment == "other" else treatment
-            attempt(lambda s: records.start_course(s, who.name, client_id, name, areas, int(planned), int(interval),
+            attempt(lambda s: records.start_course(s, who, client_id, name, areas, int(planned), int(interval),
                                                    needs_date("Start", start), override or None), "Course started.")
 
 with history_tab:

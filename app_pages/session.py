@@ -23,7 +23,7 @@ db = database()
 face_model()
 
 with db.session() as s:
-    client = records.get_client(s, client_id)
+    client = records.get_client(s, who, client_id)
     courses = {c.id: f"#{c.id} {c.treatment} ({len(c.sessions)}/{c.planned_sessions} sessions, {c.status})"
                for c in client.courses}
     name = client.name
@@ -34,7 +34,7 @@ if not courses:
     st.stop()
 course_id = st.selectbox("Course", list(courses), format_func=courses.get, key="session_course")
 with db.session() as s:
-    course = records.get_course(s, course_id)
+    course = records.get_course(s, who, course_id)
     sessions = {x.id: f"Session {x.number}, {x.held_on} ({len(x.photos)} photos)" for x in course.sessions}
     due = records.next_due(course)
     planned, done = course.planned_sessions, len(course.sessions)
@@ -50,7 +50,7 @@ def record_session(form: dict, confirmed: bool) -> None:
     try:
         used = [records.parse_product_line(line) for line in form["products"].splitlines() if line.strip()]
         with db.session() as s:
-            new = records.add_session(s, who.name, course_id, needs_date("Date", form["held_on"]), form["practitioner"],
+            new = records.add_session(s, who, course_id, needs_date("Date", form["held_on"]), form["practitioner"],
                                       form["technique"], form["areas"], used, form["anaesthetic"], form["notes"],
                                       form["reactions"], form["aftercare"], confirmed=confirmed)
             s.commit()
@@ -104,7 +104,7 @@ session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="phot
 
 with db.session() as s:
     try:
-        photos.check_photo_consent(s, session_id)
+        photos.check_photo_consent(s, who, session_id)
         consent_problem = None
     except RecordError as exc:
         consent_problem = exc.message
@@ -132,7 +132,8 @@ else:
         """Checks of one photo against the course's baselines, computed once per photo and baseline choice,
         not at every rerun (``baseline_key`` changes when a baseline is saved or chosen)."""
         with db.session() as s:
-            return photos.capture_preview(s, db.store, session, photos.Incoming(name, data, chosen_view, marked))
+            return photos.capture_preview(s, db.store, who, session,
+                                          photos.Incoming(name, data, chosen_view, marked))
 
     region = None
     if view_choice == "body area" and files:
@@ -170,7 +171,7 @@ else:
     if ready and st.button(f"Save {len(ready)} photo(s) to the session", key="save_photos", type="primary"):
         try:
             with db.session() as s:
-                photos.import_photos(s, db.store, who.name, session_id, ready)
+                photos.import_photos(s, db.store, who, session_id, ready)
                 s.commit()
             st.session_state.upload_generation = generation + 1  # an empty uploader for the next photos
             if queued_mode():  # a worker analyses them; their status is shown below
@@ -178,7 +179,7 @@ else:
                 st.rerun()
             bar = st.progress(0.0, "Analysing...")
             with db.session() as s:
-                done = photos.analyse_pending(s, db.store, who.name, client_id,
+                done = photos.analyse_pending(s, db.store, who, client_id,
                                               lambda i, n, p: bar.progress(i / n, f"Analysed photo {i} of {n}"))
                 failed = [f"photo {a.photo_id}: {a.error_message}" for a in done if a is not None and a.error_code]
             # each failure is recorded against its photo; the others went on
@@ -200,7 +201,7 @@ def correct(action, message: str) -> None:
         elif stale:
             with st.spinner("Re-analysing against the new baseline..."):
                 with db.session() as s:
-                    photos.analyse_pending(s, db.store, who.name, client_id)
+                    photos.analyse_pending(s, db.store, who, client_id)
         flash(message)
         st.rerun()
     except (RecordError, ValueError) as exc:
@@ -208,7 +209,7 @@ def correct(action, message: str) -> None:
 
 
 with db.session() as s:
-    current = records.get_session(s, session_id)
+    current = records.get_session(s, who, session_id)
     kept = [(p.id, p.sha256, p.view, p.original_name) for p in current.photos]
     baseline_ids = {photo_id for _, photo_id in photos.baselines_key(s, course_id)}
     statuses = photos.analysis_status(s, [p.id for p in current.photos])
@@ -242,14 +243,14 @@ for photo_id, sha, photo_view, original in kept:
                 why = st.text_input("Why (kept in the record's history)", key=f"photo_why_{photo_id}")
                 if st.form_submit_button("Apply"):
                     if action.startswith("make"):
-                        correct(lambda s: photos.choose_baseline(s, who.name, photo_id, why),
+                        correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
                                 f"Photo {photo_id} is now the baseline of {photo_view}"
                                 + ("." if queued_mode() else "; its analyses were re-run."))
                     elif action == "move it":
-                        correct(lambda s: photos.move_photo(s, who.name, photo_id, why, to_session, to_view),
+                        correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view),
                                 f"Photo {photo_id} moved.")
                     else:
-                        correct(lambda s: photos.remove_photo(s, db.store, who.name, photo_id, removal, why),
+                        correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
                                 f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).")
 
 with st.expander(f"Correct session {number} (the previous version is kept)"):
@@ -266,6 +267,6 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
         if st.form_submit_button("Save correction"):
             def amend(s):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
-                records.amend_session(s, who.name, session_id, amend_reason, used, confirm_amend,
+                records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
                                       held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
             correct(amend, f"Session {number} corrected.")

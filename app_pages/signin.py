@@ -51,7 +51,7 @@ if first_run:
                     sign_in(who)
                     if sample and not sample_loaded(db):
                         bar = st.progress(0.0, "Loading the sample course...")
-                        load_sample_course(db, who.username, lambda i, n, label: bar.progress(i / n, label))
+                        load_sample_course(db, who, lambda i, n, label: bar.progress(i / n, label))
                     st.rerun()
                 except RecordError as exc:
                     st.error(exc.message)

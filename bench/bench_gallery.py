@@ -79,7 +79,7 @@ def build(root: pathlib.Path, count: int) -> None:
         photos.analyse_pending(s, db.store, ACTOR,
                                progress=lambda i, n, p: print(f"\ranalysing {i}/{n}", end="", file=sys.stderr))
         print(file=sys.stderr)
-        eligible = len(gallery.eligible_pairs(s))
+        eligible = len(gallery.eligible_pairs(s, ACTOR))
     db.close()
     if eligible != count:
         raise SystemExit(f"expected {count} eligible pairs, found {eligible}")
@@ -135,7 +135,7 @@ def main() -> None:
 
     db = init_data_folder(root)
     with db.session() as s:
-        pairs = gallery.eligible_pairs(s)[-4:]  # not on the pages shown above: nothing cached for them
+        pairs = gallery.eligible_pairs(s, ACTOR)[-4:]  # not on the pages shown above: nothing cached for them
         cold, pdf = timed(lambda: reports.report_pdf(s, db.store, ACTOR, pairs, "crop_lower_face", "Report"))
         warm, _ = timed(lambda: reports.report_pdf(s, db.store, ACTOR, pairs, "crop_lower_face", "Report"))
     db.close()

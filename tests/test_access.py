@@ -197,7 +197,7 @@ def test_a_session_ends_when_its_credential_changes(db):
     clientdata.erase_client(db, db.store, ACTOR, client_id)
     with db.session() as s:
         # Even if a new client were given the erased client's id, the old session does not open it.
-        reused = Client(id=client_id, name="Someone New")
+        reused = Client(id=client_id, name="Someone New", clinic_id=1)
         s.add(reused)
         s.flush()
         reused.access_code_hash = access.hash_secret(access.new_access_code(client_id))

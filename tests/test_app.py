@@ -139,7 +139,7 @@ def test_a_client_sees_only_their_own_progress(clinic, monkeypatch):
     at.session_state.client_id = clinic["other"]["client"]
     at.run()
     with clinic["db"].session() as s:
-        own = {c.id for c in records.get_client(s, clinic["sample"]).courses}
+        own = {c.id for c in records.get_client(s, ACTOR, clinic["sample"]).courses}
     choice = at.selectbox(key="progress_course")
     assert choice.value in own and len(choice.options) == len(own)
     assert clinic["other"]["course"] not in own
@@ -158,7 +158,7 @@ def test_session_workflow_with_an_upload(clinic, monkeypatch):
     # A clear confirmation, and the new session is the one photos go to.
     assert [s.value for s in at.success] == ["Session 1 recorded on 2026-01-12. Photos below go to this session."]
     with db.session() as s:
-        new_id = records.get_client(s, client_id).courses[0].sessions[0].id
+        new_id = records.get_client(s, ACTOR, client_id).courses[0].sessions[0].id
     assert at.selectbox(key="photo_session").value == new_id
     at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg"),
                                                  ("scan.jpg", b"%PDF-1.7 not a photo", "image/jpeg")])
@@ -284,7 +284,8 @@ def test_a_client_session_ends_when_the_code_is_reissued_or_the_client_erased(cl
     assert at.title[0].value == "Your progress"
     clientdata.erase_client(db, db.store, ACTOR, mine["client"])
     with db.session() as s:  # the erased client's id, given to a new client (as SQLite without AUTOINCREMENT did)
-        s.add(Client(id=mine["client"], name="Nora Newcomer", access_code_hash=access.hash_secret("X-AAAA-BBBB")))
+        s.add(Client(id=mine["client"], name="Nora Newcomer", clinic_id=1,
+                     access_code_hash=access.hash_secret("X-AAAA-BBBB")))
         s.commit()
     at.run()
     assert signed_out(at) and not at.exception
@@ -394,7 +395,7 @@ def test_names_are_shown_as_text_never_as_markup(clinic, monkeypatch):
         s.commit()
     at = sign_in_staff(app(clinic["root"], monkeypatch), username="mark")
     shown = [c.value for c in at.sidebar.caption]
-    assert shown == [f"Signed in as {plain(name)} (practitioner)"]
+    assert shown == [f"Signed in as {plain(name)} (practitioner)", "Clinic: Main clinic"]
     name = shown[0].removeprefix("Signed in as ").removesuffix(" (practitioner)")
     unescaped = re.findall(r"(?<!\\)[][!()*<>$`_]", name)
     assert unescaped == []  # every character markdown could act on is escaped
@@ -415,12 +416,12 @@ def test_a_date_of_birth_from_1900_is_kept_and_a_missing_one_is_not_saved_silent
     at.button(key="FormSubmitter:add_client-Add client").click().run()  # the widget returns None for a bad date
     assert any("Date of birth: enter a date as YYYY/MM/DD" in e for e in errors(at))
     with clinic["db"].session() as s:
-        assert not [c for c in records.client_overview(s, "Dora Dates")]
+        assert not [c for c in records.client_overview(s, ACTOR, "Dora Dates")]
     at.date_input(key="new_dob").set_value(date(1932, 6, 1))
     at.button(key="FormSubmitter:add_client-Add client").click().run()
     assert not errors(at) and at.text_input(key="new_name").value == ""  # an empty form for the next client
     with clinic["db"].session() as s:
-        (added,) = records.client_overview(s, "Dora Dates")
+        (added,) = records.client_overview(s, ACTOR, "Dora Dates")
     assert added.date_of_birth == date(1932, 6, 1)
     assert any(shown(x.value).startswith(f"Client #{added.id} added") for x in at.success)
     assert len(at.get("download_button")) == 1  # the printable access card
@@ -489,7 +490,7 @@ def test_a_session_beyond_the_plan_or_out_of_order_asks_first_and_a_double_click
     at.button(key="FormSubmitter:new_session-Record session").click().run()
     assert any("out of date order with session 2 on 2026-02-09" in w.value for w in at.warning)
     with clinic["db"].session() as s:
-        assert len(records.get_course(s, ids["course"]).sessions) == 2  # nothing recorded yet
+        assert len(records.get_course(s, ACTOR, ids["course"]).sessions) == 2  # nothing recorded yet
     at.button(key="confirm_session").click().run()
     assert "Session 3 recorded on 2026-02-01. Photos below go to this session." in [x.value for x in at.success]
     # The same form submitted again (a double click reaching the server twice) records nothing more.
@@ -498,7 +499,7 @@ def test_a_session_beyond_the_plan_or_out_of_order_asks_first_and_a_double_click
     at.button(key="FormSubmitter:new_session-Record session").click().run()
     assert any("recorded moments ago" in i.value for i in at.info)
     with clinic["db"].session() as s:
-        assert [x.held_on for x in records.get_course(s, ids["course"]).sessions] == [
+        assert [x.held_on for x in records.get_course(s, ACTOR, ids["course"]).sessions] == [
             date(2026, 1, 12), date(2026, 2, 9), date(2026, 2, 1), date(2026, 3, 9)]
 
 
@@ -556,7 +557,7 @@ def test_photos_are_corrected_in_the_app_and_analyses_re_run(clinic, monkeypatch
     assert f"Photo {second} is now the baseline of front; its analyses were re-run." in [x.value for x in at.success]
     with db.session() as s:
         assert photos.first_of_view(s, ids["course"], "front").id == second
-        assert photos.pending(s, ids["client"]) == []  # re-analysed against the new baseline
+        assert photos.pending(s, ACTOR, ids["client"]) == []  # re-analysed against the new baseline
         assert photos.latest_analysis(s.get(Photo, third)).reference_photo_id == second
     at.selectbox(key="photo_session").set_value(ids["sessions"][2]).run()
     at.radio(key=f"photo_action_{third}").set_value("remove it")
@@ -580,7 +581,7 @@ def test_a_session_is_amended_in_the_app(clinic, monkeypatch):
     assert "Session 1 corrected." in [x.value for x in at.success]
     with clinic["db"].session() as s:
         assert [h.client_id for h in records.batch_recall(s, ACTOR, "B1-corrected")] == [ids["client"]]
-        assert records.history(s, ids["client"])[0].previous["products"][0]["batch"] == "B1"
+        assert records.history(s, ACTOR, ids["client"])[0].previous["products"][0]["batch"] == "B1"
 
 
 def test_the_clients_page_lists_who_is_due_and_recalls_a_batch(clinic, monkeypatch):

@@ -92,7 +92,7 @@ def test_queue_mode_saves_photos_for_the_workers_and_shows_their_status(clinic, 
     assert analysis_captions(at) == ["Analysis: analysis failed: mark the region to measure on the baseline photo "
                                      "of this body area"]
     with db.session() as s:
-        assert photos.pending(s, ids["client"]) == []
+        assert photos.pending(s, ACTOR, ids["client"]) == []
         assert photos.analysis_status(s, [baseline.id])[baseline.id].state == photos.ANALYSED
 
 
@@ -108,7 +108,7 @@ def test_without_workers_the_app_analyses_in_the_request(clinic, monkeypatch):
     assert analysis_captions(at) == ["Analysis: analysed"]
     assert "refresh_session_status" not in [b.key for b in at.button]
     with db.session() as s:
-        assert photos.pending(s, ids["client"]) == []
+        assert photos.pending(s, ACTOR, ids["client"]) == []
 
 
 def test_in_queue_mode_a_correction_queues_the_analyses_it_made_stale(clinic, monkeypatch, tmp_path):
@@ -129,5 +129,5 @@ def test_in_queue_mode_a_correction_queues_the_analyses_it_made_stale(clinic, mo
     assert f"Photo {added[1]} is now the baseline of neck. 2 analyses are queued to run again." in [
         x.value for x in at.success]
     with db.session() as s:
-        assert [p.id for p in photos.pending(s, ids["client"])] == added  # for the workers, not in the request
+        assert [p.id for p in photos.pending(s, ACTOR, ids["client"])] == added  # for the workers, not in the request
     assert analysis_captions(at) == ["Analysis: queued for analysis"]

@@ -85,7 +85,7 @@ def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
         page.get_by_role("button", name="Add client").click()
         page.get_by_text("added. Their access code").wait_for(timeout=60_000)
         with db.session() as s:
-            assert records.client_overview(s, "Tia Typed")[0].date_of_birth == date(1941, 6, 1)
+            assert records.client_overview(s, ACTOR, "Tia Typed")[0].date_of_birth == date(1941, 6, 1)
         # Record a session for Bo Body (each step waits for the app's rerun, which replaces the widgets).
         settle(page)
         page.get_by_role("combobox", name="Work with").click()  # the selectbox
@@ -114,7 +114,7 @@ def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
         page.get_by_role("button", name="Save 1 photo(s) to the session").click()
         page.get_by_text("Saved and analysed 1 photo(s).").wait_for(timeout=120_000)
     with db.session() as s:
-        photo = s.scalar(select(Photo).where(Photo.session_id == records.get_client(s, body["client"])
+        photo = s.scalar(select(Photo).where(Photo.session_id == records.get_client(s, ACTOR, body["client"])
                                              .courses[0].sessions[0].id))
     db.close()
     assert photo.view == "left cheek"

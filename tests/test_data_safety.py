@@ -420,7 +420,8 @@ def test_migration_0002_upgrades_a_0001_database_without_losing_rows(tmp_path):
             if "id" in table.c and table.c.id.primary_key:  # every surrogate id, in every migration
                 assert "AUTOINCREMENT" in schema[name], name
         assert "ON DELETE CASCADE" in schema["consents"]
-        conn.execute(text("INSERT INTO clients (name, contact, notes, created_at) VALUES ('Di', '', '', '2026-02-01')"))
+        conn.execute(text("INSERT INTO clients (name, contact, notes, created_at, clinic_id) "
+                          "VALUES ('Di', '', '', '2026-02-01', 1)"))
         assert conn.execute(text("SELECT id FROM clients WHERE name = 'Di'")).scalar() == 4
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -464,7 +465,7 @@ def test_one_bad_photo_never_stops_the_analysis(db, tmp_path, monkeypatch):
     assert later[0].id in outcome  # ... and the others went on
     with db.session() as s:
         record = photos.latest_analysis(s.get(Photo, later[1].id))
-        assert "not a finite number" in record.error_message and photos.pending(s) == []
+        assert "not a finite number" in record.error_message and photos.pending(s, ACTOR) == []
 
 
 def test_a_10000_by_1_image_gives_a_typed_error(tmp_path, capsys, db):
@@ -479,7 +480,8 @@ def test_a_10000_by_1_image_gives_a_typed_error(tmp_path, capsys, db):
         photos.locate_face(decode(thin.read_bytes()))
     ids = client_with_course(db, sessions=1, with_photos=False)
     with db.session() as s:
-        preview = photos.capture_preview(s, db.store, ids["course"], photos.Incoming("thin.png", thin.read_bytes()))
+        preview = photos.capture_preview(s, db.store, ACTOR, ids["course"],
+                                         photos.Incoming("thin.png", thin.read_bytes()))
     assert preview.error and "too small or too narrow" in preview.error
 
 

@@ -17,20 +17,20 @@ def test_a_course_on_postgresql(tmp_path, postgres_server):
     ids = client_with_course(db, sessions=3)
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = progress.course_progress(s, records.get_course(s, ids["course"]))
+        rows = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
         assert [r.status for r in rows] == ["baseline", "compared", "compared"]
         assert rows[-1].change("redness_a_star").change == pytest.approx(injected(3), abs=0.2)
-        assert [(o.courses, o.sessions) for o in records.client_overview(s)] == [(1, 3)]
-        assert len(gallery.eligible_pairs(s)) == 1
+        assert [(o.courses, o.sessions) for o in records.client_overview(s, ACTOR)] == [(1, 3)]
+        assert len(gallery.eligible_pairs(s, ACTOR)) == 1
         # Corrections with history, a chosen baseline and a batch recall on PostgreSQL too.
         records.update_client(s, ACTOR, ids["client"], "spelling", name="Ada Corrected")
         assert photos.choose_baseline(s, ACTOR, ids["photos"][1], "overexposed") == 3
         photos.remove_photo(s, db.store, ACTOR, ids["photos"][2], "unusable")
         s.commit()
         assert [h.session_id for h in records.batch_recall(s, ACTOR, " b2 ")] == [ids["sessions"][1]]
-        assert len(records.history(s, ids["client"])) == 3
+        assert len(records.history(s, ACTOR, ids["client"])) == 3
     assert clientdata.erase_client(db, db.store, ACTOR, ids["client"]) == 3
     with db.session() as s:
-        assert records.client_overview(s) == []
+        assert records.client_overview(s, ACTOR) == []
         assert s.scalar(text("SELECT count(*) FROM record_versions")) == 0
     db.close()

@@ -36,7 +36,7 @@ def clinic(tmp_path_factory):
 
 def rows_of(db, course_id):
     with db.session() as s:
-        return progress.course_progress(s, records.get_course(s, course_id))
+        return progress.course_progress(s, records.get_course(s, ACTOR, course_id))
 
 
 def compared_row(result: dict) -> ProgressRow:
@@ -157,22 +157,22 @@ def test_charts_leave_out_a_non_comparable_session_and_say_why(clinic):
 def test_the_gallery_offers_the_latest_comparable_session_or_nothing(clinic):
     db = clinic["db"]
     with db.session() as s:
-        pair = next(p for p in gallery.eligible_pairs(s, date(2026, 5, 1)) if p.course_id == clinic["course"])
+        pair = next(p for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1)) if p.course_id == clinic["course"])
         assert pair.before.id == clinic["photos"][0] and pair.after.id == clinic["photos"][1]  # not session 3
         kept = copy.deepcopy(s.get(Photo, clinic["photos"][1]).analyses[-1].result)
         forged = forge(s, clinic["photos"][1], [{"code": "head_turned", "message": "head turned 14 degrees"}])
-        assert clinic["course"] not in {p.course_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))}
+        assert clinic["course"] not in {p.course_id for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1))}
         forged.result = kept
         s.commit()
     unanalysed = client_with_course(db, "Una Analysed", sessions=2)
     with db.session() as s:  # not analysed yet: not known to be comparable, so not offered
-        assert unanalysed["course"] not in {p.course_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))}
+        assert unanalysed["course"] not in {p.course_id for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1))}
 
 
 def test_the_pdf_shows_no_number_from_a_non_comparable_pair(clinic):
     db = clinic["db"]
     with db.session() as s:
-        pairs = [p for p in gallery.eligible_pairs(s, date(2026, 5, 1)) if p.course_id == clinic["course"]]
+        pairs = [p for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1)) if p.course_id == clinic["course"]]
         pdf = reports.report_pdf(s, db.store, ACTOR, pairs, "mask_eyes", "Clinic demo")
         s.commit()
     text = pdf_text(pdf)
@@ -201,7 +201,7 @@ def test_course_show_prints_the_reason_in_place_of_numbers(clinic, capsys):
 def test_gallery_images_are_built_once_and_cached_by_photo_options_and_version(clinic, monkeypatch):
     db = clinic["db"]
     with db.session() as s:
-        pair = next(p for p in gallery.eligible_pairs(s, date(2026, 5, 1)) if p.course_id == clinic["course"])
+        pair = next(p for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1)) if p.course_id == clinic["course"])
         first = gallery.pair_jpeg(db.store, pair, "crop_lower_face", "Demo")
         cached = sorted(p.name for p in db.store.cache_dir(pair.after.sha256).iterdir())
         assert any(n.startswith("pair-") for n in cached) and any(n.startswith("thumb-") for n in cached)

@@ -16,9 +16,9 @@ from tracker.cli import main
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def walkthrough() -> list[list[str]]:
-    """Each ``python -m tracker ...`` command of the README's "Clinic records" code block, as argv."""
-    section = ROOT.joinpath("README.md").read_text().split("## Clinic records", 1)[1].split("\n## ", 1)[0]
+def walkthrough(heading: str = "Clinic records") -> list[list[str]]:
+    """Each ``python -m tracker ...`` command of the code block under a README heading, as argv."""
+    section = ROOT.joinpath("README.md").read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"((?:\n    .*)+)", section).group(1)
     commands = []
     for line in block.strip("\n").splitlines():
@@ -50,6 +50,23 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "access-card.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "restored" / "tracker.db").exists() and (tmp_path / "out" / "client.json").exists()
     assert "user ada (practitioner) added" in outputs["user add"]
+
+
+def test_the_readme_clinics_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACKER_DATA_DIR", raising=False)
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "a long enough secret")
+    assert main(["init"]) == 0
+    outputs = {}
+    for argv in walkthrough("Clinics within a group"):
+        code = main(argv)
+        out = capsys.readouterr()
+        assert code == 0, f"{shlex.join(argv)}: {out.err}"
+        outputs[shlex.join(argv[:2])] = out.out
+    assert "Main clinic" in outputs["clinic list"] and "North" in outputs["clinic list"]
+    assert "user bob now works in: North" in outputs["user leave"]
+    assert "Nia" in outputs["client list"]
 
 
 @pytest.mark.parametrize("line", ["python -m tracker init ; python -m tracker client list  # two, then a comment"])

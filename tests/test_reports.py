@@ -60,7 +60,7 @@ def report(db, ids, mode, monkeypatch):
 
     monkeypatch.setattr(gallery, "side_by_side", recording)
     with db.session() as s:
-        pairs = [p for p in gallery.eligible_pairs(s) if p.client_id == ids["client"]]
+        pairs = [p for p in gallery.eligible_pairs(s, ACTOR) if p.client_id == ids["client"]]
         assert pairs
         return reports.report_pdf(s, db.store, ACTOR, pairs, mode), captions
 

@@ -125,15 +125,13 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
 
 def test_a_client_sees_only_their_own_records():
     mine = access.Viewer("client", "client", client_id=3)
-    assert access.require_client_access(mine, 3) is mine
-    with pytest.raises(NotAllowed):
-        access.require_client_access(mine, 4)
+    assert access.may_see(mine, Client(id=3, clinic_id=1))
+    assert not access.may_see(mine, Client(id=4, clinic_id=1)) and not access.may_see(mine, None)
     with pytest.raises(NotAllowed):
         access.require_staff(mine)
-    with pytest.raises(NotAllowed):
-        access.require_client_access(None, 3)
-    staff = access.Viewer("dr", "practitioner")
-    assert access.require_client_access(staff, 4) is staff
+    staff = access.Viewer("dr", "practitioner", clinics=frozenset({1}))
+    assert access.may_see(staff, Client(id=4, clinic_id=1)) and not access.may_see(staff, Client(id=5, clinic_id=2))
+    assert access.may_see(access.owner("cli"), Client(id=5, clinic_id=2))  # the server's owner: every clinic
     with pytest.raises(NotAllowed):
         access.require_admin(staff)
 
@@ -230,16 +228,17 @@ def test_withdrawn_marketing_consent_keeps_a_client_out_of_later_galleries(db, t
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)  # a gallery offers only pairs judged comparable
         before = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g1", date(2026, 5, 1))
-        assert {p.client_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))} == {ada["client"], ben["client"]}
+        offered = {p.client_id for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1))}
+        assert offered == {ada["client"], ben["client"]}
         records.withdraw_consent(s, ACTOR, ada["client"], "marketing", date(2026, 5, 2))
         s.commit()
-        assert gallery.eligible_pairs(s, date(2026, 5, 1))  # the past is unchanged ...
+        assert gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1))  # the past is unchanged ...
         after = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g2", date(2026, 5, 3))
         s.commit()
     assert len(before) == 2 and len(after) == 1
     assert after[0].name.startswith(f"course{ben['course']}-")
     with db.session() as s:  # never consented to marketing: in no gallery at any date
-        assert private["client"] not in {p.client_id for p in gallery.eligible_pairs(s, date(2026, 5, 1))}
+        assert private["client"] not in {p.client_id for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1))}
 
 
 def test_gallery_images_carry_no_exif(db, tmp_path):
@@ -342,7 +341,7 @@ def test_course_progress_lists_each_session_change(db):
     ids = client_with_course(db, sessions=3)
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = progress.course_progress(s, records.get_course(s, ids["course"]))
+        rows = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
     assert [r.status for r in rows] == ["baseline", "compared", "compared"]
     redness = [r.change("redness_a_star") for r in rows[1:]]
     assert redness[0].change == pytest.approx(injected(2), abs=0.2)
@@ -356,7 +355,7 @@ def test_course_progress_lists_each_session_change(db):
 def test_client_overview_counts_courses_and_sessions(db):
     client_with_course(db, "Ada Example", sessions=2, with_photos=False)
     with db.session() as s:
-        rows = records.client_overview(s)
+        rows = records.client_overview(s, ACTOR)
     assert [(r.name, r.courses, r.sessions, r.last_session) for r in rows] == [("Ada Example", 1, 2, date(2026, 2, 9))]
 
 
@@ -411,7 +410,7 @@ def test_the_same_session_submitted_twice_is_recorded_once(db):
     with db.session() as s:  # a second click: a new request, the same form
         with pytest.raises(DuplicateRecord, match="recorded moments ago"):
             records.add_session(s, ACTOR, course, date(2026, 1, 12), "Dr", "gun", products=product, confirmed=True)
-        assert len(records.get_course(s, course).sessions) == 1
+        assert len(records.get_course(s, ACTOR, course).sessions) == 1
 
 
 def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
@@ -424,7 +423,7 @@ def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
                                      date_of_birth=date(1985, 12, 1)) == ["date_of_birth", "name"]
         with pytest.raises(RecordError, match="nothing to change"):
             records.update_client(s, "dr.a", client_id, "again", name="Ada Corrected")
-        client = records.get_client(s, client_id)
+        client = records.get_client(s, ACTOR, client_id)
         records.amend_screening(s, "dr.b", client.screenings[0].id, "forgot aspirin", anticoagulants_or_aspirin=True)
         assert records.open_contraindications(client) == ["anticoagulants or aspirin"]
         treatment = next(c for c in client.consents if c.kind == "treatment")
@@ -434,14 +433,14 @@ def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
                               products=[{"product": "HA complex", "batch": "B9", "expiry": date(2027, 6, 30),
                                          "volume_ml": 3.0}])
         s.commit()
-        trail = records.history(s, client_id)
+        trail = records.history(s, ACTOR, client_id)
         assert [(v.entity, v.actor) for v in trail][::-1] == [
             ("client", "dr.a"), ("screening", "dr.b"), ("consent", "dr.b"), ("course", "dr.b"), ("session", "dr.b")]
         assert trail[-1].previous == {"name": "Ada Example", "date_of_birth": "1985-12-10"}
         assert trail[-1].reason == "typo in the name"
         assert trail[0].previous["products"][0]["batch"] == "B1" and trail[0].previous["notes"] == ""
         assert trail[1].previous == {"status": "active"}
-        assert records.get_course(s, ids["course"]).status == "stopped"
+        assert records.get_course(s, ACTOR, ids["course"]).status == "stopped"
         assert [h.session_id for h in records.batch_recall(s, ACTOR, " b9 ")] == ids["sessions"]
         assert records.batch_recall(s, ACTOR, "B1") == []
     clientdata.erase_client(db, db.store, ACTOR, client_id)
@@ -452,13 +451,13 @@ def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
 def test_next_session_due_and_the_due_list(db):
     ids = client_with_course(db, sessions=2, with_photos=False)  # sessions on 2026-01-12 and 2026-02-09, every 28 days
     with db.session() as s:
-        course = records.get_course(s, ids["course"])
+        course = records.get_course(s, ACTOR, ids["course"])
         assert records.next_due(course) == date(2026, 3, 9)
-        due = records.due_courses(s, today=date(2026, 3, 12))
+        due = records.due_courses(s, ACTOR, today=date(2026, 3, 12))
         assert [(d.course_id, d.days_overdue) for d in due] == [(ids["course"], 3)]
-        assert records.due_courses(s, today=date(2026, 2, 20)) == []
+        assert records.due_courses(s, ACTOR, today=date(2026, 2, 20)) == []
         records.set_course_status(s, ACTOR, ids["course"], "completed", "done early")
-        assert records.next_due(course) is None and records.due_courses(s, today=date(2026, 3, 12)) == []
+        assert records.next_due(course) is None and records.due_courses(s, ACTOR, today=date(2026, 3, 12)) == []
 
 
 def test_a_chosen_baseline_is_honoured_and_makes_old_analyses_stale(db):
@@ -472,12 +471,13 @@ def test_a_chosen_baseline_is_honoured_and_makes_old_analyses_stale(db):
         assert photos.choose_baseline(s, ACTOR, second, "session 1 was overexposed") == 3
         s.commit()
         assert photos.first_of_view(s, ids["course"], "front").id == second
-        assert {p.id for p in photos.pending(s)} == {first, second, third}
+        assert {p.id for p in photos.pending(s, ACTOR)} == {first, second, third}
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = {r.photo_id: r for r in progress.course_progress(s, records.get_course(s, ids["course"]))}
+        rows = {r.photo_id: r for r in progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))}
         assert rows[second].status == "baseline"
         assert photos.latest_analysis(s.get(Photo, first)).reference_photo_id == second
-        assert records.history(s, ids["client"])[0].previous == {"view": "front", "photo_id": first, "chosen": False}
+        (latest, *_) = records.history(s, ACTOR, ids["client"])
+        assert latest.previous == {"view": "front", "photo_id": first, "chosen": False}
 
 
 def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_until_erasure(db, tmp_path):
@@ -490,13 +490,14 @@ def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_unti
             photos.remove_photo(s, db.store, ACTOR, third, "because")
         photos.remove_photo(s, db.store, ACTOR, third, "unusable", "motion blur")
         s.commit()
-        course = records.get_course(s, ids["course"])
+        course = records.get_course(s, ACTOR, ids["course"])
         assert [r.photo_id for r in progress.course_progress(s, course)] == [first, second]
-        assert [(p.before.id, p.after.id) for p in gallery.eligible_pairs(s)] == [(first, second)]
-        assert photos.pending(s) == []
+        assert [(p.before.id, p.after.id) for p in gallery.eligible_pairs(s, ACTOR)] == [(first, second)]
+        assert photos.pending(s, ACTOR) == []
         removed = s.get(Photo, third)
         assert (removed.removed_reason, removed.removed_by) == ("unusable", ACTOR)
-        assert records.history(s, ids["client"])[0].reason == "blurred, badly lit or otherwise unusable: motion blur"
+        (latest, *_) = records.history(s, ACTOR, ids["client"])
+        assert latest.reason == "blurred, badly lit or otherwise unusable: motion blur"
         # Removing the baseline moves it to the next photo and makes the analyses stale.
         assert photos.remove_photo(s, db.store, ACTOR, first, "duplicate") >= 1
         s.commit()
@@ -521,7 +522,7 @@ def test_another_clients_photo_is_deleted_with_its_original_once_committed(db):
         assert s.get(Photo, second) is None
         event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "photo", AuditEvent.action == "delete")).one()
         assert (event.entity_id, event.detail) == (second, {"reason": "wrong_client"})
-        assert not [v for v in records.history(s, ids["client"]) if v.entity == "photo"]
+        assert not [v for v in records.history(s, ACTOR, ids["client"]) if v.entity == "photo"]
     assert not db.store.path(digest).exists()
 
 
@@ -538,7 +539,7 @@ def test_a_photo_moves_to_another_session_or_view_of_the_same_client_only(db):
         moved = s.get(Photo, second)
         assert moved.view == "left_45" and photos.latest_analysis(moved) is None
         assert photos.latest_analysis(s.get(Photo, first)) is not None  # front's baseline did not change
-        assert records.history(s, ids["client"])[0].previous == {"view": "front"}
+        assert records.history(s, ACTOR, ids["client"])[0].previous == {"view": "front"}
         session = records.add_session(s, ACTOR, ids["course"], date(2026, 3, 9), "Dr", "gun")
         photos.move_photo(s, ACTOR, second, "wrong session", session_id=session.id)
         s.commit()
@@ -551,7 +552,8 @@ def test_preview_needs_photography_consent_and_a_single_file_imports(db, tmp_pat
         records.withdraw_consent(s, ACTOR, ids["client"], "photography", date(2026, 1, 6))
         s.commit()
         with pytest.raises(NotAllowed, match="photography consent"):
-            photos.capture_preview(s, db.store, ids["sessions"][0], photos.Incoming("a.jpg", b"not even decoded"))
+            photos.capture_preview(s, db.store, ACTOR, ids["sessions"][0],
+                                   photos.Incoming("a.jpg", b"not even decoded"))
     single = tmp_path / "one.jpg"
     single.write_bytes(sample_bytes(1))
     assert [i.name for i in photos.files_in(single)] == ["one.jpg"]

@@ -29,10 +29,12 @@ def new_db(path: pathlib.Path):
 
 
 def client_with_course(db, name: str = "Ada Example", sessions: int = 2, marketing: bool = True,
-                       with_photos: bool = True) -> dict:
-    """A screened, consenting client with a course of ``sessions`` sessions, each with its sample photo."""
+                       with_photos: bool = True, clinic_id: int | None = None) -> dict:
+    """A screened, consenting client (of ``clinic_id``, default the only clinic) with a course of ``sessions``
+    sessions, each with its sample photo."""
     with db.session() as s:
-        client, code = records.add_client(s, ACTOR, name, date(1985, 12, 10), "ada@example.org", 2)
+        client, code = records.add_client(s, ACTOR, name, date(1985, 12, 10), "ada@example.org", 2,
+                                          clinic_id=clinic_id)
         records.record_screening(s, ACTOR, client.id, date(2026, 1, 5), patch_test_on=date(2026, 1, 5),
                                  patch_test_result="negative")
         kinds = ("treatment", "photography", "marketing") if marketing else ("treatment", "photography")

@@ -23,6 +23,18 @@ new record never shares).
 The command line acts as the server's owner (:func:`owner`, an admin): whoever
 can run it can read the data folder anyway.
 
+Clinics within a group: a client belongs to one clinic, a staff member to one
+or more. A practitioner sees only their clinics' clients; an ``admin`` is the
+group's admin and sees every clinic (in a single clinic, as before, simply the
+clinic's admin). The rule is applied inside the library: every query that
+lists, finds or opens a client's records takes the :class:`Viewer` and filters
+by :func:`visible_clients` / :func:`may_see`, and a record the viewer may not
+see is "not found", exactly like a missing one, so its existence does not
+leak. A library function's ``actor`` is a :class:`Viewer`, or a plain name
+for the server's owner (the command line, scripts); the app always passes the
+signed-in Viewer. Memberships are read afresh at every page run
+(:func:`current`), so adding or removing one applies at once.
+
 References
 ----------
 .. [1] C. Percival, S. Josefsson, "The scrypt Password-Based Key Derivation
@@ -37,14 +49,15 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import NotAllowed, NotFound, RecordError
-from .models import ROLES, AuditEvent, Client, SetupToken, SignInFailure, User
+from .models import ROLES, AuditEvent, Client, Clinic, SetupToken, SignInFailure, User
 
 _N, _R, _P = 2**17, 8, 1
 _MAXMEM = 2**28  # scrypt needs 128 * r * n bytes = 128 MiB; OpenSSL's default cap is 32 MiB
@@ -133,7 +146,9 @@ class Viewer:
 
     ``username`` is unique and is what the audit log records; ``display_name``
     is for people to read. ``account_id`` and ``credential`` tie a signed-in
-    viewer to the database row and credential it signed in with.
+    viewer to the database row and credential it signed in with. ``clinics``
+    are the ids of the clinics a staff member works in; an admin (the group's
+    admin) sees every clinic whatever their own.
     """
 
     username: str
@@ -142,6 +157,7 @@ class Viewer:
     client_id: int | None = None
     account_id: int | None = None
     credential: str = ""
+    clinics: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:
@@ -152,15 +168,53 @@ class Viewer:
     def is_staff(self) -> bool:
         return self.role in ROLES
 
+    @property
+    def sees_every_clinic(self) -> bool:
+        """The group's admin (and the server's owner) sees every clinic."""
+        return self.role == "admin"
+
 
 def owner(actor: str) -> Viewer:
     """The server's owner at the command line: an admin with no account in the database."""
     return Viewer(actor, "admin", actor)
 
 
+def as_viewer(actor: Viewer | str) -> Viewer:
+    """Who is acting: a signed-in :class:`Viewer`, or a plain name for the server's owner (see :func:`owner`)."""
+    return actor if isinstance(actor, Viewer) else owner(actor)
+
+
+def actor_name(actor: Viewer | str) -> str:
+    """The audit log's name for ``actor``."""
+    return as_viewer(actor).name
+
+
+def visible_clients(actor: Viewer | str) -> ColumnElement[bool]:
+    """A condition on :class:`Client` rows: the clients ``actor`` may see (see the module docstring)."""
+    viewer = as_viewer(actor)
+    if viewer.sees_every_clinic:
+        return true()
+    if viewer.is_staff:
+        return Client.clinic_id.in_(sorted(viewer.clinics))
+    return Client.id == viewer.client_id
+
+
+def may_see(actor: Viewer | str, client: Client | None) -> bool:
+    """Whether ``actor`` may see this client's records (the rule of :func:`visible_clients`, for one row)."""
+    viewer = as_viewer(actor)
+    if client is None:
+        return False
+    if viewer.sees_every_clinic:
+        return True
+    if viewer.is_staff:
+        return client.clinic_id in viewer.clinics
+    return viewer.client_id is not None and client.id == viewer.client_id
+
+
 def staff_viewer(user: User) -> Viewer:
     return Viewer(user.username, user.role, user.display_name, account_id=user.id,
-                  credential=_fingerprint(user.id, user.username, user.role, user.password_hash))
+                  credential=_fingerprint(user.id, user.username, user.role, user.password_hash),
+                  clinics=frozenset(c.id for c in user.clinics))
 
 
 def client_viewer(client: Client) -> Viewer:
@@ -265,7 +319,8 @@ def sign_in_client(s: Session, code: str, now: float | None = None) -> Viewer:
             _record_failure(s, key, now)
         raise refused
     s.execute(delete(SignInFailure).where(SignInFailure.key == key))
-    s.add(AuditEvent(actor="client", action="login", entity="client", entity_id=client.id, client_id=client.id))
+    s.add(AuditEvent(actor="client", action="login", entity="client", entity_id=client.id, client_id=client.id,
+                     clinic_id=client.clinic_id))
     s.commit()
     return client_viewer(client)
 
@@ -277,7 +332,33 @@ def _check_password(password: str) -> None:
         raise RecordError(f"passwords need at least {MIN_PASSWORD} characters")
 
 
-def _new_user(s: Session, actor: str, username: str, password: str, role: str, display_name: str) -> User:
+def clinics_named(s: Session, names: Iterable[str]) -> list[Clinic]:
+    """The clinics with these names, by name; a RecordError naming the choices for one that does not exist."""
+    found = []
+    for name in dict.fromkeys(n.strip() for n in names):
+        clinic = s.scalar(select(Clinic).where(Clinic.name == name))
+        if clinic is None:
+            choices = ", ".join(repr(c) for c in s.scalars(select(Clinic.name).order_by(Clinic.name)))
+            raise RecordError(f"no clinic named {name!r}: the clinics are {choices}")
+        found.append(clinic)
+    return sorted(found, key=lambda c: c.name)
+
+
+def _staff_clinics(s: Session, role: str, names: Iterable[str] | None) -> list[Clinic]:
+    """The clinics a new account joins: those named, else the only clinic; a practitioner needs one."""
+    if names:
+        return clinics_named(s, names)
+    every = list(s.scalars(select(Clinic).order_by(Clinic.name)))
+    if len(every) == 1:
+        return every
+    if role == "admin":  # the group's admin sees every clinic, whichever they work in
+        return []
+    choices = ", ".join(repr(c.name) for c in every)
+    raise RecordError(f"name the clinic(s) this practitioner works in: the clinics are {choices}")
+
+
+def _new_user(s: Session, actor: str, username: str, password: str, role: str, display_name: str,
+              clinics: Iterable[str] | None = None) -> User:
     username = username.strip()
     if role not in ROLES:
         raise RecordError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
@@ -289,17 +370,49 @@ def _new_user(s: Session, actor: str, username: str, password: str, role: str, d
     if s.scalar(select(User).where(User.username == username)) is not None:
         raise RecordError(f"user {username!r} already exists")
     user = User(username=username, display_name=display_name.strip() or username, role=role,
-                password_hash=hash_secret(password))
+                password_hash=hash_secret(password), clinics=_staff_clinics(s, role, clinics))
     s.add(user)
     s.flush()
     s.add(AuditEvent(actor=actor, action="create", entity="user", entity_id=user.id))
     return user
 
 
-def add_user(s: Session, by: Viewer, username: str, password: str, role: str, display_name: str = "") -> User:
-    """Add a staff account; only an admin may."""
+def add_user(s: Session, by: Viewer, username: str, password: str, role: str, display_name: str = "",
+             clinics: Iterable[str] | None = None) -> User:
+    """Add a staff account, working in the named ``clinics`` (default: the only clinic); only an admin may.
+
+    With several clinics a practitioner needs at least one; an admin sees every clinic anyway.
+    """
     require_admin(by)
-    return _new_user(s, by.username, username, password, role, display_name)
+    return _new_user(s, by.username, username, password, role, display_name, clinics)
+
+
+def set_user_clinics(s: Session, by: Viewer, username: str, clinics: Iterable[str]) -> User:
+    """Set the clinics a staff member works in (by name); only an admin may. A practitioner keeps at least one."""
+    require_admin(by)
+    user = _user(s, username)
+    chosen = clinics_named(s, clinics)
+    if not chosen and user.role != "admin":
+        raise RecordError("a practitioner works in at least one clinic: deactivate the account instead")
+    if {c.id for c in chosen} != {c.id for c in user.clinics}:
+        user.clinics = chosen
+        s.add(AuditEvent(actor=by.username, action="change", entity="user", entity_id=user.id,
+                         detail={"fields": ["clinics"], "clinic_ids": sorted(c.id for c in chosen)}))
+    return user
+
+
+def join_clinic(s: Session, by: Viewer, username: str, clinic: str) -> User:
+    """Add a staff member to the clinic named ``clinic`` (see :func:`set_user_clinics`)."""
+    current = [c.name for c in _user(s, username).clinics]
+    return set_user_clinics(s, by, username, current + [clinic])
+
+
+def leave_clinic(s: Session, by: Viewer, username: str, clinic: str) -> User:
+    """Take a staff member out of the clinic named ``clinic`` (see :func:`set_user_clinics`)."""
+    current = [c.name for c in _user(s, username).clinics]
+    if clinic.strip() not in current:
+        raise RecordError(f"{username!r} does not work in {clinic.strip()!r}")
+    return set_user_clinics(s, by, username, [n for n in current if n != clinic.strip()])
 
 
 def has_users(s: Session) -> bool:
@@ -382,13 +495,4 @@ def require_admin(viewer: Viewer | None) -> Viewer:
     if viewer is None or viewer.role != "admin":
         raise NotAllowed("this needs an admin sign-in")
     return viewer
-
-
-def require_client_access(viewer: Viewer | None, client_id: int) -> Viewer:
-    """Staff see every client; a client sees only their own records."""
-    if viewer is None:
-        raise NotAllowed("sign in first")
-    if viewer.is_staff or viewer.client_id == client_id:
-        return viewer
-    raise NotAllowed("these records belong to another client")
 

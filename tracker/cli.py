@@ -9,7 +9,9 @@ terminal.
 
 The command line acts as the server's owner, an admin (whoever can run it can
 read the data folder anyway): it can manage staff accounts, erase clients and
-make backups, which the app allows only to admins.
+make backups, which the app allows only to admins. It sees every clinic of a
+group; ``--clinic NAME`` picks one where a command needs it (``client add``
+when there are several, ``user add`` for a practitioner, ``gallery export``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from datetime import date
 from analysis.cli import parse_polygon
 
 from . import backup as backups
-from . import access, cards, clientdata, gallery, photos, progress, records, worker
+from . import access, cards, clientdata, clinics, gallery, photos, progress, records, worker
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import NeedsConfirmation, RecordError
 from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, REMOVAL_REASONS, ROLES, TECHNIQUES
@@ -103,8 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("username")
     u.add_argument("--role", choices=ROLES, required=True)
     u.add_argument("--name", default="")
+    u.add_argument("--clinic", action="append", default=[],
+                   help="a clinic the account works in (repeat for several; default: the only clinic)")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     user.add_parser("list", help="every staff account")
+    for verb, what in (("join", "add an account to a clinic"), ("leave", "take an account out of a clinic")):
+        u = user.add_parser(verb, help=what)
+        u.add_argument("username")
+        u.add_argument("clinic")
+
+    clinic = sub.add_parser("clinic", help="the clinics of a group").add_subparsers(dest="action", required=True)
+    clinic.add_parser("add", help="add a clinic").add_argument("name")
+    clinic.add_parser("list", help="every clinic, with its numbers of clients and staff")
     u = user.add_parser("deactivate", help="stop an account signing in and end its open sessions")
     u.add_argument("username")
     u = user.add_parser("reset-password", help="set a new password (or print a temporary one with --temporary)")
@@ -119,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--contact", default="")
     c.add_argument("--fitzpatrick", type=int, choices=range(1, 7))
     c.add_argument("--notes", default="")
+    c.add_argument("--clinic", help="the client's clinic (needed when there are several)")
     c = client.add_parser("list")
     c.add_argument("--search", default="")
+    c.add_argument("--clinic", help="only this clinic's clients")
     c = client.add_parser("show")
     c.add_argument("client", type=int)
     c = client.add_parser("edit", help="correct a client's details (the previous values are kept)")
@@ -264,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     ge = ga.add_parser("export")
     ge.add_argument("out", type=pathlib.Path)
     ge.add_argument("--date", type=parse_date, default=date.today())
+    ge.add_argument("--clinic", help="only this clinic's clients (default: every clinic)")
 
     bk = sub.add_parser("backup", help="archive the whole data folder")
     bk.add_argument("archive", type=pathlib.Path)
@@ -315,13 +330,27 @@ def run(args) -> str:
         db.close()
 
 
+def _clinic_id(s, name: str | None) -> int | None:
+    """The id of the clinic named ``name`` (None when no name is given)."""
+    return access.clinics_named(s, [name])[0].id if name is not None else None
+
+
+def _clinic_names(user) -> str:
+    return ", ".join(printable(c.name) for c in user.clinics) or "-"
+
+
 def _user_command(args, s, owner) -> str:
     if args.action == "add":
-        user = access.add_user(s, owner, args.username, _password(args), args.role, args.name)
-        return f"user {user.username} ({user.role}) added"
+        user = access.add_user(s, owner, args.username, _password(args), args.role, args.name, args.clinic)
+        return f"user {user.username} ({user.role}) added, clinics: {_clinic_names(user)}"
     if args.action == "list":
         return "\n".join(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'deactivated':<12} "
-                         f"{printable(u.display_name)}" for u in access.list_users(s, owner)) or "no staff accounts"
+                         f"{printable(u.display_name)}; clinics: {_clinic_names(u)}"
+                         for u in access.list_users(s, owner)) or "no staff accounts"
+    if args.action in ("join", "leave"):
+        change = access.join_clinic if args.action == "join" else access.leave_clinic
+        user = change(s, owner, args.username, args.clinic)
+        return f"user {user.username} now works in: {_clinic_names(user)}"
     if args.action == "deactivate":
         user = access.deactivate_user(s, owner, args.username)
         return f"user {user.username} deactivated"
@@ -335,15 +364,23 @@ def _dispatch(args, db, s, actor) -> str:
     owner = access.owner(actor)
     if command == "user":
         return _user_command(args, s, owner)
+    if command == "clinic" and action == "add":
+        clinic = clinics.add_clinic(s, owner, args.name)
+        return f"clinic {clinic.id} added: {printable(clinic.name)}"
+    if command == "clinic":
+        return "\n".join(f"{c.id:>4}  {printable(c.name):<30} {clients} clients, {staff} staff"
+                         for c, clients, staff in clinics.clinic_summary(s, owner))
     if command == "client" and action == "add":
-        client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes)
-        return f"client {client.id} added\naccess code for the client portal (shown once): {code}"
+        client, code = records.add_client(s, owner, args.name, args.dob, args.contact, args.fitzpatrick, args.notes,
+                                          _clinic_id(s, args.clinic))
+        where = f" in {printable(client.clinic.name)}" if clinics.clinic_count(s) > 1 else ""
+        return f"client {client.id} added{where}\naccess code for the client portal (shown once): {code}"
     if command == "client" and action == "list":
-        rows = records.client_overview(s, args.search)
+        rows = records.client_overview(s, owner, args.search, clinic_id=_clinic_id(s, args.clinic))
         return "\n".join(f"{c.id:>6}  {printable(c.name):<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
                          f"{c.sessions} sessions, last {c.last_session or '-'}" for c in rows) or "no clients"
     if command == "client" and action == "show":
-        return _show_client(s, records.get_client(s, args.client, actor))
+        return _show_client(s, records.get_client(s, owner, args.client, record_view=True))
     if command == "client" and action == "edit":
         changes = {k: getattr(args, k) for k in ("name", "contact", "fitzpatrick", "notes")
                    if getattr(args, k) is not None}
@@ -355,12 +392,13 @@ def _dispatch(args, db, s, actor) -> str:
         records.audit(s, actor, "view", "client", args.client, args.client, part="history")
         return "\n".join(f"{v.at:%Y-%m-%d %H:%M} {v.actor}: {v.entity} {v.entity_id}, before: "
                          f"{json.dumps(v.previous)}; reason: {v.reason}"
-                         for v in records.history(s, args.client)) or "no corrections"
+                         for v in records.history(s, owner, args.client)) or "no corrections"
     if command == "client" and action == "code":
         code = records.reset_access_code(s, actor, args.client)
         lines = [f"new access code for client {args.client} (shown once; the old one no longer works): {code}"]
         if args.card:
-            atomic_write(args.card, cards.access_card_pdf(records.get_client(s, args.client).name, code, args.portal))
+            name = records.get_client(s, owner, args.client).name
+            atomic_write(args.card, cards.access_card_pdf(name, code, args.portal))
             lines.append(f"printable card written to {args.card}")
         return "\n".join(lines)
     if command == "screening" and action == "edit":
@@ -397,7 +435,7 @@ def _dispatch(args, db, s, actor) -> str:
         note = f" (contraindications overridden: {printable(reason)})" if reason else ""
         return f"course {course.id} started{note}"
     if command == "course" and action == "show":
-        course = records.get_course(s, args.course)
+        course = records.get_course(s, owner, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
         rows = progress.course_progress(s, course)
         return json.dumps([r.to_dict() for r in rows], indent=2) if args.json else _progress_table(course, rows)
@@ -405,7 +443,7 @@ def _dispatch(args, db, s, actor) -> str:
         records.set_course_status(s, actor, args.course, args.status, args.reason)
         return f"course {args.course} is now {args.status}"
     if command == "course" and action == "due":
-        rows = records.due_courses(s, within_days=args.within)
+        rows = records.due_courses(s, owner, within_days=args.within)
         return "\n".join(f"{d.due_on}  {'overdue ' + str(d.days_overdue) + ' days' if d.days_overdue > 0 else 'due'}"
                          f"  client {d.client_id} {printable(d.client_name)}, course {d.course_id} "
                          f"{printable(d.treatment)}, {d.sessions_done}/{d.planned_sessions} sessions"
@@ -435,7 +473,7 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "photos" and action == "list":
         return "\n".join(f"photo {p.id}: {printable(p.original_name)} as {printable(p.view)}"
                          + (f" (removed: {p.removed_reason})" if p.removed_at else "")
-                         for p in records.get_session(s, args.session).all_photos) or "no photos"
+                         for p in records.get_session(s, owner, args.session).all_photos) or "no photos"
     if command == "photos":
         if action == "remove":
             stale = photos.remove_photo(s, db.store, actor, args.photo, args.reason, args.note)
@@ -472,7 +510,8 @@ def _dispatch(args, db, s, actor) -> str:
         removed = clientdata.erase_client(db, db.store, actor, args.client)
         return f"client {args.client} erased ({removed} photo files removed)"
     if command == "gallery":
-        written = gallery.export_gallery(s, db.store, actor, args.out, args.date)
+        written = gallery.export_gallery(s, db.store, actor, args.out, args.date,
+                                         clinic_id=_clinic_id(s, args.clinic))
         return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
         access.require_admin(owner)

@@ -30,7 +30,7 @@ from .db import Database
 from .models import AuditEvent, Client, PendingDeletion, Photo
 from .photostore import PhotoStore, StoreBusy, atomic_write, safe_name, safe_suffix
 from .progress import course_progress
-from .records import audit, get_client
+from .records import Actor, audit, get_client
 
 
 def _plain(value):
@@ -60,9 +60,11 @@ def client_record(client: Client) -> dict:
     }
 
 
-def export_client(s: DbSession, store: PhotoStore, actor: str, client_id: int, out_dir: pathlib.Path) -> pathlib.Path:
-    """Write ``client.json`` and every original photo into ``out_dir``; returns the JSON's path."""
-    client = get_client(s, client_id)
+def export_client(s: DbSession, store: PhotoStore, actor: Actor, client_id: int, out_dir: pathlib.Path) -> pathlib.Path:
+    """Write ``client.json`` and every original photo into ``out_dir``; returns the JSON's path.
+
+    A client ``actor`` may not see is "not found"."""
+    client = get_client(s, actor, client_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = client_record(client)
     record["progress"] = {course.id: [vars(r) for r in course_progress(s, course)] for course in client.courses}
@@ -79,15 +81,17 @@ def export_client(s: DbSession, store: PhotoStore, actor: str, client_id: int, o
     return path
 
 
-def erase_client(db: Database, store: PhotoStore, actor: str, client_id: int) -> int:
+def erase_client(db: Database, store: PhotoStore, actor: Actor, client_id: int) -> int:
     """Erase a client completely (see module docstring); returns how many photo files were removed."""
     with db.session() as s:
-        client = get_client(s, client_id)
+        client = get_client(s, actor, client_id)
+        clinic_id = client.clinic_id
         hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.all_photos}
         s.delete(client)
         s.execute(delete(AuditEvent).where(AuditEvent.client_id == client_id))
         s.add_all(PendingDeletion(sha256=digest) for digest in sorted(hashes))
-        audit(s, actor, "delete", "client", client_id, None, erased=True, photo_files=len(hashes))
+        audit(s, actor, "delete", "client", client_id, None, clinic_id=clinic_id, erased=True,
+              photo_files=len(hashes))
         s.commit()
     return finish_erasures(db, store)
 

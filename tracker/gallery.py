@@ -1,6 +1,8 @@
 """Before/after galleries: which photos a clinic may show, and exporting them.
 
-A photo may appear in a gallery only while its client's marketing consent
+A gallery is per clinic: it offers the clients the viewer sees, of one
+clinic when one is chosen (a group admin may choose any, or all). A photo may
+appear in a gallery only while its client's marketing consent
 *and* photography consent are current on the day of the export. Withdrawing
 marketing consent keeps every photo of that client out of every export from
 that day on. A pair is offered only when its analysis judged it comparable:
@@ -45,7 +47,8 @@ from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_
 from .models import Client, Photo, Session
 from .photos import first_of_view, latest_analysis
 from .photostore import PhotoStore, atomic_write, safe_name
-from .records import audit, has_consent
+from .access import visible_clients
+from .records import Actor, audit, get_course, has_consent
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,16 @@ def comparable_with_baseline(photo: Photo) -> bool:
     return bool(found and found.result and "change" in found.result and found.result["alignment"]["comparable"])
 
 
-def eligible_pairs(s: DbSession, day: date | None = None) -> list[GalleryPair]:
-    """For each course and view of a client whose marketing consent is current: the baseline and the
-    latest photo comparable with it (a view with none is left out)."""
+def eligible_pairs(s: DbSession, viewer: Actor, day: date | None = None,
+                   clinic_id: int | None = None) -> list[GalleryPair]:
+    """For each course and view of a client ``viewer`` sees (of ``clinic_id``, when given) whose marketing
+    consent is current: the baseline and the latest photo comparable with it (a view with none is left out)."""
     day = day or date.today()
     pairs = []
-    for client in s.scalars(select(Client).order_by(Client.id)):
+    query = select(Client).where(visible_clients(viewer)).order_by(Client.id)
+    if clinic_id is not None:
+        query = query.where(Client.clinic_id == clinic_id)
+    for client in s.scalars(query):
         if not (has_consent(client, "marketing", day) and has_consent(client, "photography", day)):
             continue
         for course in client.courses:
@@ -325,9 +332,12 @@ def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: s
     return pixels(pair_jpeg(store, pair, mode, mark))
 
 
-def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.Path, pairs: list[GalleryPair],
+def export_pairs(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathlib.Path, pairs: list[GalleryPair],
                  mode: str = "none", mark: str = "") -> list[pathlib.Path]:
-    """Write each pair as a PNG with no metadata; returns the files written."""
+    """Write each pair as a PNG with no metadata; returns the files written. A pair of a client ``actor``
+    may not see is "not found"."""
+    for pair in pairs:
+        get_course(s, actor, pair.course_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for pair in pairs:
@@ -339,7 +349,9 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.P
     return written
 
 
-def export_gallery(s: DbSession, store: PhotoStore, actor: str, out_dir: pathlib.Path,
-                   day: date | None = None, mode: str = "none", mark: str = "") -> list[pathlib.Path]:
-    return export_pairs(s, store, actor, out_dir, eligible_pairs(s, day), mode, mark)
+def export_gallery(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathlib.Path,
+                   day: date | None = None, mode: str = "none", mark: str = "",
+                   clinic_id: int | None = None) -> list[pathlib.Path]:
+    """Export every pair :func:`eligible_pairs` offers ``actor`` (of one clinic, when given)."""
+    return export_pairs(s, store, actor, out_dir, eligible_pairs(s, actor, day, clinic_id), mode, mark)
 

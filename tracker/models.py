@@ -5,9 +5,15 @@ for treatment, photography and marketing. A :class:`Course` of treatment has
 :class:`Session` s, each with the :class:`ProductUse` s injected and the
 :class:`Photo` s taken, by :data:`VIEWS`. A photo's original bytes live in the
 photo store (content-addressed by SHA-256); the database holds its metadata
-and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what.
+and its :class:`PhotoAnalysis`. :class:`AuditEvent` records who did what, and in which clinic.
 Staff sign in as :class:`User`; clients with a personal access code; :class:`SignInFailure`
 counts failed attempts; the first admin is created with a :class:`SetupToken`.
+
+A group of clinics shares one database: each :class:`Client` belongs to one
+:class:`Clinic`, each staff member to one or more (``clinic_staff``). A
+practitioner sees only their clinics' clients; an ``admin`` is the group's
+admin and sees every clinic (see :mod:`tracker.access`). A single clinic
+needs no setup: the schema starts with one, "Main clinic".
 
 A medical record is amended, never overwritten: each correction keeps the
 previous field values in a :class:`RecordVersion`, with who changed it, when
@@ -21,7 +27,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 VIEWS = ("front", "left_45", "right_45")
@@ -71,6 +78,24 @@ class Base(DeclarativeBase):
     pass
 
 
+class Clinic(Base):
+    """One clinic of the group: its clients' records are seen only by its staff and the group's admins."""
+
+    __tablename__ = "clinics"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+#: Which staff work in which clinic (a practitioner sees the clients of these clinics only).
+clinic_staff = Table(
+    "clinic_staff", Base.metadata,
+    Column("clinic_id", ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = NEVER_REUSE_IDS
@@ -81,6 +106,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    clinics: Mapped[list[Clinic]] = relationship(secondary=clinic_staff, order_by="Clinic.name")
 
 
 class SignInFailure(Base):
@@ -108,6 +134,8 @@ class Client(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     access_code_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic: Mapped[Clinic] = relationship()
 
     screenings: Mapped[list[Screening]] = relationship(back_populates="client", cascade="all, delete-orphan",
                                                        order_by="Screening.screened_on")
@@ -282,6 +310,7 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    clinic_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the clinic of the record acted on
     detail: Mapped[dict | None] = mapped_column(JSON)
 
 

@@ -61,7 +61,8 @@ from .errors import BadPhoto, DuplicatePhoto, NotAllowed, NotFound, RecordError
 from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysis, RecordVersion, Session,
                      ViewBaseline, utcnow)
 from .photostore import PhotoStore, sha256_of
-from .records import amend, audit, get_session, has_consent
+from .access import actor_name, may_see, visible_clients
+from .records import Actor, amend, audit, get_client, get_session, has_consent
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
 #: A body area's name: letters, digits, spaces, ``-``, ``_`` and ``'``; never a path, never markup.
@@ -137,12 +138,12 @@ def _hold_until_transaction_ends(s: DbSession, store: PhotoStore) -> None:
     event.listen(s, "after_transaction_end", release)
 
 
-def import_photos(s: DbSession, store: PhotoStore, actor: str, session_id: int,
+def import_photos(s: DbSession, store: PhotoStore, actor: Actor, session_id: int,
                   items: Iterable[Incoming]) -> list[Photo]:
     """Check, store and record a session's photos, all or nothing (see module docstring)."""
     items = [replace(i, name=clean_name(i.name), view=None if i.view is None else check_view(i.view))
              for i in items]
-    session = check_photo_consent(s, session_id)
+    session = check_photo_consent(s, actor, session_id)
     client = session.course.client
     checked, digests = [], set()
     for item in items:
@@ -175,9 +176,10 @@ def referenced_hashes(s: DbSession) -> set[str]:
     return set(s.scalars(select(Photo.sha256)))
 
 
-def get_photo(s: DbSession, photo_id: int) -> Photo:
+def get_photo(s: DbSession, viewer: Actor, photo_id: int) -> Photo:
+    """A photo of a client ``viewer`` may see; another is "not found", like a missing one."""
     photo = s.get(Photo, photo_id)
-    if photo is None:
+    if photo is None or not may_see(viewer, photo.session.course.client):
         raise NotFound(f"no photo with id {photo_id}")
     return photo
 
@@ -237,9 +239,9 @@ def _restale_after(s: DbSession, photo: Photo, change: Callable[[], None], also:
     return marked
 
 
-def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int:
+def choose_baseline(s: DbSession, actor: Actor, photo_id: int, reason: str) -> int:
     """Make a photo its course's baseline of its view; returns how many analyses became stale."""
-    photo = get_photo(s, photo_id)
+    photo = get_photo(s, actor, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     course_id = photo.session.course_id
@@ -251,24 +253,24 @@ def choose_baseline(s: DbSession, actor: str, photo_id: int, reason: str) -> int
 
     def change():
         if current is None:
-            s.add(ViewBaseline(course_id=course_id, view=photo.view, photo_id=photo.id, chosen_by=actor))
+            s.add(ViewBaseline(course_id=course_id, view=photo.view, photo_id=photo.id, chosen_by=actor_name(actor)))
         else:
-            current.photo_id, current.chosen_by, current.chosen_at = photo.id, actor, utcnow()
+            current.photo_id, current.chosen_by, current.chosen_at = photo.id, actor_name(actor), utcnow()
 
     amend(s, actor, photo.session.course, "baseline", photo.session.course.client_id, {}, reason,
            {"view": photo.view, "photo_id": previous.id if previous else None, "chosen": current is not None})
     return _restale_after(s, photo, change)
 
 
-def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id: int | None = None,
+def move_photo(s: DbSession, actor: Actor, photo_id: int, reason: str, session_id: int | None = None,
                view: str | None = None) -> int:
     """File a photo under another session of the same client, or another view; returns analyses made stale."""
-    photo = get_photo(s, photo_id)
+    photo = get_photo(s, actor, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     changes = {}
     if session_id is not None and session_id != photo.session_id:
-        target = get_session(s, session_id)
+        target = get_session(s, actor, session_id)
         if target.course.client_id != photo.session.course.client_id:
             raise RecordError("a photo moves only between sessions of the same client; for another client's "
                               "photo, remove it as 'wrong_client'")
@@ -280,7 +282,7 @@ def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id:
     if not changes:
         raise RecordError(f"nothing to change in photo {photo.id}")
     old_course = photo.session.course_id
-    new_course = get_session(s, changes["session_id"]).course_id if "session_id" in changes else old_course
+    new_course = get_session(s, actor, changes["session_id"]).course_id if "session_id" in changes else old_course
     chosen = s.scalar(select(ViewBaseline).where(ViewBaseline.photo_id == photo.id))
 
     def change():
@@ -292,21 +294,21 @@ def move_photo(s: DbSession, actor: str, photo_id: int, reason: str, session_id:
     return _restale_after(s, photo, change, also=((new_course, changes.get("view", photo.view)),))
 
 
-def remove_photo(s: DbSession, store: PhotoStore, actor: str, photo_id: int, reason: str, note: str = "") -> int:
+def remove_photo(s: DbSession, store: PhotoStore, actor: Actor, photo_id: int, reason: str, note: str = "") -> int:
     """Take a photo out of the record, with a REMOVAL_REASONS code (see module docstring); returns analyses
     made stale. For ``wrong_client`` the original is deleted from the store once the change is committed."""
     if reason not in REMOVAL_REASONS:
         raise RecordError(f"removal reason is one of {', '.join(REMOVAL_REASONS)}")
     if reason == "other" and not note.strip():
         raise RecordError("say why in the note when the reason is 'other'")
-    photo = get_photo(s, photo_id)
+    photo = get_photo(s, actor, photo_id)
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was already removed")
     client_id = photo.session.course.client_id
     why = REMOVAL_REASONS[reason] + (f": {note.strip()}" if note.strip() else "")
     if reason != "wrong_client":
         def change():
-            amend(s, actor, photo, "photo", client_id, {"removed_at": utcnow(), "removed_by": actor,
+            amend(s, actor, photo, "photo", client_id, {"removed_at": utcnow(), "removed_by": actor_name(actor),
                                                          "removed_reason": reason}, why)
         return _restale_after(s, photo, change)
     digest, course_id, view = photo.sha256, photo.session.course_id, photo.view
@@ -396,12 +398,14 @@ def pending_clause():
     return and_(Photo.removed_at.is_(None), ~_finished())
 
 
-def pending(s: DbSession, client_id: int | None = None) -> list[Photo]:
-    """Photos in the record without a current analysis (see :func:`latest_analysis`), oldest session first."""
-    query = (select(Photo).join(Session).join(Course).where(pending_clause())
+def pending(s: DbSession, viewer: Actor, client_id: int | None = None) -> list[Photo]:
+    """Photos of the clients ``viewer`` sees (or of one of them) without a current analysis (see
+    :func:`latest_analysis`), oldest session first."""
+    query = (select(Photo).join(Session).join(Course).join(Client, Course.client_id == Client.id)
+             .where(pending_clause(), visible_clients(viewer))
              .order_by(Course.id, Session.number, Photo.id))
     if client_id is not None:
-        query = query.where(Course.client_id == client_id)
+        query = query.where(Course.client_id == get_client(s, viewer, client_id).id)
     return list(s.scalars(query))
 
 
@@ -510,7 +514,7 @@ def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dic
     return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
 
 
-def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
+def analyse_photo(s: DbSession, store: PhotoStore, actor: Actor, photo: Photo,
                   baselines: _Baselines | None = None, held: bool = False) -> PhotoAnalysis | None:
     """Claim, analyse and record one photo; None if another run has claimed or finished it.
 
@@ -522,7 +526,7 @@ def analyse_photo(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
         return _analyse_held(s, store, actor, photo, baselines) if mine else None
 
 
-def _analyse_held(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
+def _analyse_held(s: DbSession, store: PhotoStore, actor: Actor, photo: Photo,
                   baselines: _Baselines | None) -> PhotoAnalysis | None:
     record = claim(s, photo)
     if record is None:
@@ -544,14 +548,14 @@ def _analyse_held(s: DbSession, store: PhotoStore, actor: str, photo: Photo,
     return record
 
 
-def analyse_pending(s: DbSession, store: PhotoStore, actor: str, client_id: int | None = None,
+def analyse_pending(s: DbSession, store: PhotoStore, actor: Actor, client_id: int | None = None,
                     progress: Callable[[int, int, Photo], None] | None = None) -> list[PhotoAnalysis]:
     """Analyse every pending photo, committing after each so that an interruption loses nothing done.
 
     Photos another run is analysing are skipped (they are not in the result).
     """
     release_stale_claims(s)
-    todo = pending(s, client_id)
+    todo = pending(s, actor, client_id)
     baselines = _Baselines(store)
     done = []
     for i, photo in enumerate(todo, start=1):
@@ -586,16 +590,16 @@ def parse_region(text: str) -> list[list[float]]:
     return points
 
 
-def check_photo_consent(s: DbSession, session_id: int) -> Session:
+def check_photo_consent(s: DbSession, viewer: Actor, session_id: int) -> Session:
     """The session, if its client's photography consent is current on its date; else NotAllowed."""
-    session = get_session(s, session_id)
+    session = get_session(s, viewer, session_id)
     client = session.course.client
     if not has_consent(client, "photography", session.held_on):
         raise NotAllowed(f"client {client.id} has no current photography consent for {session.held_on.isoformat()}")
     return session
 
 
-def capture_preview(s: DbSession, store: PhotoStore, session_id: int, item: Incoming) -> Preview:
+def capture_preview(s: DbSession, store: PhotoStore, viewer: Actor, session_id: int, item: Incoming) -> Preview:
     """Decode, find the face and compare with the course's baseline of the same view, without saving.
 
     Refuses (NotAllowed) before decoding anything when the client's photography
@@ -603,7 +607,7 @@ def capture_preview(s: DbSession, store: PhotoStore, session_id: int, item: Inco
     face to find: it is decoded and shown, and its region is checked when the
     photo is saved and analysed.
     """
-    course_id = check_photo_consent(s, session_id).course_id
+    course_id = check_photo_consent(s, viewer, session_id).course_id
     try:
         return _preview(s, store, course_id, item)
     except (AnalysisError, RecordError) as exc:

@@ -11,7 +11,11 @@ Rules a clinic relies on are enforced here, not in the UI:
   as done in the future) and a session beyond the plan, out of date order or
   in the future needs ``confirmed=True`` (:class:`~tracker.errors.NeedsConfirmation`);
 * a record is amended, not overwritten: every correction keeps the previous
-  values in a :class:`~tracker.models.RecordVersion` with who, when and why.
+  values in a :class:`~tracker.models.RecordVersion` with who, when and why;
+* a viewer sees only the clients of their clinics (:mod:`tracker.access`):
+  every function that finds or opens a record checks it, and another clinic's
+  record is "not found" like a missing one. ``actor`` is the signed-in
+  :class:`~tracker.access.Viewer`, or a plain name for the server's owner.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from .access import hash_secret, new_access_code
+from .access import Viewer, actor_name, hash_secret, may_see, new_access_code, visible_clients
+from .clinics import clinic_for_new_client
 from .errors import DuplicateRecord, NeedsConfirmation, NotAllowed, NotFound, RecordError
 from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TECHNIQUES, AuditEvent, Client, Consent,
                      Course, ProductUse, RecordVersion, Screening, Session, utcnow)
@@ -32,11 +37,20 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 DUPLICATE_WINDOW = timedelta(seconds=30)
 
 
-def audit(s: DbSession, actor: str, action: str, entity: str, entity_id: int | None, client_id: int | None,
-          **detail) -> None:
-    """Record who did what. ``detail`` must hold ids and field names only, never personal data."""
-    s.add(AuditEvent(actor=actor, action=action, entity=entity, entity_id=entity_id, client_id=client_id,
-                     detail=detail or None))
+Actor = Viewer | str
+
+
+def audit(s: DbSession, actor: Actor, action: str, entity: str, entity_id: int | None, client_id: int | None,
+          *, clinic_id: int | None = None, **detail) -> None:
+    """Record who did what, and in which clinic (by default the client's).
+
+    ``detail`` must hold ids and field names only, never personal data.
+    """
+    if clinic_id is None and client_id is not None:
+        client = s.get(Client, client_id)
+        clinic_id = client.clinic_id if client is not None else None
+    s.add(AuditEvent(actor=actor_name(actor), action=action, entity=entity, entity_id=entity_id,
+                     client_id=client_id, clinic_id=clinic_id, detail=detail or None))
 
 
 def check_date(label: str, value, earliest: date | None = None, latest: date | None = None) -> date | None:
@@ -57,7 +71,7 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-def amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes: dict, reason: str,
+def amend(s: DbSession, actor: Actor, record, entity: str, client_id: int, changes: dict, reason: str,
            previous_extra: dict | None = None) -> list[str]:
     """Apply ``changes`` to ``record``, keeping the previous values as a RecordVersion; returns the changed fields.
 
@@ -69,8 +83,8 @@ def amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes
     if not changed and not previous_extra:
         raise RecordError(f"nothing to change in {entity} {record.id}")
     previous = {k: _jsonable(getattr(record, k)) for k in changed} | (previous_extra or {})
-    s.add(RecordVersion(client_id=client_id, entity=entity, entity_id=record.id, previous=previous, actor=actor,
-                        reason=reason.strip()))
+    s.add(RecordVersion(client_id=client_id, entity=entity, entity_id=record.id, previous=previous,
+                        actor=actor_name(actor), reason=reason.strip()))
     for key, value in changed.items():
         setattr(record, key, value)
     s.flush()
@@ -78,31 +92,46 @@ def amend(s: DbSession, actor: str, record, entity: str, client_id: int, changes
     return sorted(previous)
 
 
-def history(s: DbSession, client_id: int) -> list[RecordVersion]:
+def history(s: DbSession, viewer: Actor, client_id: int) -> list[RecordVersion]:
     """Every correction of a client's records, newest first."""
+    _get(s, Client, client_id, viewer)
     return list(s.scalars(select(RecordVersion).where(RecordVersion.client_id == client_id)
                           .order_by(RecordVersion.at.desc(), RecordVersion.id.desc())))
 
 
-def _get(s: DbSession, model, record_id: int):
+def client_of(record) -> Client:
+    """The client a record belongs to."""
+    if isinstance(record, Client):
+        return record
+    if isinstance(record, Session):
+        return record.course.client
+    if isinstance(record, ProductUse):
+        return record.session.course.client
+    return record.client  # screening, consent, course
+
+
+def _get(s: DbSession, model, record_id: int, viewer: Actor):
+    """The record, if ``viewer`` may see its client; otherwise NotFound, the same as for a missing one."""
     record = s.get(model, record_id)
-    if record is None:
+    if record is None or not may_see(viewer, client_of(record)):
         raise NotFound(f"no {model.__name__.lower()} with id {record_id}")
     return record
 
 
 # --- clients ---------------------------------------------------------------------
 
-def add_client(s: DbSession, actor: str, name: str, date_of_birth: date | None = None, contact: str = "",
-               fitzpatrick: int | None = None, notes: str = "") -> tuple[Client, str]:
-    """Create a client; returns it and their personal access code (shown once, stored hashed)."""
+def add_client(s: DbSession, actor: Actor, name: str, date_of_birth: date | None = None, contact: str = "",
+               fitzpatrick: int | None = None, notes: str = "", clinic_id: int | None = None) -> tuple[Client, str]:
+    """Create a client in ``clinic_id`` (default: the actor's only clinic; with several, one must be chosen);
+    returns it and their personal access code (shown once, stored hashed)."""
     if not name.strip():
         raise RecordError("a client needs a name")
     if fitzpatrick is not None and fitzpatrick not in range(1, 7):
         raise RecordError("Fitzpatrick skin type is 1 to 6")
     check_date("date of birth", date_of_birth, EARLIEST_BIRTH, date.today())
+    clinic = clinic_for_new_client(s, actor, clinic_id)
     client = Client(name=name.strip(), date_of_birth=date_of_birth, contact=contact, fitzpatrick=fitzpatrick,
-                    notes=notes)
+                    notes=notes, clinic=clinic)
     s.add(client)
     s.flush()
     code = new_access_code(client.id)
@@ -114,9 +143,9 @@ def add_client(s: DbSession, actor: str, name: str, date_of_birth: date | None =
 CLIENT_FIELDS = ("name", "date_of_birth", "contact", "fitzpatrick", "notes")
 
 
-def update_client(s: DbSession, actor: str, client_id: int, reason: str, **changes) -> list[str]:
+def update_client(s: DbSession, actor: Actor, client_id: int, reason: str, **changes) -> list[str]:
     """Correct a client's details (any of CLIENT_FIELDS); returns the fields changed."""
-    client = _get(s, Client, client_id)
+    client = _get(s, Client, client_id, actor)
     unknown = set(changes) - set(CLIENT_FIELDS)
     if unknown:
         raise RecordError(f"unknown client field {', '.join(sorted(unknown))}; known: {', '.join(CLIENT_FIELDS)}")
@@ -130,10 +159,11 @@ def update_client(s: DbSession, actor: str, client_id: int, reason: str, **chang
     return amend(s, actor, client, "client", client.id, changes, reason)
 
 
-def get_client(s: DbSession, client_id: int, actor: str | None = None) -> Client:
-    client = _get(s, Client, client_id)
-    if actor:
-        audit(s, actor, "view", "client", client.id, client.id)
+def get_client(s: DbSession, viewer: Actor, client_id: int, record_view: bool = False) -> Client:
+    """A client ``viewer`` may see (else NotFound); with ``record_view`` the audit log records the view."""
+    client = _get(s, Client, client_id, viewer)
+    if record_view:
+        audit(s, viewer, "view", "client", client.id, client.id)
     return client
 
 
@@ -145,21 +175,27 @@ class ClientOverview:
     courses: int
     sessions: int
     last_session: date | None
+    clinic_id: int
 
 
-def client_overview(s: DbSession, text: str = "", limit: int | None = None) -> list[ClientOverview]:
-    """Every client with counts of courses and sessions and the last session's date, in one query."""
+def client_overview(s: DbSession, viewer: Actor, text: str = "", limit: int | None = None,
+                    clinic_id: int | None = None) -> list[ClientOverview]:
+    """Every client ``viewer`` sees (of one clinic, when given), with counts of courses and sessions and the
+    last session's date, in one query."""
     query = (select(Client.id, Client.name, Client.date_of_birth, func.count(func.distinct(Course.id)),
-                    func.count(Session.id), func.max(Session.held_on))
+                    func.count(Session.id), func.max(Session.held_on), Client.clinic_id)
              .outerjoin(Course, Course.client_id == Client.id).outerjoin(Session, Session.course_id == Course.id)
+             .where(visible_clients(viewer))
              .group_by(Client.id).order_by(Client.name, Client.id).limit(limit))
+    if clinic_id is not None:
+        query = query.where(Client.clinic_id == clinic_id)
     if text.strip():
         query = query.where(Client.name.ilike(f"%{text.strip()}%"))
     return [ClientOverview(*row) for row in s.execute(query)]
 
 
-def reset_access_code(s: DbSession, actor: str, client_id: int) -> str:
-    client = _get(s, Client, client_id)
+def reset_access_code(s: DbSession, actor: Actor, client_id: int) -> str:
+    client = _get(s, Client, client_id, actor)
     code = new_access_code(client.id)
     client.access_code_hash = hash_secret(code)
     audit(s, actor, "change", "client", client.id, client.id, fields=["access_code"])
@@ -168,11 +204,11 @@ def reset_access_code(s: DbSession, actor: str, client_id: int) -> str:
 
 # --- screening and consent ------------------------------------------------------
 
-def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date, present: set[str] = frozenset(),
+def record_screening(s: DbSession, actor: Actor, client_id: int, screened_on: date, present: set[str] = frozenset(),
                      patch_test_on: date | None = None, patch_test_result: str | None = None,
                      notes: str = "") -> Screening:
     """Record a consultation's medical history; ``present`` names the contraindications found."""
-    client = _get(s, Client, client_id)
+    client = _get(s, Client, client_id, actor)
     unknown = set(present) - set(CONTRAINDICATIONS)
     if unknown:
         raise RecordError(f"unknown contraindication {', '.join(sorted(unknown))}; "
@@ -181,7 +217,7 @@ def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date
         raise RecordError("patch test result is 'negative' or 'positive'")
     check_date("consultation date", screened_on, EARLIEST_BIRTH, date.today())
     check_date("patch test date", patch_test_on, EARLIEST_BIRTH, date.today())
-    screening = Screening(client=client, screened_on=screened_on, screened_by=actor, notes=notes,
+    screening = Screening(client=client, screened_on=screened_on, screened_by=actor_name(actor), notes=notes,
                           patch_test_on=patch_test_on, patch_test_result=patch_test_result,
                           **{field: field in present for field in CONTRAINDICATIONS})
     s.add(screening)
@@ -193,9 +229,9 @@ def record_screening(s: DbSession, actor: str, client_id: int, screened_on: date
 SCREENING_FIELDS = ("screened_on", *CONTRAINDICATIONS, "patch_test_on", "patch_test_result", "notes")
 
 
-def amend_screening(s: DbSession, actor: str, screening_id: int, reason: str, **changes) -> list[str]:
+def amend_screening(s: DbSession, actor: Actor, screening_id: int, reason: str, **changes) -> list[str]:
     """Correct a recorded screening (any of SCREENING_FIELDS); returns the fields changed."""
-    screening = _get(s, Screening, screening_id)
+    screening = _get(s, Screening, screening_id, actor)
     unknown = set(changes) - set(SCREENING_FIELDS)
     if unknown:
         raise RecordError(f"unknown screening field {', '.join(sorted(unknown))}")
@@ -215,10 +251,10 @@ def open_contraindications(client: Client) -> list[str]:
     return client.screenings[-1].open_contraindications
 
 
-def give_consent(s: DbSession, actor: str, client_id: int, kind: str, given_on: date, signatory: str) -> Consent:
+def give_consent(s: DbSession, actor: Actor, client_id: int, kind: str, given_on: date, signatory: str) -> Consent:
     if kind not in CONSENT_KINDS:
         raise RecordError(f"consent kind is one of {', '.join(CONSENT_KINDS)}")
-    client = _get(s, Client, client_id)
+    client = _get(s, Client, client_id, actor)
     if given_on is None:
         raise RecordError("a consent needs the date it was given")
     check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
@@ -231,8 +267,8 @@ def give_consent(s: DbSession, actor: str, client_id: int, kind: str, given_on: 
     return consent
 
 
-def withdraw_consent(s: DbSession, actor: str, client_id: int, kind: str, withdrawn_on: date) -> list[Consent]:
-    client = _get(s, Client, client_id)
+def withdraw_consent(s: DbSession, actor: Actor, client_id: int, kind: str, withdrawn_on: date) -> list[Consent]:
+    client = _get(s, Client, client_id, actor)
     current = [c for c in client.consents if c.kind == kind and c.withdrawn_on is None]
     if not current:
         raise RecordError(f"client {client_id} has no current {kind} consent to withdraw")
@@ -243,10 +279,10 @@ def withdraw_consent(s: DbSession, actor: str, client_id: int, kind: str, withdr
     return current
 
 
-def amend_consent(s: DbSession, actor: str, consent_id: int, reason: str, given_on: date | None = None,
+def amend_consent(s: DbSession, actor: Actor, consent_id: int, reason: str, given_on: date | None = None,
                   signatory: str | None = None, withdrawn_on: date | None | str = "unchanged") -> list[str]:
     """Correct a consent record: its date, signatory or withdrawal date (None clears a withdrawal)."""
-    consent = _get(s, Consent, consent_id)
+    consent = _get(s, Consent, consent_id, actor)
     changes = {}
     if given_on is not None:
         changes["given_on"] = check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
@@ -267,10 +303,10 @@ def has_consent(client: Client, kind: str, day: date | None = None) -> bool:
 
 # --- courses and sessions ---------------------------------------------------------
 
-def start_course(s: DbSession, actor: str, client_id: int, treatment: str, areas: list[str], planned_sessions: int,
+def start_course(s: DbSession, actor: Actor, client_id: int, treatment: str, areas: list[str], planned_sessions: int,
                  interval_days: int, started_on: date, override_reason: str | None = None) -> Course:
     """Start a course of treatment; refuses while a contraindication is open, unless overridden with a reason."""
-    client = _get(s, Client, client_id)
+    client = _get(s, Client, client_id, actor)
     if not has_consent(client, "treatment", started_on):
         raise NotAllowed(f"client {client_id} has no current treatment consent")
     if planned_sessions < 1 or interval_days < 1:
@@ -282,22 +318,23 @@ def start_course(s: DbSession, actor: str, client_id: int, treatment: str, areas
     course = Course(client=client, treatment=treatment, areas=list(areas), planned_sessions=planned_sessions,
                     interval_days=interval_days, started_on=started_on, status="active",
                     override_reason=override_reason.strip() if found and override_reason else None,
-                    override_by=actor if found else None)
+                    override_by=actor_name(actor) if found else None)
     s.add(course)
     s.flush()
     audit(s, actor, "create", "course", course.id, client.id, overridden=bool(found))
     return course
 
 
-def get_course(s: DbSession, course_id: int) -> Course:
-    return _get(s, Course, course_id)
+def get_course(s: DbSession, viewer: Actor, course_id: int) -> Course:
+    """A course of a client ``viewer`` may see (else NotFound)."""
+    return _get(s, Course, course_id, viewer)
 
 
-def set_course_status(s: DbSession, actor: str, course_id: int, status: str, reason: str) -> list[str]:
+def set_course_status(s: DbSession, actor: Actor, course_id: int, status: str, reason: str) -> list[str]:
     """Mark a course planned, active, completed or stopped, with the reason kept in its history."""
     if status not in COURSE_STATUSES:
         raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
-    course = _get(s, Course, course_id)
+    course = _get(s, Course, course_id, actor)
     return amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
 
 
@@ -325,11 +362,13 @@ class DueCourse:
     days_overdue: int  # negative: due in that many days
 
 
-def due_courses(s: DbSession, today: date | None = None, within_days: int = 7) -> list[DueCourse]:
-    """Active courses whose next session is due by ``today + within_days``, most overdue first."""
+def due_courses(s: DbSession, viewer: Actor, today: date | None = None, within_days: int = 7) -> list[DueCourse]:
+    """Active courses of the clients ``viewer`` sees whose next session is due by ``today + within_days``,
+    most overdue first."""
     today = today or date.today()
     found = []
-    for course in s.scalars(select(Course).where(Course.status == "active")):
+    for course in s.scalars(select(Course).join(Client, Course.client_id == Client.id)
+                            .where(Course.status == "active", visible_clients(viewer))):
         due = next_due(course)
         if due is not None and due <= today + timedelta(days=within_days):
             found.append(DueCourse(course.client_id, course.client.name, course.id, course.treatment,
@@ -351,14 +390,15 @@ class RecallHit:
     expiry: date | None
 
 
-def batch_recall(s: DbSession, actor: str, batch: str) -> list[RecallHit]:
-    """Every client and session that received a product batch (exact batch, case and spaces ignored)."""
+def batch_recall(s: DbSession, actor: Actor, batch: str) -> list[RecallHit]:
+    """Every client ``actor`` sees and session that received a product batch (exact batch, case and spaces
+    ignored)."""
     wanted = batch.strip().lower()
     if not wanted:
         raise RecordError("name the batch to recall")
     rows = s.execute(select(ProductUse, Session, Course, Client).join(Session, ProductUse.session_id == Session.id)
                      .join(Course, Session.course_id == Course.id).join(Client, Course.client_id == Client.id)
-                     .where(func.lower(func.trim(ProductUse.batch)) == wanted)
+                     .where(func.lower(func.trim(ProductUse.batch)) == wanted, visible_clients(actor))
                      .order_by(Client.name, Client.id, Session.held_on))
     hits = [RecallHit(client.id, client.name, client.contact, course.id, ses.id, ses.number, ses.held_on,
                       use.product, use.batch, use.expiry) for use, ses, course, client in rows]
@@ -391,7 +431,7 @@ def _check_products(products, held_on: date) -> None:
             raise RecordError(f"{product['product']} batch {product['batch']} expired on {product['expiry']}")
 
 
-def add_session(s: DbSession, actor: str, course_id: int, held_on: date, practitioner: str, technique: str,
+def add_session(s: DbSession, actor: Actor, course_id: int, held_on: date, practitioner: str, technique: str,
                 areas: list[str] = (), products: list[dict] = (), anaesthetic: str = "", notes: str = "",
                 immediate_reactions: str = "", aftercare: str = "", confirmed: bool = False) -> Session:
     """Record a treatment session; products are dicts with product, batch, expiry, volume_ml.
@@ -401,7 +441,7 @@ def add_session(s: DbSession, actor: str, course_id: int, held_on: date, practit
     date, practitioner, technique, products) recorded again within
     DUPLICATE_WINDOW raises DuplicateRecord, confirmed or not.
     """
-    course = _get(s, Course, course_id)
+    course = _get(s, Course, course_id, actor)
     if technique not in TECHNIQUES:
         raise RecordError(f"technique is one of {', '.join(TECHNIQUES)}")
     if held_on is None:
@@ -441,13 +481,13 @@ SESSION_FIELDS = ("held_on", "practitioner", "technique", "areas", "anaesthetic"
                   "aftercare")
 
 
-def amend_session(s: DbSession, actor: str, session_id: int, reason: str, products: list[dict] | None = None,
+def amend_session(s: DbSession, actor: Actor, session_id: int, reason: str, products: list[dict] | None = None,
                   confirmed: bool = False, **changes) -> list[str]:
     """Correct a session (any of SESSION_FIELDS, and its products when given); returns the fields changed.
 
     A new date out of order or in the future needs ``confirmed``, as when recording.
     """
-    session = _get(s, Session, session_id)
+    session = _get(s, Session, session_id, actor)
     unknown = set(changes) - set(SESSION_FIELDS)
     if unknown:
         raise RecordError(f"unknown session field {', '.join(sorted(unknown))}; known: {', '.join(SESSION_FIELDS)}")
@@ -490,5 +530,6 @@ def parse_product_line(line: str) -> dict:
     return {"product": parts[0], "batch": parts[1], "expiry": expiry, "volume_ml": volume}
 
 
-def get_session(s: DbSession, session_id: int) -> Session:
-    return _get(s, Session, session_id)
+def get_session(s: DbSession, viewer: Actor, session_id: int) -> Session:
+    """A session of a client ``viewer`` may see (else NotFound)."""
+    return _get(s, Session, session_id, viewer)

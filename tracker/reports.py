@@ -29,7 +29,7 @@ from .gallery import GalleryPair, month_after, pair_jpegs
 from .models import AREAS, TREATMENTS, VIEWS, Course
 from .photostore import PhotoStore
 from .progress import BEYOND, SUMMARY, Series, course_progress, series
-from .records import audit
+from .records import Actor, audit, get_course
 
 
 def _latin1(text: str) -> str:
@@ -121,17 +121,19 @@ def _heading(pair: GalleryPair, course: Course, deidentified: bool) -> str:
     return f"{treatment.capitalize()}, {_areas(course.areas, True)}, view {view}"
 
 
-def report_pdf(s: DbSession, store: PhotoStore, actor: str, pairs: list[GalleryPair], mode: str = "none",
+def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[GalleryPair], mode: str = "none",
                mark: str = "", title: str = "Before and after") -> bytes:
     """A PDF with, for each pair: the photos, the course's charts and its treatment log (de-identified
-    unless ``mode`` is ``none``: see the module docstring)."""
+    unless ``mode`` is ``none``: see the module docstring). A pair of a client ``actor`` may not see is
+    "not found" (per clinic: the pairs come from :func:`tracker.gallery.eligible_pairs`)."""
+    courses = {pair.course_id: get_course(s, actor, pair.course_id) for pair in pairs}
     deidentified = mode != "none"
     pdf = FPDF(format="A4")
     if deidentified:
         pdf.set_creation_date(datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     pdf.set_auto_page_break(True, margin=15)
     for pair, image in zip(pairs, pair_jpegs(store, pairs, mode, mark)):
-        course = s.get(Course, pair.course_id)
+        course = courses[pair.course_id]
         rows = [r for r in course_progress(s, course) if r.view == pair.view]
         pdf.add_page()
         pdf.set_font("Helvetica", "B", 14)

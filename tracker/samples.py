@@ -18,7 +18,8 @@ from sqlalchemy import select
 from .db import Database
 from .models import Client
 from .photos import Incoming, analyse_pending, import_photos
-from .records import add_client, add_session, give_consent, record_screening, start_course
+from .clinics import list_clinics
+from .records import Actor, add_client, add_session, give_consent, record_screening, start_course
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
 SAMPLE_NAME = "Sample client (simulated)"
@@ -29,15 +30,21 @@ def sample_loaded(db: Database) -> bool:
         return s.scalar(select(Client.id).where(Client.name == SAMPLE_NAME)) is not None
 
 
-def load_sample_course(db: Database, actor: str, progress: Callable[[int, int, str], None] | None = None,
-                       folder: pathlib.Path = SAMPLE_DIR) -> int:
-    """Create the sample client and course, import and analyse its photos; returns the client id."""
+def load_sample_course(db: Database, actor: Actor, progress: Callable[[int, int, str], None] | None = None,
+                       folder: pathlib.Path = SAMPLE_DIR, clinic_id: int | None = None) -> int:
+    """Create the sample client and course, import and analyse its photos; returns the client id.
+
+    The client joins ``clinic_id``, else the first clinic ``actor`` sees.
+    """
     manifest = json.loads((folder / "course.json").read_text())
     sessions = manifest["sessions"]
     first = date.fromisoformat(sessions[0]["date"])
     with db.session() as s:
+        if clinic_id is None:
+            clinic_id = min(c.id for c in list_clinics(s, actor))
         client, _ = add_client(s, actor, SAMPLE_NAME, date(1985, 6, 1), "", 2,
-                               "Simulated data generated from a public-domain portrait; not a real client.")
+                               "Simulated data generated from a public-domain portrait; not a real client.",
+                               clinic_id)
         record_screening(s, actor, client.id, first, patch_test_on=first, patch_test_result="negative")
         for kind in ("treatment", "photography", "marketing"):
             give_consent(s, actor, client.id, kind, first, SAMPLE_NAME)
