@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from .access import hash_secret, new_access_code
 from .errors import DuplicateRecord, NeedsConfirmation, NotAllowed, NotFound, RecordError
-from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TECHNIQUES, AuditEvent, Client, Consent,
-                     Course, ProductUse, RecordVersion, Screening, Session, utcnow)
+from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, HEXSEL_ITEMS, TECHNIQUES, AuditEvent, Client,
+                     Consent, Course, HexselScore, ProductUse, RecordVersion, Screening, Session, utcnow)
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 #: A second identical session for the same course and date within this time is a double submission.
@@ -492,3 +492,42 @@ def parse_product_line(line: str) -> dict:
 
 def get_session(s: DbSession, session_id: int) -> Session:
     return _get(s, Session, session_id)
+
+
+# --- clinician scores -------------------------------------------------------------
+
+def _hexsel_items(scores: dict, complete: bool) -> dict:
+    """The Hexsel items of ``scores`` checked: known names, each a whole number 0 to 3, all five if ``complete``."""
+    unknown = set(scores) - set(HEXSEL_ITEMS)
+    if unknown:
+        raise RecordError(f"unknown Hexsel item {', '.join(sorted(unknown))}; known: {', '.join(HEXSEL_ITEMS)}")
+    missing = [HEXSEL_ITEMS[k][0].lower() for k in HEXSEL_ITEMS if k not in scores or scores[k] is None]
+    if complete and missing:
+        raise RecordError(f"score every item of the Hexsel scale: {', '.join(missing)} missing")
+    for key, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value not in range(4):
+            raise RecordError(f"{HEXSEL_ITEMS[key][0]}: {value!r} is not a score; each item is a whole number 0 to 3")
+    return scores
+
+
+def record_hexsel(s: DbSession, actor: str, session_id: int, **scores) -> HexselScore:
+    """Record a session's Hexsel Cellulite Severity Scale, its five items (:data:`HEXSEL_ITEMS`) each 0 to 3.
+
+    A session has one score; correct it with :func:`amend_hexsel`.
+    """
+    session = _get(s, Session, session_id)
+    if session.hexsel is not None:
+        raise DuplicateRecord(f"session {session.number} already has a Hexsel score: correct it instead")
+    score = HexselScore(session=session, scored_by=actor, **_hexsel_items(scores, complete=True))
+    s.add(score)
+    s.flush()
+    audit(s, actor, "create", "hexsel", score.id, session.course.client_id, session_id=session.id)
+    return score
+
+
+def amend_hexsel(s: DbSession, actor: str, session_id: int, reason: str, **scores) -> list[str]:
+    """Correct a session's Hexsel score (any of its items); the previous values are kept. Returns the items changed."""
+    session = _get(s, Session, session_id)
+    if session.hexsel is None:
+        raise NotFound(f"session {session.number} has no Hexsel score to correct")
+    return amend(s, actor, session.hexsel, "hexsel", session.course.client_id, _hexsel_items(scores, False), reason)
