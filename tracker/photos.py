@@ -400,6 +400,13 @@ def marker_size(course: Course) -> float:
     return course.marker_mm or DEFAULT_MARKER_MM
 
 
+def marker_size_text(marker_mm: float | None) -> str:
+    """How big the course's printed marker is taken to be, for people."""
+    if marker_mm:
+        return f"{marker_mm:g} mm (recorded)"
+    return f"{DEFAULT_MARKER_MM:g} mm, the default (record the size of yours if it differs)"
+
+
 def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dict:
     face = photo.view in VIEWS
     reference = baselines.load(baseline, face, keep=True) if baseline else None

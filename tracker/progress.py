@@ -159,6 +159,11 @@ class ProgressRow:
     def area(self) -> str | None:
         return REGISTRY[self.metrics[0]].area if self.metrics else None
 
+    @property
+    def matrix(self) -> list | None:
+        """The alignment of the photo onto its baseline (3 x 3 for body areas), when it was compared."""
+        return self._result.get("alignment", {}).get("matrix")
+
     def scale_note(self) -> str | None:
         """For a hair-loss or cellulite photo: how its millimetres are known (a printed marker, or nominal)."""
         scale = self._result.get("scale", {})

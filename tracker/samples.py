@@ -86,7 +86,7 @@ def _body_course(db: Database, actor: str, folder: pathlib.Path, name: str, trea
                                f"Simulated data rendered by the analysis engine ({manifest['source']}); not a "
                                "real client.")
         record_screening(s, actor, client.id, first, patch_test_on=first, patch_test_result="negative")
-        for kind in ("treatment", "photography"):
+        for kind in ("treatment", "photography", "marketing"):
             give_consent(s, actor, client.id, kind, first, name)
         course = start_course(s, actor, client.id, treatment, areas, len(sessions), 28, first)
         course.marker_mm = manifest["marker_mm"]
