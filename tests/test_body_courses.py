@@ -4,14 +4,16 @@ measures through the tracker with their noise and refusals, the Hexsel score, co
 from __future__ import annotations
 
 import json
+import pathlib
 from datetime import date
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select
+from streamlit.testing.v1 import AppTest
 
 from analysis.simulate import Recapture, render_cellulite, render_scalp
-from tracker import progress, records, reports, samples, templates
+from tracker import access, progress, records, reports, samples, templates
 from tracker.cli import main as tracker_main
 from tracker.db import alembic_config
 from tracker.errors import DuplicateRecord, RecordError
@@ -23,6 +25,8 @@ from conftest import encode
 from test_reports import pdf_text
 from tracker_helpers import ACTOR, new_db
 
+APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
+PASSWORD = "a long enough secret"
 SCALP = dict(size=(240, 320), supersample=2, seed=7, marker_mm=5.0)  # a 5 mm marker fits these small renders
 SKIN = dict(size=(360, 480), px_per_mm=3.0, seed=3)
 
@@ -209,10 +213,18 @@ def test_migration_0006_adds_the_scores_and_the_marker_size(tmp_path):
 # --- the samples, the report ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sampled(tmp_path_factory):
-    database = new_db(tmp_path_factory.mktemp("samples") / "data")
+def sample_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("samples") / "data"
+
+
+@pytest.fixture(scope="module")
+def sampled(sample_root):
+    database = new_db(sample_root)
     ids = {name: samples._body_course(database, ACTOR, samples.SAMPLE_DIR / name, client, treatment, areas)
            for name, client, treatment, areas in samples.BODY_SAMPLES}
+    with database.session() as s:
+        access.add_user(s, access.owner("test"), "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
     yield database, ids
     database.close()
 
@@ -248,3 +260,99 @@ def test_the_pdf_report_charts_the_area_measures_and_lists_the_hexsel_scores(sam
     assert "Dimple shadows (% of region)" in text and "Redness" not in text
     assert "Hexsel cellulite severity" in text and "7/15 (moderate)" in text
     assert "printed 10 mm marker" in text
+
+
+# --- the app ------------------------------------------------------------------------------
+
+def app(root, monkeypatch) -> AppTest:
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(root))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def as_staff(root, monkeypatch, client_id: int, page: str) -> AppTest:
+    at = app(root, monkeypatch)
+    at.run()
+    at.text_input(key="username").input("lee")
+    at.text_input(key="password").input(PASSWORD)
+    at.button[0].click().run()
+    at.session_state.client_id = client_id
+    return at.switch_page(f"app_pages/{page}.py").run()
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_session_page_checks_off_the_views_and_records_the_hexsel_score(sampled, sample_root, monkeypatch):
+    db, ids = sampled
+    with db.session() as s:
+        course = records.get_client(s, ids["cellulite"]).courses[0]
+        extra = records.add_session(s, ACTOR, course.id, date(2026, 5, 11), "Dr Lee", "gun", ["body"],
+                                    confirmed=True)
+        s.commit()
+        scored, new = course.sessions[-2].id, extra.id
+    at = as_staff(sample_root, monkeypatch, ids["cellulite"], "session")
+    assert not at.exception, at.exception
+    at.selectbox(key="photo_session").set_value(scored).run()
+    shown = texts(at.markdown)
+    assert "Posterior thighs and buttocks**: from behind" in shown and "(taken)" in shown
+    assert "Lateral, left**" in shown and "1 of 3 taken in this session" in shown
+    assert "light from above" in texts(at.caption)
+    assert at.selectbox(key="view_choice").value == "posterior_thighs"  # the template's views come first
+    assert len(at.get("image")) >= 2  # the aligned before/after beside the form
+    # Correct the recorded score: a reason is needed, and the previous score is kept.
+    at.selectbox(key=f"hexsel_laxity_{scored}").set_value(3)
+    at.button(key=f"FormSubmitter:hexsel_{scored}-Correct the score").click().run()
+    assert "a correction needs a reason" in texts(at.error)
+    at.selectbox(key=f"hexsel_laxity_{scored}").set_value(3)
+    at.text_input(key=f"hexsel_why_{scored}").input("re-scored with the lateral views")
+    at.button(key=f"FormSubmitter:hexsel_{scored}-Correct the score").click().run()
+    assert not at.exception and "Hexsel score 9/15 corrected" in texts(at.success)
+    # A session without a score gets the form to record one, and nothing of this session is checked off.
+    at.selectbox(key="photo_session").set_value(new).run()
+    assert "0 of 3 taken in this session" in texts(at.markdown)
+    at.selectbox(key=f"hexsel_depressions_number_{new}").set_value(2)
+    at.selectbox(key=f"hexsel_nurnberger_muller_{new}").set_value(1)
+    at.button(key=f"FormSubmitter:hexsel_{new}-Record the score").click().run()
+    assert not at.exception and "Hexsel score 3/15 recorded" in texts(at.success)
+    with db.session() as s:
+        assert records.get_session(s, new).hexsel.total == 3
+        assert records.get_session(s, scored).hexsel.laxity == 3
+        version = s.scalars(select(RecordVersion).where(RecordVersion.entity == "hexsel")).all()[-1]
+        assert version.previous == {"laxity": 1}
+
+
+def test_progress_page_of_the_sample_hair_loss_course(sampled, sample_root, monkeypatch):
+    db, ids = sampled
+    at = as_staff(sample_root, monkeypatch, ids["hair-loss"], "progress")
+    assert not at.exception and not at.error
+    lines = texts(at.markdown)
+    assert "scalp showing down" in lines and "part width down" in lines and "beyond measurement noise" in lines
+    assert "redness" not in lines
+    assert "printed 10 mm marker" in texts(at.caption)
+    assert len(at.get("vega_lite_chart")) == 2 and len(at.get("image")) >= 2
+    assert not any("By region" in h.value for h in at.subheader)
+    # The client sees their own course, in plain words.
+    with db.session() as s:
+        code = records.reset_access_code(s, ACTOR, ids["hair-loss"])
+        s.commit()
+    at = app(sample_root, monkeypatch)
+    at.run()
+    at.text_input(key="access_code").input(code)
+    at.button[1].click().run()
+    assert at.title[0].value == "Your progress" and not at.exception
+    at.session_state.client_id = ids["cellulite"]  # whatever the session state says: their own only
+    at.run()
+    assert "scalp showing down" in texts(at.markdown) and "since the first session" in texts(at.markdown)
+    assert not any("Hexsel" in h.value for h in at.subheader)
+
+
+def test_progress_page_of_the_sample_cellulite_course_shows_the_hexsel_scores(sampled, sample_root, monkeypatch):
+    db, ids = sampled
+    at = as_staff(sample_root, monkeypatch, ids["cellulite"], "progress")
+    assert not at.exception and not at.error
+    assert any("Hexsel" in h.value for h in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table.index)[-1] == "Total of 15" and table.iloc[-1, 0] == "11 (severe)"
+    assert "dimple shadows down" in texts(at.markdown)
+    assert len(at.get("vega_lite_chart")) == 2  # the Hexsel total and the dimple shadows

@@ -42,6 +42,8 @@ def load_sample_course(db: Database, actor: str, progress: Callable[[int, int, s
     client_id = _face_course(db, actor, progress, folder)
     for name, client, treatment, areas in BODY_SAMPLES:
         if (folder / name / "course.json").exists():
+            if progress:
+                progress(1, 1, f"loading the simulated {treatment} course")
             _body_course(db, actor, folder / name, client, treatment, areas)
     return client_id
 
