@@ -51,7 +51,7 @@ def marker_form(db, who, course_id: int, marker_mm: float | None, correct) -> No
 
 
 def _score_label(item: str):
-    return lambda v: f"{v}: {HEXSEL_ITEMS[item][1][v]}"
+    return lambda v: f"{v}: {HEXSEL_ITEMS[item].scores[v]}"
 
 
 def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> None:
@@ -60,7 +60,7 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
     with st.form(f"hexsel_{session_id}"):
         scores = {item: st.selectbox(label, range(4), index=(current or {}).get(item, 0),
                                      format_func=_score_label(item), key=f"hexsel_{item}_{session_id}")
-                  for item, (label, _) in HEXSEL_ITEMS.items()}
+                  for item, (label, _, _) in HEXSEL_ITEMS.items()}
         why = st.text_input("Reason for the correction", key=f"hexsel_why_{session_id}") if current else None
         if st.form_submit_button("Correct the score" if current else "Record the score", type="primary"):
             try:
@@ -82,14 +82,15 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
 
 def hexsel_table(scores: list[progress.ClinicianScore]) -> None:
     """The course's Hexsel scores by session, as the clinician scored them (no noise verdict: not measured)."""
-    table = pd.DataFrame({f"Session {x.session}, {x.held_on}": [*(x.items[k] for k in HEXSEL_ITEMS),
-                                                                 f"{x.total} ({x.severity})"] for x in scores},
-                         index=[label for label, _ in HEXSEL_ITEMS.values()] + ["Total of 15"])
+    table = pd.DataFrame([[*(x.items[k] for k in HEXSEL_ITEMS), f"{x.total} ({x.severity})"] for x in scores],
+                         index=[f"Session {x.session}, {x.held_on}" for x in scores],
+                         columns=[item.short for item in HEXSEL_ITEMS.values()] + ["Total of 15"])
     left, right = st.columns([3, 2])
     left.dataframe(table, width="stretch", height=38 + 35 * len(table))
     points = pd.DataFrame([{"date": x.held_on, "total": x.total, "severity": x.severity} for x in scores])
     right.altair_chart(alt.Chart(points).mark_line(point=True, color="#1f4e9c").encode(
-        x=alt.X("date:T", title="session date", axis=alt.Axis(format="%d %b %Y", labelAngle=0)),
+        x=alt.X("date:T", title="session date", axis=alt.Axis(format="%d %b %Y", labelAngle=0, values=[
+            alt.DateTime(year=x.held_on.year, month=x.held_on.month, date=x.held_on.day) for x in scores])),
         y=alt.Y("total:Q", title="Hexsel total (0-15)", scale=alt.Scale(domain=[0, 15])),
         tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "total:Q", "severity:N"],
     ).properties(title="Hexsel total (points of 15)", height=260), width="stretch")

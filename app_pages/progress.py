@@ -130,7 +130,9 @@ labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.sess
 side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
 with side:
     a, b = st.columns(2)
-    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0]))  # both fit the screen
+    # both fit the screen: a portrait at SIDE_HEIGHT, a landscape (a scalp, a thigh) the column's width
+    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0])) \
+        if before.shape[0] >= before.shape[1] else "stretch"
     a.image(before, caption=labels[0], width=width)
     b.image(after, caption=f"{labels[1]} (aligned{', lighting matched' if face else ''})", width=width)
 with slide:

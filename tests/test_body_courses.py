@@ -353,6 +353,7 @@ def test_progress_page_of_the_sample_cellulite_course_shows_the_hexsel_scores(sa
     assert not at.exception and not at.error
     assert any("Hexsel" in h.value for h in at.subheader)
     table = at.dataframe[0].value
-    assert list(table.index)[-1] == "Total of 15" and table.iloc[-1, 0] == "11 (severe)"
+    assert list(table.columns)[-1] == "Total of 15" and table.iloc[0, -1] == "11 (severe)"
+    assert list(table.iloc[0, :-1]) == [3, 3, 2, 1, 2]  # the first session's items, as scored
     assert "dimple shadows down" in texts(at.markdown)
     assert len(at.get("vega_lite_chart")) == 2  # the Hexsel total and the dimple shadows

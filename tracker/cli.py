@@ -563,7 +563,7 @@ def _progress_table(course, rows, scores=()) -> str:
         lines += ["scale:", *scales]
     if scores:
         lines.append("Hexsel cellulite severity (clinician's score, 0-15; items: " + ", ".join(
-            label.lower() for label, _ in HEXSEL_ITEMS.values()) + ")")
+            item.label.lower() for item in HEXSEL_ITEMS.values()) + ")")
         lines += [f"{x.session:>7} {x.held_on.isoformat():>10}  {x.total:>2} ({x.severity}): "
                   + " ".join(str(v) for v in x.items.values()) for x in scores]
     return "\n".join(lines + notes)

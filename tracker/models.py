@@ -20,6 +20,7 @@ still in the record. A course's baseline of a view is the photo chosen in
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -212,21 +213,27 @@ class Session(Base):
         viewonly=True)
 
 
+class HexselItem(NamedTuple):
+    label: str
+    short: str  # a table's column
+    scores: tuple[str, ...]  # what a score of 0, 1, 2, 3 means
+
+
 #: The Hexsel Cellulite Severity Scale (Hexsel, Dal'Forno, Hexsel, JEADV 23(5):523-528, 2009): five items
 #: scored 0-3 by a clinician from standard photos of the thighs and buttocks; the total is 0-15
-#: (1-5 mild, 6-10 moderate, 11-15 severe). Each item: its label and what each score means.
+#: (1-5 mild, 6-10 moderate, 11-15 severe).
 HEXSEL_ITEMS = {
-    "depressions_number": ("Number of evident depressions",
-                           ("none", "a small amount: 1 to 4", "a moderate amount: 5 to 9",
-                            "a large amount: 10 or more")),
-    "depressions_depth": ("Depth of depressions", ("no depressions", "superficial", "medium depth", "deep")),
-    "morphology": ("Morphological appearance (raised lesions)",
-                   ("no raised areas", "orange-peel appearance", "cottage-cheese appearance", "mattress appearance")),
-    "laxity": ("Laxity, flaccidity or sagging skin",
-               ("absent", "slightly draped", "moderately draped", "severely draped")),
-    "nurnberger_muller": ("Nürnberger-Müller grade",
-                          ("0: no alteration of the surface", "1: only on pinching or muscle contraction",
-                           "2: when standing, not lying", "3: both standing and lying")),
+    "depressions_number": HexselItem("Number of evident depressions", "Depressions", (
+        "none", "a small amount: 1 to 4", "a moderate amount: 5 to 9", "a large amount: 10 or more")),
+    "depressions_depth": HexselItem("Depth of depressions", "Depth", (
+        "no depressions", "superficial", "medium depth", "deep")),
+    "morphology": HexselItem("Morphological appearance (raised lesions)", "Raised lesions", (
+        "no raised areas", "orange-peel appearance", "cottage-cheese appearance", "mattress appearance")),
+    "laxity": HexselItem("Laxity, flaccidity or sagging skin", "Laxity", (
+        "absent", "slightly draped", "moderately draped", "severely draped")),
+    "nurnberger_muller": HexselItem("Nürnberger-Müller grade", "Nürnberger-Müller", (
+        "no alteration of the surface", "only on pinching or muscle contraction", "when standing, not lying",
+        "both standing and lying")),
 }
 
 

@@ -501,12 +501,13 @@ def _hexsel_items(scores: dict, complete: bool) -> dict:
     unknown = set(scores) - set(HEXSEL_ITEMS)
     if unknown:
         raise RecordError(f"unknown Hexsel item {', '.join(sorted(unknown))}; known: {', '.join(HEXSEL_ITEMS)}")
-    missing = [HEXSEL_ITEMS[k][0].lower() for k in HEXSEL_ITEMS if k not in scores or scores[k] is None]
+    missing = [HEXSEL_ITEMS[k].label.lower() for k in HEXSEL_ITEMS if k not in scores or scores[k] is None]
     if complete and missing:
         raise RecordError(f"score every item of the Hexsel scale: {', '.join(missing)} missing")
     for key, value in scores.items():
         if isinstance(value, bool) or not isinstance(value, int) or value not in range(4):
-            raise RecordError(f"{HEXSEL_ITEMS[key][0]}: {value!r} is not a score; each item is a whole number 0 to 3")
+            raise RecordError(f"{HEXSEL_ITEMS[key].label}: {value!r} is not a score; each item is a whole number "
+                              "0 to 3")
     return scores
 
 
