@@ -357,3 +357,13 @@ def test_progress_page_of_the_sample_cellulite_course_shows_the_hexsel_scores(sa
     assert list(table.iloc[0, :-1]) == [3, 3, 2, 1, 2]  # the first session's items, as scored
     assert "dimple shadows down" in texts(at.markdown)
     assert len(at.get("vega_lite_chart")) == 2  # the Hexsel total and the dimple shadows
+
+
+def test_a_photo_analysed_before_its_course_measured_the_area_asks_for_a_new_analysis():
+    old = {"alignment": {"comparable": True, "reasons": []}, "change": {"redness_a_star": -1.0},
+           "noise": {"redness_a_star": 0.5}, "beyond_noise": {"redness_a_star": True}}
+    row = progress.ProgressRow(2, date(2026, 2, 9), "vertex", 7, "compared", True, metrics=("scalp_visible_pct",),
+                               _result=old)
+    shown = row.change("scalp_visible_pct")
+    assert shown.verdict == progress.NOT_MEASURED and shown.change is None
+    assert shown.reasons[0]["code"] == "noise_unknown" and "analyse it again" in shown.reasons[0]["message"]

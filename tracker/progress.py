@@ -180,6 +180,10 @@ class ProgressRow:
         if not self.comparable:
             return ShownChange(m, NOT_COMPARABLE, reasons=self._why_not())
         r = self._result
+        if r.get("area") != m.area:  # analysed before its course measured this area's own measures
+            return ShownChange(m, NOT_MEASURED, reasons=(reason(
+                "noise_unknown", f"this photo was analysed without the {m.area or 'skin'} measures: analyse it "
+                                 "again"),))
         refused = r.get("change_refused", {}).get(metric)
         if refused is not None:  # the light's direction changed (the pair); hair too like the scalp, no part...
             verdict = NOT_COMPARABLE if refused.get("code") in PAIR_REFUSALS else NOT_MEASURED
