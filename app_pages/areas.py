@@ -91,6 +91,6 @@ def hexsel_table(scores: list[progress.ClinicianScore]) -> None:
     right.altair_chart(alt.Chart(points).mark_line(point=True, color="#1f4e9c").encode(
         x=alt.X("date:T", title="session date", axis=alt.Axis(format="%d %b %Y", labelAngle=0, values=[
             alt.DateTime(year=x.held_on.year, month=x.held_on.month, date=x.held_on.day) for x in scores])),
-        y=alt.Y("total:Q", title="Hexsel total (0-15)", scale=alt.Scale(domain=[0, 15])),
+        y=alt.Y("total:Q", title=progress.HEXSEL.unit, scale=alt.Scale(domain=[0, 15])),
         tooltip=[alt.Tooltip("date:T", format="%d %b %Y"), "total:Q", "severity:N"],
-    ).properties(title="Hexsel total (points of 15)", height=260), width="stretch")
+    ).properties(title=f"{progress.HEXSEL.label} ({progress.HEXSEL.unit})", height=260), width="stretch")

@@ -87,7 +87,7 @@ with db.session() as s:
     hashes = {p.id: p.sha256 for ses in course.sessions for p in ses.photos}
     scores = progress.hexsel_scores(course)
 if scores:  # the clinician's record, with or without photos
-    st.subheader("Hexsel cellulite severity (clinician's score)")
+    st.subheader(f"{progress.HEXSEL.label} (clinician's score)")
     hexsel_table(scores)
     st.caption("Scored by the clinician from the standard photos: a record of their judgement, not a measurement, "
                "so it has no noise band.")

@@ -562,7 +562,7 @@ def _progress_table(course, rows, scores=()) -> str:
     if scales:
         lines += ["scale:", *scales]
     if scores:
-        lines.append("Hexsel cellulite severity (clinician's score, 0-15; items: " + ", ".join(
+        lines.append(f"{progress.HEXSEL.label} (clinician's score, {progress.HEXSEL.unit}; items: " + ", ".join(
             item.label.lower() for item in HEXSEL_ITEMS.values()) + ")")
         lines += [f"{x.session:>7} {x.held_on.isoformat():>10}  {x.total:>2} ({x.severity}): "
                   + " ".join(str(v) for v in x.items.values()) for x in scores]

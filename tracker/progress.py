@@ -46,6 +46,8 @@ REGION_LABELS = {"forehead": "Forehead", "left_cheek": "Left cheek", "right_chee
 _RESOLUTION_NEEDED = {"texture_roughness": MIN_TEXTURE_PX_PER_MM, "line_density_pct": MIN_TEXTURE_PX_PER_MM,
                       "spot_count": MIN_SPOT_PX_PER_MM, "spot_area_pct": MIN_SPOT_PX_PER_MM}
 _MINUS = "\u2212"
+#: The clinician's Hexsel total, as the registry names it.
+HEXSEL = REGISTRY["hexsel_total"]
 #: Reasons an area measure's change is withheld that are about the pair, not either photo.
 PAIR_REFUSALS = {"light_direction"}
 

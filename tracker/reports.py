@@ -29,7 +29,7 @@ from .gallery import GalleryPair, month_after, pair_jpegs
 from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
 from .templates import VIEWS, view_label
 from .photostore import PhotoStore
-from .progress import BEYOND, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
+from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .records import audit
 
 
@@ -116,7 +116,7 @@ def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
 def _scores(pdf: FPDF, scores: list[ClinicianScore], deidentified: bool) -> None:
     """The clinician's Hexsel scores by session, as scored (a record, not a measurement: no noise verdict)."""
     pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 7, "Hexsel cellulite severity (clinician's score, 0-15)", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, _latin1(f"{HEXSEL.label} (clinician's score, {HEXSEL.unit})"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
     start = scores[0].held_on
     for x in scores:
