@@ -73,13 +73,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .areas import CLIPPED_LINEAR, Change, change, tiled_bound
-from .metrics import Metric, log_luminance, masked_smooth
+from .metrics import area_metrics, log_luminance, masked_smooth
 from .reasons import Reason
 
-REGISTRY: dict[str, Metric] = {m.name: m for m in (
-    Metric("dimple_shadow_pct", "Dimple shadows", "% of region", "lower", "dimple shadows", summary=True),
-)}
-METRICS = tuple(REGISTRY)
+METRICS = area_metrics("cellulite")
 
 FINE_MM = 2.0
 BACKGROUND_MM = 12.0

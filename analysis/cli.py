@@ -26,7 +26,7 @@ from .marker import DEFAULT_MARKER_MM
 from .metrics import METRICS, REGISTRY
 from .pipeline import AREAS, analyse, locate_face
 
-AREA_METRICS = {name: metric for module in AREAS.values() for name, metric in module.REGISTRY.items()}
+AREA_METRICS = {name: REGISTRY[name] for module in AREAS.values() for name in module.METRICS}
 
 EXIT_ERROR = 1
 

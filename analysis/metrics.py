@@ -54,7 +54,11 @@ class Metric:
     ``better`` says which way is an improvement for a treatment (``"lower"``,
     ``"higher"``, or ``None`` when neither is, as for constitutive skin colour);
     ``word`` is the plain name used in sentences ("redness down 12 %");
-    ``summary`` marks the metrics shown in plain-language summaries and charts.
+    ``summary`` marks the metrics shown in plain-language summaries and charts;
+    ``area`` is ``None`` for the skin metrics of this module (faces and marked
+    body areas), else the treatment area whose own measures it belongs to
+    (``"scalp"``: :mod:`analysis.scalp`, ``"cellulite"``: :mod:`analysis.cellulite`);
+    ``clinician`` marks a score recorded by a clinician, not measured from a photo.
     """
 
     name: str
@@ -63,6 +67,8 @@ class Metric:
     better: str | None
     word: str
     summary: bool = False
+    area: str | None = None
+    clinician: bool = False
 
 
 REGISTRY: dict[str, Metric] = {m.name: m for m in (
@@ -76,8 +82,23 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (
     Metric("line_density_pct", "Fine lines", "% of skin", "lower", "fine lines"),
     Metric("spot_count", "Dark spots", "count", "lower", "dark spots"),
     Metric("spot_area_pct", "Dark spot area", "% of skin", "lower", "dark spot area"),
+    Metric("scalp_visible_pct", "Scalp showing", "% of region", "lower", "scalp showing", summary=True,
+           area="scalp"),
+    Metric("part_width_mm", "Part width", "mm", "lower", "part width", summary=True, area="scalp"),
+    Metric("dimple_shadow_pct", "Dimple shadows", "% of region", "lower", "dimple shadows", summary=True,
+           area="cellulite"),
+    Metric("hexsel_total", "Hexsel cellulite severity", "points of 15", "lower", "Hexsel score", summary=True,
+           area="cellulite", clinician=True),
 )}
-METRICS = tuple(REGISTRY)
+
+
+def area_metrics(area: str | None) -> tuple[str, ...]:
+    """The metrics measured from photos of ``area`` (None: the skin metrics of faces and body areas)."""
+    return tuple(n for n, m in REGISTRY.items() if m.area == area and not m.clinician)
+
+
+#: The skin metrics of this module.
+METRICS = area_metrics(None)
 #: Regions with fewer pixels than this give no metrics (None).
 MIN_PIXELS = 30
 #: Texture and lines need the frame to resolve this many pixels per mm of skin

@@ -41,7 +41,7 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("alignment", True, "the photos could not be lined up closely enough"),
     ReasonCode("expression", True, "the facial expression differs from the first session"),
     ReasonCode("lighting", True, "the lighting could not be matched to the first session"),
-    ReasonCode("light_direction", True, "the light falls on the face differently from the first session"),
+    ReasonCode("light_direction", True, "the light falls on the skin differently from the first session"),
     ReasonCode("too_little_skin", True, "too little of the same skin is visible in both photos"),
     ReasonCode("region_hidden", True, "this area is not visible in both photos"),
     ReasonCode("features_misaligned", True, "the photos could not be lined up closely enough"),

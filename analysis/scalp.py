@@ -82,14 +82,10 @@ from skimage.filters import threshold_otsu
 
 from .areas import CLIPPED_LINEAR, Change, change, tiled_bound
 from .colour import srgb_to_linear
-from .metrics import Metric
+from .metrics import area_metrics
 from .reasons import Reason
 
-REGISTRY: dict[str, Metric] = {m.name: m for m in (
-    Metric("scalp_visible_pct", "Scalp showing", "% of region", "lower", "scalp showing", summary=True),
-    Metric("part_width_mm", "Part width", "mm", "lower", "part width", summary=True),
-)}
-METRICS = tuple(REGISTRY)
+METRICS = area_metrics("scalp")
 
 PURE_NEIGHBOURHOOD = 3
 PURE_MAX_RANGE = 1.2

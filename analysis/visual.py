@@ -83,6 +83,20 @@ def aligned_pair(photo, baseline, iod_px: float = 200.0) -> AlignedPair:
     return AlignedPair(_to_uint8(before), _to_uint8(after), skin, redness, d_texture, light.normalisation.applied)
 
 
+def aligned_by_matrix(photo: np.ndarray, baseline: np.ndarray, matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``photo`` resampled onto ``baseline`` by a body area's feature alignment, for a side-by-side or a wipe.
+
+    ``matrix`` is the analysis result's ``alignment.matrix`` (3 x 3, photo to
+    baseline pixels). The pixels are only moved, not lighting matched: the
+    hair-loss and cellulite measures are ratios within each photo. Outside
+    the photo is black. Returns ``(before, after)`` as uint8 RGB.
+    """
+    height, width = baseline.shape[:2]
+    after = cv2.warpPerspective(photo, np.asarray(matrix, dtype=np.float64), (width, height),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return baseline, after
+
+
 def heat_overlay(base: np.ndarray, change: np.ndarray, limit: float) -> np.ndarray:
     """``base`` (uint8 RGB) with ``change`` painted on it: blue where it fell, red where it rose."""
     value = np.clip(np.nan_to_num(change) / limit, -1, 1)

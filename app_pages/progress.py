@@ -9,12 +9,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analysis.metrics import REGISTRY
-from analysis.visual import aligned_pair, heat_overlay
+from analysis.visual import aligned_by_matrix, aligned_pair, heat_overlay
+from app_pages.areas import hexsel_table
 from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
 from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
-from tracker import photos, progress, records
+from tracker import photos, progress, records, templates
+from tracker.models import VIEWS
 from tracker.progress import BEYOND, REGION_LABELS
 
 IMAGE_HEIGHT = 560  # px: the wipe fits a laptop screen
@@ -27,14 +28,19 @@ plain = not viewer().is_staff
 
 
 @st.cache_data(show_spinner="Aligning the photos...", max_entries=16)
-def aligned(photo_sha: str, baseline_sha: str):
+def aligned(photo_sha: str, baseline_sha: str, matrix: tuple | None = None):
+    """A face aligned on its landmarks; a body area (``matrix``: its analysis's alignment) by that alignment,
+    without heat maps."""
+    if matrix is not None:
+        before, after = aligned_by_matrix(photo_pixels(photo_sha), photo_pixels(baseline_sha), matrix)
+        return before, after, None, None
     pair = aligned_pair(photo_pixels(photo_sha), photo_pixels(baseline_sha))
     return pair.before, pair.after, pair.redness_change, pair.texture_change
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def wipe_page(photo_sha: str, baseline_sha: str, labels: tuple[str, str]) -> str:
-    before, after, _, _ = aligned(photo_sha, baseline_sha)
+def wipe_page(photo_sha: str, baseline_sha: str, labels: tuple[str, str], matrix: tuple | None = None) -> str:
+    before, after, _, _ = aligned(photo_sha, baseline_sha, matrix)
     return wipe_html(before, after, labels, IMAGE_HEIGHT)
 
 
@@ -81,11 +87,17 @@ with db.session() as s:
     rows = progress.course_progress(s, course)
     hashes = {p.id: p.sha256 for ses in course.sessions for p in ses.photos}
     unanalysed = photos.analysis_status(s, [r.photo_id for r in rows if r.status == "not analysed"])
+    scores = progress.hexsel_scores(course)
+if scores:  # the clinician's record, with or without photos
+    st.subheader(f"{progress.HEXSEL.label} (clinician's score)")
+    hexsel_table(scores)
+    st.caption("Scored by the clinician from the standard photos: a record of their judgement, not a measurement, "
+               "so it has no noise band.")
 views = list(dict.fromkeys(r.view for r in rows))
 if not views:
     st.info("No photos in this course yet.")
     st.stop()
-view = st.selectbox("View", views, key="progress_view")
+view = st.selectbox("View", views, format_func=templates.view_label, key="progress_view")
 rows = [r for r in rows if r.view == view]
 compared = [r for r in rows if r.status == "compared"]
 baseline = next((r for r in rows if r.status == "baseline"), None)
@@ -99,6 +111,8 @@ if waiting(unanalysed[r.photo_id] for r in rows if r.photo_id in unanalysed):
 if baseline is None or not compared:
     st.info("Progress appears once a later session's photo of this view is analysed.")
     st.stop()
+if baseline.scale_note():
+    st.caption(baseline.scale_note()[0].upper() + baseline.scale_note()[1:] + ".")
 
 numbers = [r.session for r in compared]
 latest_comparable = next((r.session for r in reversed(compared) if r.comparable), numbers[-1])
@@ -109,27 +123,33 @@ for later in (r for r in compared if r.session > chosen and not r.comparable):
     st.info(f"Session {later.session} ({later.held_on}) is not comparable with the first session, so it shows no "
             f"change: {progress.reason_text(later.reasons, plain)}.")
 if row.comparable:
-    for metric in progress.SUMMARY:
+    for metric in row.summary:
         st.markdown("- " + row.change(metric.name).sentence(plain))
 else:
     st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
                f"is shown: {progress.reason_text(row.reasons, plain)}.")
 
-before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id])
+face = view in VIEWS
+matrix = None if face or row.matrix is None else tuple(map(tuple, row.matrix))
+before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id], matrix)
 labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
 side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
 with side:
     a, b = st.columns(2)
-    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0]))  # both fit the screen
+    # both fit the screen: a portrait at SIDE_HEIGHT, a landscape (a scalp, a thigh) the column's width
+    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0])) \
+        if before.shape[0] >= before.shape[1] else "stretch"
     a.image(before, caption=labels[0], width=width)
-    b.image(after, caption=f"{labels[1]} (aligned, lighting matched)", width=width)
+    b.image(after, caption=f"{labels[1]} (aligned{', lighting matched' if face else ''})", width=width)
 with slide:
-    st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels), height=IMAGE_HEIGHT + 8)
+    st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels, matrix), height=IMAGE_HEIGHT + 8)
     st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
                "right.")
 with heat:
     if not row.comparable:
         st.info("Not shown: the two photos are not comparable.")
+    elif redness_map is None:
+        st.info("Maps of where redness and texture changed are made for faces.")
     else:
         maps = ((redness_map, 3.0, "redness_a_star",
                  "Redness change: blue less red, red more red (full colour = 3 a*)"),
@@ -143,7 +163,7 @@ with heat:
                 column.info(f"No map of {shown.metric.word}: {shown.why(plain)}.")
 
 st.subheader("Across the course")
-charted = [progress.series(rows, metric.name) for metric in progress.SUMMARY]
+charted = [progress.series(rows, metric.name) for metric in row.summary]
 notes = [s_.note(plain) for s_ in charted]
 shared_note = notes[0] if len(set(notes)) == 1 else None  # said once below the charts, not under each
 columns = st.columns(2)
@@ -161,20 +181,23 @@ st.caption("Change since the first session, by session date, in each measure's u
            "the 95 % measurement noise at each session: a change inside it may not be real. Blue dot: beyond noise; "
            "grey dot: within noise. A session that is not comparable with the first is not drawn.")
 
-st.subheader(f"By region, session {row.session}")
 regions = row.regions()
+if row.area is not None:
+    st.stop()  # hair loss and cellulite: one marked region, summarised above
+st.subheader(f"By region, session {row.session}")
 if not regions:
     st.info("No regions were measured in this photo.")
 elif not any(row.region_verdict(g)[0] for g in regions):
     why = row.region_change(regions[0], "redness_a_star").why(plain)
     st.info(f"No region is comparable with the first session: {why}.")
 else:
-    table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m).cell() for m in REGISTRY]
-                          for g in regions}, index=[f"{m.label} ({m.unit})" for m in REGISTRY.values()])
+    shown = [progress.REGISTRY[m] for m in row.metrics]
+    table = pd.DataFrame({REGION_LABELS.get(g, g): [row.region_change(g, m.name).cell() for m in shown]
+                          for g in regions}, index=[f"{m.label} ({m.unit})" for m in shown])
     st.dataframe(table, width="stretch", height=38 + 35 * len(table))
     notes = {}
     for g in regions:
-        for m in REGISTRY:
+        for m in row.metrics:
             shown = row.region_change(g, m)
             if not shown.shown:
                 notes.setdefault(shown.why(plain), []).append(REGION_LABELS.get(g, g))

@@ -8,12 +8,14 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
+from analysis.visual import aligned_by_matrix
+from app_pages.areas import checklist, hexsel_form, marker_form
 from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
 from app_pages.queue import queued_mode, refresh_button, status_text, waiting
 from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
-from tracker import photos, records
+from tracker import photos, records, templates
 from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
-from tracker.models import AREAS, REMOVAL_REASONS, TECHNIQUES, VIEWS
+from tracker.models import AREAS, HEXSEL_ITEMS, REMOVAL_REASONS, TECHNIQUES, VIEWS
 
 CANVAS_WIDTH = 640
 
@@ -38,6 +40,9 @@ with db.session() as s:
     sessions = {x.id: f"Session {x.number}, {x.held_on} ({len(x.photos)} photos)" for x in course.sessions}
     due = records.next_due(course)
     planned, done = course.planned_sessions, len(course.sessions)
+    course_templates = templates.course_templates(course)
+    measured_area = templates.course_area(course)
+    template_views = [v.name for t in course_templates for v in t.views if v.name not in VIEWS]
 st.caption(f"{done} of {planned} planned sessions recorded"
            + (f"; next session due {due:%Y-%m-%d}" + (" (overdue)" if due < date.today() else "") if due else ""))
 
@@ -112,13 +117,20 @@ with db.session() as s:
 if consent_problem:
     st.error(f"{consent_problem}. Record photography consent on the Client record page before taking photos.")
 else:
-    view_choice = st.selectbox("View", ["guess from head pose", *VIEWS, "body area"], key="view_choice")
+    with db.session() as s:
+        captured = {p.view for p in records.get_session(s, who, session_id).photos}
+        checklist(records.get_course(s, who, course_id), captured)
+    view_choice = st.selectbox("View", [*template_views, "guess from head pose", *VIEWS, "body area"],
+                               format_func=templates.view_label, key="view_choice")
     body_area = st.text_input("Body area name, e.g. neck, left hand, scalp", key="body_area").strip() \
         if view_choice == "body area" else ""
     if view_choice == "body area":
         view = body_area or None
     else:
         view = None if view_choice == "guess from head pose" else view_choice
+    if view in templates.VIEWS:
+        template, spec = templates.VIEWS[view]
+        st.caption(f"{spec.label}: {spec.needs}; {template.needs}.")
     generation = st.session_state.setdefault("upload_generation", 0)
     uploads = st.file_uploader("Photos (JPEG, PNG, TIFF, WebP, HEIC)", accept_multiple_files=True,
                                key=f"uploads_{generation}",
@@ -136,7 +148,7 @@ else:
                                           photos.Incoming(name, data, chosen_view, marked))
 
     region = None
-    if view_choice == "body area" and files:
+    if view is not None and view not in VIEWS and files:
         with st.spinner("Preparing the photo..."):
             first = preview(session_id, baselines, files[0][0], files[0][1], view, None)
         if first.rgb is not None:
@@ -270,3 +282,32 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
                 records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
                                       held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
             correct(amend, f"Session {number} corrected.")
+
+if measured_area:
+    marker_form(db, who, course_id, course.marker_mm, correct)
+
+if measured_area == "cellulite":
+    with db.session() as s:
+        current = records.get_session(s, who, session_id)
+        score = None if current.hexsel is None else {k: getattr(current.hexsel, k) for k in HEXSEL_ITEMS}
+        shots = []
+        for p in current.photos:
+            found = photos.latest_analysis(p)
+            baseline = photos.baseline_of(s, p)
+            if found and found.result and "alignment" in found.result and baseline is not None:
+                shots.append((templates.view_label(p.view), p.sha256, baseline.sha256,
+                              found.result["alignment"]["matrix"]))
+    st.subheader(f"Cellulite score, session {number}")
+    pair, form = st.columns([3, 2])
+    with pair:
+        if shots:
+            label, sha, base_sha, matrix = shots[0]
+            before, after = aligned_by_matrix(photo_pixels(sha), photo_pixels(base_sha), matrix)
+            a, b = st.columns(2)
+            a.image(before, caption=f"{label}: first session", width="stretch")
+            b.image(after, caption=f"{label}: session {number}, aligned to the first", width="stretch")
+        else:
+            st.info("The aligned before/after appears here once this session has an analysed photo compared with "
+                    "the first session.")
+    with form:
+        hexsel_form(db, who, session_id, number, score)

@@ -36,6 +36,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 DATES = ["2026-01-12", "2026-02-09", "2026-03-09", "2026-04-13"]
 HAIR = [(38.0, 3.0), (35.0, 2.7), (32.0, 2.4), (30.0, 2.2)]  # (visible %, part width mm): the hair recovers
 SKIN = [(40, 1.6), (34, 1.4), (28, 1.2), (22, 1.0)]          # (dimples, depth mm)
+#: Simulated Hexsel scores (number, depth, morphology, laxity, Nurnberger-Muller) following the rendered dimples.
+HEXSEL = [(3, 3, 2, 1, 2), (3, 2, 2, 1, 2), (3, 2, 1, 1, 2), (3, 1, 1, 1, 1)]
+HEXSEL_ITEMS = ("depressions_number", "depressions_depth", "morphology", "laxity", "nurnberger_muller")
 
 
 def _capture(rng, number):
@@ -56,7 +59,7 @@ def _save(path, rgb, date):
     path.write_bytes(buf.getvalue())
 
 
-def course(folder, treatment, area, view, renders, rng):
+def course(folder, treatment, area, view, renders, rng, hexsel=None):
     folder.mkdir(exist_ok=True)
     sessions = []
     region = None
@@ -67,9 +70,14 @@ def course(folder, treatment, area, view, renders, rng):
         _save(folder / name, capture.apply(scene.rgb), date)
         sessions.append({"session": number, "date": date, "photos": [
             {"view": view, "photo": name, "capture": vars(capture), "truth": scene.truth}]})
+        if hexsel:
+            sessions[-1]["hexsel"] = dict(zip(HEXSEL_ITEMS, hexsel[number - 1]))
     manifest = {"simulated": True, "treatment": treatment, "area": area, "marker_mm": 10.0,
                 "region": np.round(region, 1).tolist(), "source": "rendered by analysis.simulate; not a photograph",
                 "sessions": sessions}
+    if hexsel:
+        manifest["hexsel_source"] = ("simulated clinician scores, chosen to follow the rendered dimples; "
+                                     "not a clinician's")
     (folder / "course.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -79,7 +87,8 @@ def main() -> None:
            [render_scalp(v, hair="dark_brown", part_width_mm=p, seed=11, size=(480, 640), supersample=2)
             for v, p in HAIR], rng)
     course(HERE / "cellulite", "mesotherapy, cellulite (simulated)", "cellulite", "posterior_thighs",
-           [render_cellulite(dimples=d, depth_mm=z, seed=12, size=(480, 640), px_per_mm=3.0) for d, z in SKIN], rng)
+           [render_cellulite(dimples=d, depth_mm=z, seed=12, size=(480, 640), px_per_mm=3.0) for d, z in SKIN], rng,
+           HEXSEL)
 
 
 if __name__ == "__main__":

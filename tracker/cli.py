@@ -32,7 +32,7 @@ from . import backup as backups
 from . import access, cards, clientdata, clinics, gallery, photos, progress, records, worker
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import NeedsConfirmation, RecordError
-from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, REMOVAL_REASONS, ROLES, TECHNIQUES
+from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, HEXSEL_ITEMS, REMOVAL_REASONS, ROLES, TECHNIQUES
 from .photostore import atomic_write
 
 EXIT_ERROR = 2
@@ -79,6 +79,14 @@ def parse_product(text: str) -> dict:
 
 def _areas(text: str) -> list[str]:
     return [a.strip() for a in text.split(",") if a.strip()]
+
+
+def _hexsel(text: str) -> dict:
+    """``"3,2,2,1,2"``: the five Hexsel items in the order of HEXSEL_ITEMS (range checked by the records)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != len(HEXSEL_ITEMS) or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: write the five scores as whole numbers, e.g. 3,2,2,1,2")
+    return dict(zip(HEXSEL_ITEMS, map(int, parts)))
 
 
 def progress_bar(done: int, total: int, label: str) -> None:
@@ -204,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("course", type=int)
     co.add_argument("status", choices=COURSE_STATUSES)
     co.add_argument("--reason", required=True)
+    co = course.add_parser("marker", help="the side of the printed scale marker in hair-loss and cellulite photos")
+    co.add_argument("course", type=int)
+    co.add_argument("mm", type=float, nargs="?", help="side in mm; leave out when no marker is used")
+    co.add_argument("--reason", required=True)
     co = course.add_parser("due", help="courses whose next session is due or overdue")
     co.add_argument("--within", type=int, default=7, help="also list those due within this many days")
 
@@ -222,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--aftercare", default="")
     se.add_argument("--confirm", action="store_true",
                     help="record it even beyond the planned count, out of date order or in the future")
+    se = session.add_parser("hexsel", help="record or correct the session's Hexsel cellulite severity score")
+    se.add_argument("session", type=int)
+    se.add_argument("scores", type=_hexsel,
+                    help="the five items 0-3, comma-separated: " + ", ".join(HEXSEL_ITEMS))
+    se.add_argument("--reason", help="to correct a score already recorded")
     se = session.add_parser("edit", help="correct a session (the previous values are kept)")
     se.add_argument("session", type=int)
     se.add_argument("--reason", required=True)
@@ -438,10 +455,19 @@ def _dispatch(args, db, s, actor) -> str:
         course = records.get_course(s, owner, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
         rows = progress.course_progress(s, course)
-        return json.dumps([r.to_dict() for r in rows], indent=2) if args.json else _progress_table(course, rows)
+        scores = progress.hexsel_scores(course)
+        if args.json:
+            by_session = {x.session: x.to_dict() for x in scores}
+            return json.dumps([r.to_dict() | ({"hexsel": by_session[r.session]} if r.session in by_session else {})
+                               for r in rows], indent=2)
+        return _progress_table(course, rows, scores)
     if command == "course" and action == "status":
         records.set_course_status(s, actor, args.course, args.status, args.reason)
         return f"course {args.course} is now {args.status}"
+    if command == "course" and action == "marker":
+        stale = photos.set_marker_size(s, actor, args.course, args.mm, args.reason)
+        return (f"course {args.course}: scale marker {'not used' if args.mm is None else f'{args.mm:g} mm'}; "
+                f"{stale} analyses to re-run (python -m tracker analyse)")
     if command == "course" and action == "due":
         rows = records.due_courses(s, owner, within_days=args.within)
         return "\n".join(f"{d.due_on}  {'overdue ' + str(d.days_overdue) + ' days' if d.days_overdue > 0 else 'due'}"
@@ -456,6 +482,12 @@ def _dispatch(args, db, s, actor) -> str:
         except NeedsConfirmation as exc:
             raise RecordError(f"{exc.message} with --confirm") from None
         return f"session {ses.id} recorded (number {ses.number} of course {args.course})"
+    if command == "session" and action == "hexsel":
+        if args.reason is None:
+            score = records.record_hexsel(s, actor, args.session, **args.scores)
+            return f"Hexsel score {score.total}/15 recorded for session {args.session}"
+        fields = records.amend_hexsel(s, actor, args.session, args.reason, **args.scores)
+        return f"Hexsel score of session {args.session} corrected: {', '.join(fields)}"
     if command == "session" and action == "edit":
         changes = {k: v for k, v in (("held_on", args.date), ("practitioner", args.practitioner),
                                      ("technique", args.technique), ("notes", args.notes)) if v is not None}
@@ -571,19 +603,38 @@ def _show_client(s, client) -> str:
     return "\n".join(lines)
 
 
-def _progress_table(course, rows) -> str:
-    """Each photo's change since baseline, +- noise; a pair that is not comparable shows why, not a number."""
-    width = 27
-    head = f"course {course.id}: {printable(course.treatment)} ({printable(', '.join(course.areas))})"
-    cols = "".join(f"{f'{m.label} ({m.unit})':>{width}}" for m in progress.SUMMARY)
-    lines = [head, f"{'session':>7} {'date':>10} {'view':>9}  {'status':<15}{cols}"]
+def _progress_table(course, rows, scores=()) -> str:
+    """Each photo's change since baseline, +- noise; a pair that is not comparable shows why, not a number.
+
+    One table per kind of view (a face, a scalp's midline part...), with that view's measures as columns;
+    then the clinician's Hexsel scores, as scored.
+    """
+    lines = [f"course {course.id}: {printable(course.treatment)} ({printable(', '.join(course.areas))})"]
     notes = []
+    for metrics in dict.fromkeys(r.summary for r in rows):
+        lines += _view_table([r for r in rows if r.summary == metrics], metrics, notes)
+    lines.append("baseline rows give values; later rows the change since baseline +- 95% noise; * beyond noise")
+    scales = dict.fromkeys(f"  {printable(r.view)}: {r.scale_note()}" for r in rows if r.scale_note())
+    if scales:
+        lines += ["scale:", *scales]
+    if scores:
+        lines.append(f"{progress.HEXSEL.label} (clinician's score, {progress.HEXSEL.unit}; items: " + ", ".join(
+            item.label.lower() for item in HEXSEL_ITEMS.values()) + ")")
+        lines += [f"{x.session:>7} {x.held_on.isoformat():>10}  {x.total:>2} ({x.severity}): "
+                  + " ".join(str(v) for v in x.items.values()) for x in scores]
+    return "\n".join(lines + notes)
+
+
+def _view_table(rows, metrics, notes: list) -> list[str]:
+    width = 27
+    cols = "".join(f"{f'{m.label} ({m.unit})':>{width}}" for m in metrics)
+    lines = [f"{'session':>7} {'date':>10} {'view':>9}  {'status':<15}{cols}"]
     for r in rows:
         if r.status == "baseline":
             cells = "".join(f"{'-' if r.values.get(m.name) is None else f'{r.values[m.name]:.2f}':>{width}}"
-                            for m in progress.SUMMARY)
+                            for m in metrics)
         else:
-            shown = [r.change(m.name) for m in progress.SUMMARY]
+            shown = [r.change(m.name) for m in metrics]
             cells = "".join(f"{c.cell():>{width}}" for c in shown)
             if not r.comparable:
                 notes.append(f"  session {r.session} {printable(r.view)}: "
@@ -593,8 +644,7 @@ def _progress_table(course, rows) -> str:
                       for c in shown if r.comparable and not c.shown]
         status = r.status if r.status != "compared" or r.comparable else "not comparable"
         lines.append(f"{r.session:>7} {r.held_on.isoformat():>10} {printable(r.view):>9}  {status:<15}{cells}")
-    lines.append("baseline rows give values; later rows the change since baseline +- 95% noise; * beyond noise")
-    return "\n".join(lines + notes)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

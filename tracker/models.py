@@ -26,6 +26,7 @@ still in the record. A course's baseline of a view is the photo chosen in
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text,
                         UniqueConstraint)
@@ -206,6 +207,9 @@ class Course(Base):
     started_on: Mapped[date] = mapped_column(Date)
     override_reason: Mapped[str | None] = mapped_column(Text)  # why it started despite contraindications
     override_by: Mapped[str | None] = mapped_column(String(200))
+    #: Side in mm of the printed scale marker the practitioner uses in hair-loss and cellulite photos; None:
+    #: none recorded, and those measures are at a nominal scale (see tracker.photos).
+    marker_mm: Mapped[float | None] = mapped_column(Float)
     client: Mapped[Client] = relationship(back_populates="courses")
     sessions: Mapped[list[Session]] = relationship(back_populates="course", cascade="all, delete-orphan",
                                                    order_by="Session.number")
@@ -228,12 +232,58 @@ class Session(Base):
     aftercare: Mapped[str] = mapped_column(Text, default="")
     course: Mapped[Course] = relationship(back_populates="sessions")
     products: Mapped[list[ProductUse]] = relationship(back_populates="session", cascade="all, delete-orphan")
+    hexsel: Mapped[HexselScore | None] = relationship(back_populates="session", cascade="all, delete-orphan")
     all_photos: Mapped[list[Photo]] = relationship(back_populates="session", cascade="all, delete-orphan",
                                                    order_by="Photo.id")
     #: The photos in the record: removed ones are left out (they stay in ``all_photos`` until erasure).
     photos: Mapped[list[Photo]] = relationship(
         primaryjoin="and_(Session.id == Photo.session_id, Photo.removed_at.is_(None))", order_by="Photo.id",
         viewonly=True)
+
+
+class HexselItem(NamedTuple):
+    label: str
+    short: str  # a table's column
+    scores: tuple[str, ...]  # what a score of 0, 1, 2, 3 means
+
+
+#: The Hexsel Cellulite Severity Scale (Hexsel, Dal'Forno, Hexsel, JEADV 23(5):523-528, 2009): five items
+#: scored 0-3 by a clinician from standard photos of the thighs and buttocks; the total is 0-15
+#: (1-5 mild, 6-10 moderate, 11-15 severe).
+HEXSEL_ITEMS = {
+    "depressions_number": HexselItem("Number of evident depressions", "Depressions", (
+        "none", "a small amount: 1 to 4", "a moderate amount: 5 to 9", "a large amount: 10 or more")),
+    "depressions_depth": HexselItem("Depth of depressions", "Depth", (
+        "no depressions", "superficial", "medium depth", "deep")),
+    "morphology": HexselItem("Morphological appearance (raised lesions)", "Raised lesions", (
+        "no raised areas", "orange-peel appearance", "cottage-cheese appearance", "mattress appearance")),
+    "laxity": HexselItem("Laxity, flaccidity or sagging skin", "Laxity", (
+        "absent", "slightly draped", "moderately draped", "severely draped")),
+    "nurnberger_muller": HexselItem("Nürnberger-Müller grade", "Nürnberger-Müller", (
+        "no alteration of the surface", "only on pinching or muscle contraction", "when standing, not lying",
+        "both standing and lying")),
+}
+
+
+class HexselScore(Base):
+    """A session's Hexsel Cellulite Severity Scale (:data:`HEXSEL_ITEMS`), scored by a clinician."""
+
+    __tablename__ = "hexsel_scores"
+    __table_args__ = (UniqueConstraint("session_id"), NEVER_REUSE_IDS)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    depressions_number: Mapped[int] = mapped_column(Integer)
+    depressions_depth: Mapped[int] = mapped_column(Integer)
+    morphology: Mapped[int] = mapped_column(Integer)
+    laxity: Mapped[int] = mapped_column(Integer)
+    nurnberger_muller: Mapped[int] = mapped_column(Integer)
+    scored_by: Mapped[str] = mapped_column(String(200))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    session: Mapped[Session] = relationship(back_populates="hexsel")
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, item) for item in HEXSEL_ITEMS)
 
 
 class ProductUse(Base):

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session as DbSession
 
 import analysis
 from analysis import AnalysisError, ImageTooLarge, UnsupportedImage, decode, locate_face
+from analysis.marker import DEFAULT_MARKER_MM
 from analysis.polygon import validate_polygon
 from analysis.visual import Check, capture_checks, ghost
 
@@ -62,7 +63,8 @@ from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysi
                      ViewBaseline, utcnow)
 from .photostore import PhotoStore, sha256_of
 from .access import actor_name, may_see, visible_clients
-from .records import Actor, amend, audit, get_client, get_session, has_consent
+from .records import Actor, amend, audit, get_client, get_course, get_session, has_consent
+from .templates import view_spec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".bmp"}
 #: A body area's name: letters, digits, spaces, ``-``, ``_`` and ``'``; never a path, never markup.
@@ -70,6 +72,8 @@ BODY_AREA = re.compile(r"\w[\w '-]{0,59}")
 MAX_NAME = 300
 #: A claim older than this belongs to a run that died; another run may take the photo over.
 CLAIM_TIMEOUT = timedelta(minutes=30)
+#: A printed scale marker's plausible side, in mm.
+MIN_MARKER_MM, MAX_MARKER_MM = 3.0, 100.0
 
 
 def check_view(view: str) -> str:
@@ -503,6 +507,18 @@ def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
     return record
 
 
+def marker_size(course: Course) -> float:
+    """The side in mm of the course's printed scale marker: as recorded, else the engine's default."""
+    return course.marker_mm or DEFAULT_MARKER_MM
+
+
+def marker_size_text(marker_mm: float | None) -> str:
+    """How big the course's printed marker is taken to be, for people."""
+    if marker_mm:
+        return f"{marker_mm:g} mm (recorded)"
+    return f"{DEFAULT_MARKER_MM:g} mm, the default (record the size of yours if it differs)"
+
+
 def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dict:
     face = photo.view in VIEWS
     reference = baselines.load(baseline, face, keep=True) if baseline else None
@@ -511,7 +527,27 @@ def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dic
     marked = (baseline or photo).region
     if not marked:
         raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
-    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked)
+    course = photo.session.course
+    area, _ = view_spec(course, photo.view)
+    extra = {} if area is None else {"area": area, "marker_mm": marker_size(course)}
+    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked, **extra)
+
+
+def set_marker_size(s: DbSession, actor: Actor, course_id: int, marker_mm: float | None, reason: str) -> int:
+    """Record the side of the course's printed scale marker (None: not known); returns analyses made stale.
+
+    The scale of every hair-loss and cellulite measure depends on it, so the course's analyses are re-run.
+    """
+    if marker_mm is not None and not (MIN_MARKER_MM <= marker_mm <= MAX_MARKER_MM):
+        raise RecordError(f"a printed marker's side is {MIN_MARKER_MM:g} to {MAX_MARKER_MM:g} mm")
+    course = get_course(s, actor, course_id)
+    amend(s, actor, course, "course", course.client_id, {"marker_mm": marker_mm}, reason)
+    found = list(s.scalars(select(PhotoAnalysis).join(Photo, PhotoAnalysis.photo_id == Photo.id).join(Session)
+                           .where(Session.course_id == course_id, PhotoAnalysis.stale.is_(False))))
+    for record in found:
+        record.stale = True
+    s.flush()
+    return len(found)
 
 
 def analyse_photo(s: DbSession, store: PhotoStore, actor: Actor, photo: Photo,

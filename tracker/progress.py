@@ -10,6 +10,13 @@ staff and in a plain sentence (:data:`analysis.reasons.CODES`) for a client.
 Per region, the region's own verdict (``region_verdict``) decides: a forehead
 can stay comparable when only the mouth moved. Results without per-region
 verdicts follow the pair's verdict.
+
+Hair-loss and cellulite photos show their area's own measures
+(:func:`tracker.templates.view_spec`: the part's width only on the midline-part
+view); a measure the engine refused (hair too like the scalp, the light's
+direction changed) shows its reason, never a number. The clinician's Hexsel
+score is a record, not a measurement: it is shown as scored, session by
+session (:func:`hexsel_scores`), without a noise verdict.
 """
 
 from __future__ import annotations
@@ -21,23 +28,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
-from analysis.metrics import MEAN_IPD_MM, MIN_SPOT_PX_PER_MM, MIN_TEXTURE_PX_PER_MM, REGISTRY, Metric
+from analysis.metrics import (MEAN_IPD_MM, MIN_SPOT_PX_PER_MM, MIN_TEXTURE_PX_PER_MM, REGISTRY, Metric,
+                              area_metrics)
 from analysis.pipeline import SCALE_MARGIN
 from analysis.reasons import CODES, plain_reason
 from analysis.regions import REGIONS
 
-from .models import Course, Photo, Session
+from .models import HEXSEL_ITEMS, Course, Photo, Session
 from .photos import latest_analysis
+from .templates import view_spec
 
 BEYOND, WITHIN, NOT_COMPARABLE, NOT_MEASURED = "beyond noise", "within noise", "not comparable", "not measured"
-#: Metrics shown in summaries and charts, in the registry's order.
-SUMMARY = tuple(m for m in REGISTRY.values() if m.summary)
+#: Face and skin metrics shown in summaries and charts, in the registry's order.
+SUMMARY = tuple(m for m in REGISTRY.values() if m.summary and m.area is None)
+SKIN_METRICS = area_metrics(None)
 REGION_LABELS = {"forehead": "Forehead", "left_cheek": "Left cheek", "right_cheek": "Right cheek", "chin": "Chin",
                  "periorbital": "Around the eyes"}
 #: Pixels per mm of skin each metric needs (others need none): below it the engine leaves it unmeasured.
 _RESOLUTION_NEEDED = {"texture_roughness": MIN_TEXTURE_PX_PER_MM, "line_density_pct": MIN_TEXTURE_PX_PER_MM,
                       "spot_count": MIN_SPOT_PX_PER_MM, "spot_area_pct": MIN_SPOT_PX_PER_MM}
 _MINUS = "\u2212"
+#: The clinician's Hexsel total, as the registry names it.
+HEXSEL = REGISTRY["hexsel_total"]
+#: Reasons an area measure's change is withheld that are about the pair, not either photo.
+PAIR_REFUSALS = {"light_direction"}
 
 
 def reason(code: str, message: str) -> dict:
@@ -137,7 +151,32 @@ class ProgressRow:
     comparable: bool | None = None
     reasons: tuple = ()  # why the pair is not comparable ({"code", "message"}), or why there is no analysis
     values: dict = field(default_factory=dict)  # the baseline's own measurements (baseline rows only)
+    metrics: tuple = SKIN_METRICS  # what this photo's view measures (tracker.templates.view_spec)
     _result: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def summary(self) -> tuple[Metric, ...]:
+        """The metrics of this photo shown in summaries and charts."""
+        return tuple(REGISTRY[m] for m in self.metrics if REGISTRY[m].summary)
+
+    @property
+    def area(self) -> str | None:
+        return REGISTRY[self.metrics[0]].area if self.metrics else None
+
+    @property
+    def matrix(self) -> list | None:
+        """The alignment of the photo onto its baseline (3 x 3 for body areas), when it was compared."""
+        return self._result.get("alignment", {}).get("matrix")
+
+    def scale_note(self) -> str | None:
+        """For a hair-loss or cellulite photo: how its millimetres are known (a printed marker, or nominal)."""
+        scale = self._result.get("scale", {})
+        if self.area is None or not scale:
+            return None
+        if scale.get("nominal"):
+            return ("the scale is nominal: no printed marker was found in the baseline photo, so millimetres are "
+                    "assumed, not measured (changes between sessions are still like for like)")
+        return f"the scale comes from the printed {scale.get('marker_mm', 0):g} mm marker in the photos"
 
     def change(self, metric: str) -> ShownChange:
         """The overall change of ``metric`` since baseline, as it may be shown."""
@@ -145,6 +184,14 @@ class ProgressRow:
         if not self.comparable:
             return ShownChange(m, NOT_COMPARABLE, reasons=self._why_not())
         r = self._result
+        if r.get("area") != m.area:  # analysed before its course measured this area's own measures
+            return ShownChange(m, NOT_MEASURED, reasons=(reason(
+                "noise_unknown", f"this photo was analysed without the {m.area or 'skin'} measures: analyse it "
+                                 "again"),))
+        refused = r.get("change_refused", {}).get(metric)
+        if refused is not None:  # the light's direction changed (the pair); hair too like the scalp, no part...
+            verdict = NOT_COMPARABLE if refused.get("code") in PAIR_REFUSALS else NOT_MEASURED
+            return ShownChange(m, verdict, reasons=(as_reason(refused),))
         return _shown(m, r["change"].get(metric), r["noise"].get(metric), r["beyond_noise"].get(metric),
                       r.get("reference_metrics", {}).get(metric), self._missing(metric, "the photos"))
 
@@ -208,11 +255,18 @@ class ProgressRow:
         if self.reasons:
             out["reasons"] = [plain_reason(r) for r in self.reasons] if plain else list(self.reasons)
         if self.status == "baseline":
-            out["values"] = self.values
+            out["values"] = {m: self.values.get(m) for m in self.metrics}
+            refused = self._result.get("refused", {})
+            if any(m in refused for m in self.metrics):
+                out["refused"] = {m: plain_reason(refused[m]) if plain else refused[m]
+                                  for m in self.metrics if m in refused}
         if self.status == "compared":
-            out["change"] = {m: self.change(m).to_dict(plain) for m in REGISTRY}
-            out["regions"] = {g: {m: self.region_change(g, m).to_dict(plain) for m in REGISTRY}
+            out["change"] = {m: self.change(m).to_dict(plain) for m in self.metrics}
+            out["regions"] = {g: {m: self.region_change(g, m).to_dict(plain) for m in self.metrics}
                               for g in self.regions()}
+        note = self.scale_note()
+        if note:
+            out["scale"] = {"nominal": bool(self._result["scale"].get("nominal")), "note": note}
         return out
 
 
@@ -238,7 +292,8 @@ def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
     for session in sessions:
         for photo in session.photos:
             found = latest_analysis(photo)
-            common = dict(session=session.number, held_on=session.held_on, view=photo.view, photo_id=photo.id)
+            common = dict(session=session.number, held_on=session.held_on, view=photo.view, photo_id=photo.id,
+                          metrics=view_spec(course, photo.view)[1])
             if found is None:
                 rows.append(ProgressRow(status="not analysed", comparable=False, reasons=(
                     reason("not_analysed", "the photo is not analysed yet"),), **common))
@@ -293,3 +348,30 @@ def series(rows: list[ProgressRow], metric: str) -> Series:
         else:
             left_out.append((r.session, r.held_on, shown))
     return Series(REGISTRY[metric], start, tuple(points), tuple(left_out))
+
+
+@dataclass(frozen=True)
+class ClinicianScore:
+    """A session's Hexsel Cellulite Severity Scale as the clinician scored it (:data:`HEXSEL_ITEMS`)."""
+
+    session: int
+    held_on: date
+    items: dict  # item -> 0..3
+    total: int
+    scored_by: str
+
+    @property
+    def severity(self) -> str:
+        """Hexsel 2009's grading of the total: 1-5 mild, 6-10 moderate, 11-15 severe."""
+        return "none" if self.total == 0 else "mild" if self.total <= 5 else "moderate" if self.total <= 10 \
+            else "severe"
+
+    def to_dict(self) -> dict:
+        return {"session": self.session, "held_on": self.held_on.isoformat(), "items": self.items,
+                "total": self.total, "severity": self.severity}
+
+
+def hexsel_scores(course: Course) -> list[ClinicianScore]:
+    """The course's Hexsel scores, in session order (sessions without one are left out)."""
+    return [ClinicianScore(x.number, x.held_on, {k: getattr(x.hexsel, k) for k in HEXSEL_ITEMS}, x.hexsel.total,
+                           x.hexsel.scored_by) for x in course.sessions if x.hexsel is not None]

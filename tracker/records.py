@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session as DbSession
 from .access import Viewer, actor_name, hash_secret, may_see, new_access_code, visible_clients
 from .clinics import clinic_for_new_client
 from .errors import DuplicateRecord, NeedsConfirmation, NotAllowed, NotFound, RecordError
-from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TECHNIQUES, AuditEvent, Client, Consent,
-                     Course, ProductUse, RecordVersion, Screening, Session, utcnow)
+from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, HEXSEL_ITEMS, TECHNIQUES, AuditEvent, Client,
+                     Consent, Course, HexselScore, ProductUse, RecordVersion, Screening, Session, utcnow)
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 #: A second identical session for the same course and date within this time is a double submission.
@@ -533,3 +533,43 @@ def parse_product_line(line: str) -> dict:
 def get_session(s: DbSession, viewer: Actor, session_id: int) -> Session:
     """A session of a client ``viewer`` may see (else NotFound)."""
     return _get(s, Session, session_id, viewer)
+
+
+# --- clinician scores -------------------------------------------------------------
+
+def _hexsel_items(scores: dict, complete: bool) -> dict:
+    """The Hexsel items of ``scores`` checked: known names, each a whole number 0 to 3, all five if ``complete``."""
+    unknown = set(scores) - set(HEXSEL_ITEMS)
+    if unknown:
+        raise RecordError(f"unknown Hexsel item {', '.join(sorted(unknown))}; known: {', '.join(HEXSEL_ITEMS)}")
+    missing = [HEXSEL_ITEMS[k].label.lower() for k in HEXSEL_ITEMS if k not in scores or scores[k] is None]
+    if complete and missing:
+        raise RecordError(f"score every item of the Hexsel scale: {', '.join(missing)} missing")
+    for key, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value not in range(4):
+            raise RecordError(f"{HEXSEL_ITEMS[key].label}: {value!r} is not a score; each item is a whole number "
+                              "0 to 3")
+    return scores
+
+
+def record_hexsel(s: DbSession, actor: Actor, session_id: int, **scores) -> HexselScore:
+    """Record a session's Hexsel Cellulite Severity Scale, its five items (:data:`HEXSEL_ITEMS`) each 0 to 3.
+
+    A session has one score; correct it with :func:`amend_hexsel`.
+    """
+    session = _get(s, Session, session_id, actor)
+    if session.hexsel is not None:
+        raise DuplicateRecord(f"session {session.number} already has a Hexsel score: correct it instead")
+    score = HexselScore(session=session, scored_by=actor_name(actor), **_hexsel_items(scores, complete=True))
+    s.add(score)
+    s.flush()
+    audit(s, actor, "create", "hexsel", score.id, session.course.client_id, session_id=session.id)
+    return score
+
+
+def amend_hexsel(s: DbSession, actor: Actor, session_id: int, reason: str, **scores) -> list[str]:
+    """Correct a session's Hexsel score (any of its items); the previous values are kept. Returns the items changed."""
+    session = _get(s, Session, session_id, actor)
+    if session.hexsel is None:
+        raise NotFound(f"session {session.number} has no Hexsel score to correct")
+    return amend(s, actor, session.hexsel, "hexsel", session.course.client_id, _hexsel_items(scores, False), reason)

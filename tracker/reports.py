@@ -26,9 +26,10 @@ from fpdf import FPDF
 from sqlalchemy.orm import Session as DbSession
 
 from .gallery import GalleryPair, month_after, pair_jpegs
-from .models import AREAS, TREATMENTS, VIEWS, Course
+from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
+from .templates import VIEWS, view_label
 from .photostore import PhotoStore
-from .progress import BEYOND, SUMMARY, Series, course_progress, series
+from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .records import Actor, audit, get_course
 
 
@@ -112,12 +113,26 @@ def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
         pdf.multi_cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
 
 
+def _scores(pdf: FPDF, scores: list[ClinicianScore], deidentified: bool) -> None:
+    """The clinician's Hexsel scores by session, as scored (a record, not a measurement: no noise verdict)."""
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(0, 7, _latin1(f"{HEXSEL.label} (clinician's score, {HEXSEL.unit})"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=8)
+    start = scores[0].held_on
+    for x in scores:
+        when = f"month {month_after(x.held_on, start)}" if deidentified else str(x.held_on)
+        items = ", ".join(f"{item.label.lower()} {x.items[k]}" for k, item in HEXSEL_ITEMS.items())
+        pdf.multi_cell(0, 4.5, _latin1(f"Session {x.session}, {when}: {x.total}/15 ({x.severity}) - {items}"),
+                       new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+
 def _heading(pair: GalleryPair, course: Course, deidentified: bool) -> str:
     if not deidentified:
         return (f"{course.client.name} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
                 f"report of {date.today().isoformat()}")
     treatment = course.treatment if course.treatment in TREATMENTS else "other treatment"
-    view = pair.view if pair.view in VIEWS else "body area"
+    view = view_label(pair.view) if pair.view in VIEWS else "body area"
     return f"{treatment.capitalize()}, {_areas(course.areas, True)}, view {view}"
 
 
@@ -144,14 +159,21 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
         _image(pdf, image, 180)
         pdf.ln(8)
         top = pdf.get_y()
-        for i, metric in enumerate(SUMMARY):
+        shown = rows[0].summary if rows else SUMMARY
+        for i, metric in enumerate(shown):
             _chart(pdf, series(rows, metric.name), 15 + (i % 2) * 92, top + (i // 2) * 46, 85, 28, deidentified)
-        pdf.set_y(top + 2 * 46 + 2)
+        pdf.set_y(top + (len(shown) + 1) // 2 * 46 + 2)
         pdf.set_font("Helvetica", "I", 7)
         pdf.multi_cell(0, 4, "Change since the baseline session, by session date, in each measure's unit. The "
                              "grey zone around zero is the 95 % measurement noise: a change inside it may not be "
                              "real; * marks a change beyond it. A session not comparable with the baseline is not "
                              "drawn.", new_x="LMARGIN", new_y="NEXT")
+        scale = next((r.scale_note() for r in rows if r.scale_note()), None)
+        if scale:
+            pdf.multi_cell(0, 4, _latin1(scale[0].upper() + scale[1:] + "."), new_x="LMARGIN", new_y="NEXT")
+        scores = hexsel_scores(course)
+        if scores:
+            _scores(pdf, scores, deidentified)
         _treatment_log(pdf, course, deidentified)
         audit(s, actor, "export", "report", course.id, course.client_id, view=pair.view)
     return bytes(pdf.output())
