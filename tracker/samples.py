@@ -43,9 +43,7 @@ def load_sample_course(db: Database, actor: Actor, progress: Callable[[int, int,
 
     The clients join ``clinic_id``, else the first clinic ``actor`` sees.
     """
-    if clinic_id is None:
-        with db.session() as s:
-            clinic_id = min(c.id for c in list_clinics(s, actor))
+    clinic_id = clinic_id or _first_clinic(db, actor)
     client_id = _face_course(db, actor, progress, folder, clinic_id)
     for name, client, treatment, areas in BODY_SAMPLES:
         if (folder / name / "course.json").exists():
@@ -53,6 +51,11 @@ def load_sample_course(db: Database, actor: Actor, progress: Callable[[int, int,
                 progress(1, 1, f"loading the simulated {treatment} course")
             _body_course(db, actor, folder / name, client, treatment, areas, clinic_id)
     return client_id
+
+
+def _first_clinic(db: Database, actor: Actor) -> int:
+    with db.session() as s:
+        return min(c.id for c in list_clinics(s, actor))
 
 
 def _face_course(db: Database, actor: Actor, progress, folder: pathlib.Path, clinic_id: int) -> int:
@@ -86,12 +89,13 @@ def _face_course(db: Database, actor: Actor, progress, folder: pathlib.Path, cli
 
 
 def _body_course(db: Database, actor: Actor, folder: pathlib.Path, name: str, treatment: str, areas: list[str],
-                 clinic_id: int) -> int:
+                 clinic_id: int | None = None) -> int:
     """A simulated hair-loss or cellulite course from ``folder/course.json``: the region marked on the baseline,
     the marker's size recorded, each session's Hexsel score when the manifest has one."""
     manifest = json.loads((folder / "course.json").read_text())
     sessions = manifest["sessions"]
     first = date.fromisoformat(sessions[0]["date"])
+    clinic_id = clinic_id or _first_clinic(db, actor)
     with db.session() as s:
         client, _ = add_client(s, actor, name, date(1980, 3, 1), "", 3,
                                f"Simulated data rendered by the analysis engine ({manifest['source']}); not a "

@@ -1,10 +1,8 @@
 """body-area scores: the Hexsel cellulite score per session, the course's scale marker size
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-21 19:10:00
-
-Self-contained on top of 0004 (the lead re-chains 0005 before it at merge).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -37,6 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('courses', schema=None) as batch_op:
-        batch_op.drop_column('marker_mm')
+    # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+), for the same reason.
+    op.drop_column('courses', 'marker_mm')
     op.drop_table('hexsel_scores')

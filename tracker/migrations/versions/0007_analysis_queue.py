@@ -1,10 +1,9 @@
 """analysis workers and several app instances: setup tokens shared by every instance
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-21 19:00:00
 
-Self-contained: it only adds a table, so it can follow any revision after 0004 (the lead re-chains it).
 Workers need no queue table: a photo is queued while it has no current analysis, and on PostgreSQL a
 worker locks the photo's own row (see tracker.photos).
 """
