@@ -119,6 +119,7 @@ def test_a_scalp_showing_more_is_a_change_beyond_noise_of_the_right_sign(db, sca
     assert base.values["part_width_mm"] == pytest.approx(2.0, abs=0.2)
     assert [m.name for m in later.summary] == ["scalp_visible_pct", "part_width_mm"]
     assert "printed 5 mm marker" in later.scale_note()
+    assert "simulated re-captures" in later.scale_note()  # no real repeated scalp photos calibrated the bands
 
 
 def test_a_change_of_light_direction_shows_the_reason_and_no_number(db, root, capsys):

@@ -169,14 +169,18 @@ class ProgressRow:
         return self._result.get("alignment", {}).get("matrix")
 
     def scale_note(self) -> str | None:
-        """For a hair-loss or cellulite photo: how its millimetres are known (a printed marker, or nominal)."""
+        """For a hair-loss or cellulite photo: how its millimetres are known (a printed marker, or nominal), and
+        where its noise bands come from (no real repeated scalp or thigh photos were available to calibrate them)."""
         scale = self._result.get("scale", {})
         if self.area is None or not scale:
             return None
         if scale.get("nominal"):
-            return ("the scale is nominal: no printed marker was found in the baseline photo, so millimetres are "
-                    "assumed, not measured (changes between sessions are still like for like)")
-        return f"the scale comes from the printed {scale.get('marker_mm', 0):g} mm marker in the photos"
+            how = ("the scale is nominal: no printed marker was found in the baseline photo, so millimetres are "
+                   "assumed, not measured (changes between sessions are still like for like)")
+        else:
+            how = f"the scale comes from the printed {scale.get('marker_mm', 0):g} mm marker in the photos"
+        return how + ("; the noise bands come from simulated re-captures of rendered images, not yet from real "
+                      "repeated photos")
 
     def change(self, metric: str) -> ShownChange:
         """The overall change of ``metric`` since baseline, as it may be shown."""
