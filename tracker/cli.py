@@ -295,7 +295,8 @@ def run(args) -> str:
         target = data_folder(args.data, args.database_url, args.photo_store)
         manifest = backups.restore(args.archive, target, args.previous)
         open_data_folder(args.data, args.database_url, args.photo_store).close()
-        return (f"restored the records and {len(backups.photos_of(manifest))} photos into {printable(target.root)}, all hashes verified")
+        return (f"restored the records and {len(backups.photos_of(manifest))} photos into "
+                f"{printable(target.root)}, all hashes verified")
     db = open_data_folder(args.data, args.database_url, args.photo_store)
     actor = args.actor
     try:

@@ -24,12 +24,11 @@ from __future__ import annotations
 import os
 import pathlib
 from dataclasses import dataclass
-from functools import cached_property
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -117,12 +116,12 @@ class Database:
         self.folder = folder
         self.engine = make_engine(folder)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.store = self._open_store()  # its settings (S3 endpoint, encryption) are read now, once
 
     def session(self) -> Session:
         return self.sessions()
 
-    @cached_property
-    def store(self) -> PhotoStore:
+    def _open_store(self) -> PhotoStore:
         """The photo store (see :mod:`tracker.photostore`), its lock chosen by the database: on PostgreSQL
         an advisory lock every instance sharing the database sees, on SQLite ``flock`` on ``photos/.lock``."""
         location = self.folder.photo_store or str(self.folder.photos)
@@ -166,6 +165,10 @@ def open_data_folder(path=None, database_url=None, photo_store=None) -> Database
     if folder.database_file is not None and not folder.database_file.exists():
         raise FileNotFoundError(f"no data folder at {folder.root}: run 'python -m tracker init' first")
     db = Database(folder)
+    if folder.database_file is None and "alembic_version" not in inspect(db.engine).get_table_names():
+        db.close()
+        where = db.engine.url.render_as_string(hide_password=True)
+        raise FileNotFoundError(f"no tracker database at {where}: run 'python -m tracker init' first")
     migrate(db.engine)
     _finish_interrupted_work(db)
     return db
