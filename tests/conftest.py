@@ -150,8 +150,12 @@ def _backend_environment(request, monkeypatch):
 
 
 def _backend_of(item) -> str:
+    """The backend a test runs on: its ``backend`` parameter, else the servers it uses, else the defaults."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("backend", DEFAULT_BACKEND) if callspec else DEFAULT_BACKEND
+    if callspec and "backend" in callspec.params:
+        return callspec.params["backend"]
+    uses = getattr(item, "fixturenames", ())
+    return GROUP_BACKEND if "postgres_server" in uses or "s3_server" in uses else DEFAULT_BACKEND
 
 
 def pytest_collection_modifyitems(session, config, items):
