@@ -191,7 +191,10 @@ def start_seaweedfs() -> S3Server:
             [weed_binary(), "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={master}", f"-volume.port={volume}", "-filer", f"-filer.port={filer}",
              "-s3", f"-s3.port={s3}", f"-s3.config={folder / 's3.json'}", "-master.volumeSizeLimitMB=64",
-             "-volume.max=50"],
+             "-volume.max=50",
+             # Off: the Iceberg and Lance listeners have fixed ports (8181, 9101), so a second test run
+             # on the machine would fail to start; and no telemetry leaves a test run.
+             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"],
             cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(folder, f"http://127.0.0.1:{s3}", access_key, secret_key, process)
     probe = f"probe-{secrets.token_hex(4)}"

@@ -72,6 +72,7 @@ from analysis.decoding import MAX_BYTES
 from alembic import command
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import SQLAlchemyError
 
 from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
 from .errors import RecordError
@@ -487,8 +488,12 @@ def _load_database(url: str, staging: pathlib.Path, revision: str) -> None:
     try:
         command.upgrade(alembic_config(engine), revision)
         rows, sequences = _rows_of(staging)
-        with engine.begin() as conn:
-            _load(conn, rows, sequences)
+        try:
+            with engine.begin() as conn:
+                _load(conn, rows, sequences)
+        except (SQLAlchemyError, TypeError, ValueError) as exc:  # rows that do not fit their columns or keys
+            raise RecordError(f"the archive's records do not fit the schema ({type(exc).__name__}): refused") \
+                from exc
         command.upgrade(alembic_config(engine), "head")
     except BaseException:
         meta = MetaData()
