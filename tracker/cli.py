@@ -3,8 +3,8 @@
 Every command works on one data folder (``--data``, else ``TRACKER_DATA_DIR``,
 else ``./data``), its database (``--database-url``, else ``TRACKER_DATABASE_URL``,
 else SQLite in the folder) and its photo store (``--photo-store``, else
-``TRACKER_PHOTO_STORE``, else ``photos/`` in the folder), and records who did it (``--actor``, else ``$USER``) in the
-audit log. Bad input gives one ``error: ...`` line and exit status 2. User
+``TRACKER_PHOTO_STORE``, else ``photos/`` in the folder), and records who did
+it (``--actor``, else ``$USER``) in the audit log. Bad input gives one ``error: ...`` line and exit status 2. User
 text (names, notes, file names) is printed with control characters and line
 breaks escaped, so that it can neither fake output lines nor drive the
 terminal.
