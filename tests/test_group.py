@@ -10,12 +10,13 @@ import zipfile
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
 
 from tracker import backup, clientdata, photos, records
 from tracker.cli import main
-from tracker.db import open_data_folder
+from tracker.db import init_data_folder, open_data_folder
 from tracker.errors import RecordError
+from tracker.models import Client, Photo
 from tracker.photostore import PhotoUnreadable, sha256_of
 from tracker_helpers import ACTOR, client_with_course, new_db, new_folder, sample_bytes
 
@@ -179,3 +180,25 @@ def damage(store, digest: str) -> None:
         path = store.path(digest)
         path.chmod(0o600)
         path.write_bytes(b"not the photo")
+
+
+def test_a_single_clinic_s_archive_restores_onto_the_backend(tmp_path, backend):
+    """A SQLite data folder's backup (its ``tracker.db`` snapshot) restores onto either backend: a clinic
+    that joins a group brings its records and photos to PostgreSQL and S3."""
+    single = init_data_folder(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}", str(tmp_path / "photos"))
+    ids = client_with_course(single, "Ada Example", sessions=2)
+    archive = tmp_path / "single.zip"
+    assert "tracker.db" in backup.backup(single, archive)["files"]
+    target = new_folder(backend, tmp_path / "joined")
+    backup.restore(archive, target)
+    joined = open_target(target)
+
+    def summary(db):
+        with db.session() as s:
+            clients = [(c.id, c.name, c.date_of_birth) for c in s.scalars(select(Client).order_by(Client.id))]
+            return clients, sorted(s.scalars(select(Photo.sha256)))
+
+    assert summary(joined) == summary(single) and summary(joined)[0][0][0] == ids["client"]
+    assert every_object(joined) == every_object(single) and len(every_object(joined)) == 2
+    single.close()
+    joined.close()
