@@ -32,7 +32,6 @@ def main() -> int:
     markers = pathlib.Path(markers)
     from tracker import backup, photos
     from tracker.db import open_data_folder
-    from tracker.photostore import PhotoStore
 
     db = open_data_folder(data)
     if operation == "backup":
@@ -48,14 +47,15 @@ def main() -> int:
     session_id, view, point, *files = rest
     items = [photos.Incoming(pathlib.Path(f).name, pathlib.Path(f).read_bytes(), view) for f in files]
     if point == "first_original":
-        real_put = PhotoStore.put
+        store_class = type(db.store)
+        real_put = store_class.put
 
         def put(self, data):
             digest = real_put(self, data)
             pause(markers, point)
             return digest
 
-        PhotoStore.put = put
+        store_class.put = put
     elif point == "mid_write":
         real_replace = os.replace
 

@@ -182,6 +182,10 @@ def start_seaweedfs() -> S3Server:
         '"actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}' % (access_key, secret_key))
     # weed reads security.toml from its working folder; the key-encryption key turns on SSE-S3.
     (folder / "security.toml").write_text(f'[s3.sse]\nkek = "{secrets.token_hex(32)}"\n')
+    # Each bucket is a collection that grows 7 volumes at its first write: 50 volumes held ~7 buckets, and
+    # the next PUT failed with InternalError. One volume per growth step, and room for many buckets.
+    (folder / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\ncopy_2 = 2\ncopy_3 = 3\n"
+                                        "copy_other = 1\n")
     (folder / "data").mkdir()
     grpc_offset = 10000  # weed's gRPC port for each service is its HTTP port + 10000
     master, volume, filer, s3 = (free_port(grpc_offset) for _ in range(4))
@@ -191,7 +195,10 @@ def start_seaweedfs() -> S3Server:
             [weed_binary(), "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={master}", f"-volume.port={volume}", "-filer", f"-filer.port={filer}",
              "-s3", f"-s3.port={s3}", f"-s3.config={folder / 's3.json'}", "-master.volumeSizeLimitMB=64",
-             "-volume.max=50"],
+             "-volume.max=500",
+             # Off: the Iceberg and Lance listeners have fixed ports (8181, 9101), so a second test run
+             # on the machine would fail to start; and no telemetry leaves a test run.
+             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"],
             cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(folder, f"http://127.0.0.1:{s3}", access_key, secret_key, process)
     probe = f"probe-{secrets.token_hex(4)}"

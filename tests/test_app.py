@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import decode, locate_face
 from analysis.simulate import Recapture
-from conftest import encode
+from conftest import apply_environment, encode
 from app_pages.common import plain
 from tracker import access, clientdata, photos, records
 from tracker.db import init_data_folder
@@ -27,13 +27,20 @@ from tracker_helpers import ACTOR, client_with_course, sample_bytes
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
 PASSWORD = "a long enough secret"
 OWNER = access.owner(ACTOR)
+#: The backend settings (database, photo store) of each module-wide data folder, by its path.
+SETTINGS: dict[str, dict] = {}
+
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory):
-    """A data folder with a practitioner, the sample course and a second client."""
+def clinic(tmp_path_factory, backend):
+    """A data folder with a practitioner, the sample course and a second client, on the module's backend."""
     root = tmp_path_factory.mktemp("clinic") / "data"
-    db = init_data_folder(root)
+    SETTINGS[str(root)] = backend.environment()
+    with pytest.MonkeyPatch.context() as patch:
+        apply_environment(patch, SETTINGS[str(root)])
+        db = init_data_folder(root)
     with db.session() as s:
         access.add_user(s, OWNER, "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
@@ -50,6 +57,7 @@ def clinic(tmp_path_factory):
 
 def app(root, monkeypatch) -> AppTest:
     monkeypatch.setenv("TRACKER_DATA_DIR", str(root))
+    apply_environment(monkeypatch, SETTINGS.get(str(root), {}))
     return AppTest.from_file(APP, default_timeout=120)
 
 

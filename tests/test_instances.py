@@ -15,6 +15,7 @@ import pytest
 import streamlit as st
 
 from browser import CHROMIUM, app_server, browser_page, settle, sign_in
+from conftest import GROUP_BACKEND, Backend, apply_environment
 from test_app import PASSWORD, app, errors
 from tracker import access
 from tracker.db import init_data_folder
@@ -24,11 +25,12 @@ needs_chromium = pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
                                     reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
-def shared_records(tmp_path: pathlib.Path, database_url: str) -> tuple[pathlib.Path, dict]:
-    """Where both instances keep their records: the data folder (the photo store) and the environment that
-    points them at the shared database and store. The one place to change when the store moves to S3."""
-    root = tmp_path / "data"
-    return root, {"TRACKER_DATA_DIR": str(root), "TRACKER_DATABASE_URL": database_url}
+def shared_records(tmp_path: pathlib.Path, monkeypatch, postgres_server, s3_server) -> tuple[pathlib.Path, ...]:
+    """Two data folders, one per instance (as on two machines: each keeps only its own cache of derived
+    images), and the environment, set here too, that points both at one PostgreSQL database and one S3 bucket."""
+    env = Backend(GROUP_BACKEND, postgres_server, s3_server).environment()
+    apply_environment(monkeypatch, env)
+    return tmp_path / "first", tmp_path / "second", {k: v for k, v in env.items() if v is not None}
 
 
 def choose_client(page, label: str) -> None:
@@ -41,15 +43,17 @@ def choose_client(page, label: str) -> None:
 
 
 @needs_chromium
-def test_two_app_instances_on_one_database_and_store_see_each_other_s_writes(tmp_path, postgres_server):
-    root, env = shared_records(tmp_path, postgres_server.new_database())
-    db = init_data_folder(root, env["TRACKER_DATABASE_URL"])
+def test_two_app_instances_on_one_database_and_store_see_each_other_s_writes(tmp_path, monkeypatch,
+                                                                             postgres_server, s3_server):
+    root, other_root, env = shared_records(tmp_path, monkeypatch, postgres_server, s3_server)
+    db = init_data_folder(root)
+    assert db.engine.dialect.name == "postgresql" and type(db.store).__name__ == "S3Store"
     with db.session() as s:
         access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
     pia = client_with_course(db, "Pia Photo", sessions=1, marketing=False, with_photos=False)
     photo = SAMPLES / "session-1-front.jpg"
-    with app_server(root, env) as first, app_server(root, env) as second, browser_page() as a:
+    with app_server(root, env) as first, app_server(other_root, env) as second, browser_page() as a:
         b = a.context.browser.new_page(viewport=a.viewport_size)  # a second browser session of its own
         assert first != second
         sign_in(a, first, "lee", PASSWORD)
@@ -104,15 +108,13 @@ def test_two_app_instances_on_one_database_and_store_see_each_other_s_writes(tmp
 
 
 def test_a_setup_token_printed_by_one_instance_is_accepted_by_another(tmp_path, monkeypatch, capsys,
-                                                                       postgres_server):
-    root, env = shared_records(tmp_path, postgres_server.new_database())
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+                                                                       postgres_server, s3_server):
+    root, other_root, _ = shared_records(tmp_path, monkeypatch, postgres_server, s3_server)
     first = app(root, monkeypatch)
     first.run()
     token = re.search(r"Setup token for the first admin account of .*:\s+(\S+)", capsys.readouterr().err).group(1)
     st.cache_resource.clear()  # what a second process starts with: nothing in memory
-    second = app(root, monkeypatch)
+    second = app(other_root, monkeypatch)
     second.run()
     other = re.search(r"Setup token for the first admin account of .*:\s+(\S+)", capsys.readouterr().err).group(1)
     assert other != token  # each process prints its own ...

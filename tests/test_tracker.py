@@ -19,9 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from tracker.db import alembic_config, head_revision, migrate, open_data_folder
 from tracker.errors import BadPhoto, DuplicatePhoto, DuplicateRecord, NeedsConfirmation, NotAllowed, RecordError
 from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis, RecordVersion
-from tracker.photostore import PhotoStore, atomic_write, sha256_of
-from tracker_helpers import ACTOR, client_with_course, injected, new_db, sample_bytes
+from tracker.photostore import atomic_write, sha256_of
+from tracker_helpers import ACTOR, client_with_course, injected, new_db, new_folder, sample_bytes
 
+pytestmark = pytest.mark.backends
 
 @pytest.fixture
 def db(tmp_path):
@@ -30,6 +31,7 @@ def db(tmp_path):
     database.close()
 
 
+@pytest.mark.only_default_backend
 def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     migrate(engine)
@@ -43,6 +45,7 @@ def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
+@pytest.mark.only_default_backend
 def test_corrections_migration_upgrades_a_0001_database_with_records(tmp_path):
     """0004 adds history, chosen baselines, removed photos and stale analyses to a database made by 0001."""
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
@@ -70,6 +73,7 @@ def test_corrections_migration_upgrades_a_0001_database_with_records(tmp_path):
     assert "record_versions" not in inspect(engine).get_table_names()
 
 
+@pytest.mark.only_default_backend
 def test_data_folder_uses_wal(db):
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -123,6 +127,7 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
             access.add_user(s, access.owner(ACTOR), "ada", "another long one", "admin")
 
 
+@pytest.mark.only_default_backend
 def test_a_client_sees_only_their_own_records():
     mine = access.Viewer("client", "client", client_id=3)
     assert access.may_see(mine, Client(id=3, clinic_id=1))
@@ -185,7 +190,7 @@ def test_photos_need_photography_consent(db):
 
 def test_an_import_killed_half_way_leaves_the_store_consistent(db, monkeypatch):
     ids = client_with_course(db, sessions=2, with_photos=False)
-    real_put, calls = PhotoStore.put, []
+    real_put, calls = type(db.store).put, []
 
     def crash_after_one(self, data):
         if calls:
@@ -193,11 +198,11 @@ def test_an_import_killed_half_way_leaves_the_store_consistent(db, monkeypatch):
         calls.append(1)
         return real_put(self, data)
 
-    monkeypatch.setattr(PhotoStore, "put", crash_after_one)
+    monkeypatch.setattr(type(db.store), "put", crash_after_one)
     items = [photos.Incoming(f"{n}.jpg", sample_bytes(n)) for n in (1, 2, 3)]
     with db.session() as s, pytest.raises(KeyboardInterrupt):
         photos.import_photos(s, db.store, ACTOR, ids["sessions"][0], items)
-    monkeypatch.setattr(PhotoStore, "put", real_put)
+    monkeypatch.setattr(type(db.store), "put", real_put)
     with db.session() as s:
         referenced = set(s.scalars(select(Photo.sha256)))
     assert referenced == set()  # no half record
@@ -209,6 +214,7 @@ def test_an_import_killed_half_way_leaves_the_store_consistent(db, monkeypatch):
         s.commit()
 
 
+@pytest.mark.only_default_backend
 def test_atomic_write_never_leaves_a_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "photo.jpg"
 
@@ -273,6 +279,8 @@ def test_erasure_leaves_no_photo_row_or_cache_file(db):
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.client_id == gone["client"])))
         assert events == []
     assert not any(db.store.exists(h) or db.store.cache_dir(h).exists() for h in hashes)
+    if db.folder.database_file is None:
+        return  # PostgreSQL: the rows are gone (above); its files are the server's
     # Nothing of the client is left in the database file or its write-ahead log.
     files = [db.folder.database_file, db.folder.database_file.with_name("tracker.db-wal")]
     assert not any(b"Zelda Erasable" in f.read_bytes() for f in files if f.exists())
@@ -306,13 +314,13 @@ def test_export_holds_the_records_and_the_originals(db, tmp_path):
     assert [p.read_bytes() for p in exported] == [sample_bytes(1), sample_bytes(2)]
 
 
-def test_backup_then_restore_gives_identical_hashes(db, tmp_path):
+def test_backup_then_restore_gives_identical_hashes(db, tmp_path, backend):
     client_with_course(db, sessions=2)
     archive = tmp_path / "backup.zip"
     manifest = backup.backup(db.folder, archive)
-    restored_root = tmp_path / "restored"
-    backup.restore(archive, restored_root)
-    restored = open_data_folder(restored_root)
+    target = new_folder(backend, tmp_path / "restored")
+    backup.restore(archive, target)
+    restored = open_data_folder(target.root, target.database_url, target.photo_store)
     assert restored.store.all_hashes() == db.store.all_hashes() and len(manifest["files"]) == 3
     assert restored.store.verify(restored.store.all_hashes()) == []
     with db.session() as a, restored.session() as b:
@@ -320,10 +328,10 @@ def test_backup_then_restore_gives_identical_hashes(db, tmp_path):
         assert rows(a) == rows(b)
     restored.close()
     with pytest.raises(RecordError, match="not empty"):
-        backup.restore(archive, restored_root)
+        backup.restore(archive, target)
 
 
-def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path):
+def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path, backend):
     client_with_course(db, sessions=1)
     archive = tmp_path / "backup.zip"
     backup.backup(db.folder, archive)
@@ -332,9 +340,12 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path):
     data[start + 5000:start + 5010] = b"0123456789"
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(data))
+    target = new_folder(backend, tmp_path / "target")
     with pytest.raises(RecordError, match="damaged|readable"):
-        backup.restore(damaged, tmp_path / "target")
+        backup.restore(damaged, target)
     assert not (tmp_path / "target").exists()
+    if target.database_file is None:  # PostgreSQL: the database is left as empty as it was
+        assert inspect(create_engine(target.database_url)).get_table_names() == []
 
 
 def test_course_progress_lists_each_session_change(db):
@@ -502,9 +513,9 @@ def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_unti
         assert photos.remove_photo(s, db.store, ACTOR, first, "duplicate") >= 1
         s.commit()
         assert photos.first_of_view(s, ids["course"], "front").id == second
-    assert db.store.path(digest).exists()  # kept until the client is erased
+    assert db.store.exists(digest)  # kept until the client is erased
     clientdata.erase_client(db, db.store, ACTOR, ids["client"])
-    assert not db.store.path(digest).exists()
+    assert not db.store.exists(digest)
 
 
 def test_another_clients_photo_is_deleted_with_its_original_once_committed(db):
@@ -514,16 +525,16 @@ def test_another_clients_photo_is_deleted_with_its_original_once_committed(db):
         digest = s.get(Photo, second).sha256
         photos.remove_photo(s, db.store, ACTOR, second, "wrong_client")
         s.rollback()  # a failed transaction deletes nothing
-    assert db.store.path(digest).exists()
+    assert db.store.exists(digest)
     with db.session() as s:
         photos.remove_photo(s, db.store, ACTOR, second, "wrong_client")
-        assert db.store.path(digest).exists()  # not before the commit
+        assert db.store.exists(digest)  # not before the commit
         s.commit()
         assert s.get(Photo, second) is None
         event = s.scalars(select(AuditEvent).where(AuditEvent.entity == "photo", AuditEvent.action == "delete")).one()
         assert (event.entity_id, event.detail) == (second, {"reason": "wrong_client"})
         assert not [v for v in records.history(s, ACTOR, ids["client"]) if v.entity == "photo"]
-    assert not db.store.path(digest).exists()
+    assert not db.store.exists(digest)
 
 
 def test_a_photo_moves_to_another_session_or_view_of_the_same_client_only(db):

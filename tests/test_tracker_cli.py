@@ -11,6 +11,8 @@ import pytest
 from tracker.cli import main
 from tracker_helpers import COURSE, SAMPLES, injected
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def tracker(tmp_path, capsys):

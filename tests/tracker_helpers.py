@@ -7,7 +7,7 @@ import pathlib
 from datetime import date
 
 from tracker import records
-from tracker.db import init_data_folder
+from tracker.db import DataFolder, data_folder, init_data_folder
 from tracker.photos import Incoming, import_photos
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
@@ -25,7 +25,14 @@ def sample_bytes(number: int) -> bytes:
 
 
 def new_db(path: pathlib.Path):
+    """A new data folder on the test's backend (the environment the ``backends`` fixture set; see conftest)."""
     return init_data_folder(path)
+
+
+def new_folder(backend, path: pathlib.Path) -> DataFolder:
+    """Another data folder on ``backend``, with an empty database and photo store of its own (not yet created)."""
+    settings = backend.environment()
+    return data_folder(path, settings["TRACKER_DATABASE_URL"], settings["TRACKER_PHOTO_STORE"])
 
 
 def client_with_course(db, name: str = "Ada Example", sessions: int = 2, marketing: bool = True,

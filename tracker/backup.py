@@ -1,37 +1,52 @@
-"""Back up and restore a whole data folder as one archive, checked against hashes.
+"""Back up and restore the records and photos as one archive, checked against hashes.
 
-The archive is a zip of a consistent snapshot of the SQLite database (taken
-with SQLite's online backup API, so it is safe while the app runs), every
-original photo the snapshot refers to, and ``manifest.json`` listing each
-member's SHA-256. Files no record refers to (left by an interrupted import)
-are not archived. The derived-image cache is left out: it is rebuilt on
-demand. The archive is written beside its destination as ``.backup-*``
-files and renamed into place, readable by its owner only (0600). Each
-temporary file is ``flock``-ed while in use, so the next backup into the same
-folder removes those a killed backup left behind, and never a running one's.
+The archive is a zip of the records, the original photos they refer to, and
+``manifest.json`` listing each member's SHA-256 and every photo the records
+need. The records are, on SQLite, a consistent snapshot of the database file
+``tracker.db`` (taken with SQLite's online backup API, so it is safe while the
+app runs); on any other database (PostgreSQL for a clinic group) a portable
+logical dump ``records.jsonl``, read in one ``REPEATABLE READ`` transaction
+(one consistent snapshot while the instances keep working): a header with the
+schema revision, then each table's columns and rows as JSON, in foreign-key
+order, then the id sequences (so that an erased client's id is never reused
+after a restore either). Photos are read through the photo store (folder or
+S3), each checked against its hash. Files no record refers to (left by an
+interrupted import) are not archived. The derived-image cache is left out: it
+is rebuilt on demand. The archive is written beside its destination as
+``.backup-*`` files and renamed into place, readable by its owner only (0600).
+Each temporary file is ``flock``-ed while in use, so the next backup into the
+same folder removes those a killed backup left behind, and never a running one's.
 
-Restore treats the archive as untrusted. It refuses, writing nothing, an
+Backups are incremental over the content-addressed store: ``--previous`` names
+earlier archives, and the new one holds only the photos those do not list. A
+restore then needs the chain (the new archive and the earlier ones): each
+photo comes from whichever archive holds it, checked against its hash and the
+manifest of the archive it comes from.
+
+Restore treats every archive as untrusted. It refuses, writing nothing, an
 archive with:
 
-* a member that is not ``manifest.json``, ``tracker.db`` or
+* a member that is not ``manifest.json``, ``tracker.db``, ``records.jsonl`` or
   ``photos/ab/<sha256 starting ab>`` (no ``..``, no absolute path, no other
   file), or a member listed twice;
 * a member whose bytes do not match the manifest, or a photo whose bytes do
   not hash to its own name;
-* a database that fails ``PRAGMA integrity_check``, is not at a schema
-  revision this version knows, or refers to a photo the archive lacks;
+* a database that fails ``PRAGMA integrity_check``, or records that are not at
+  a schema revision this version knows, name a table or column the schema at
+  that revision lacks, or refer to a photo the archives lack;
 * a member over its size limit (:data:`MAX_PHOTO_BYTES`,
   :data:`MAX_DATABASE_BYTES`), more than :data:`MAX_MEMBERS` members, or a
   total larger than the free disk space.
 
 Members are streamed in chunks, never read whole, so a zip bomb costs no
 memory. Everything is unpacked into a temporary folder beside the target and
-checked there, then renamed into place; on any refusal the temporary folder
-is removed. Restore writes only into an absent or empty folder, never over
-existing records.
-
-Backup covers the SQLite data folder; a clinic group on PostgreSQL backs up
-its database with ``pg_dump`` and this archive for the photos.
+checked there before anything else is written; on any refusal the temporary
+folder is removed. Restore writes only into an absent or empty data folder,
+an empty database (no tables) and an empty photo store, never over existing
+records. Rows are inserted with bound parameters into tables of the schema the
+migrations build, never executed as SQL, so a crafted dump cannot run
+statements on the server (why we do not restore ``pg_dump`` output from an
+archive).
 """
 
 from __future__ import annotations
@@ -49,17 +64,24 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import analysis
 from analysis.decoding import MAX_BYTES
 
-from .db import DataFolder, known_revisions
+from alembic import command
+from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import SQLAlchemyError
+
+from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
 from .errors import RecordError
-from .photostore import CHUNK, PhotoStore
+from .photostore import CHUNK, FileLocks, PhotoStore, open_store
 
 MANIFEST = "manifest.json"
 DATABASE = "tracker.db"
+RECORDS = "records.jsonl"
+RECORDS_FORMAT = "tracker-records/1"
 PHOTO_MEMBER = re.compile(r"photos/([0-9a-f]{2})/(\1[0-9a-f]{62})")
 TEMP_PREFIX = ".backup-"
 #: A stored photo is never larger than the decoder accepts.
@@ -112,36 +134,122 @@ def _add(zf: zipfile.ZipFile, source: pathlib.Path, name: str) -> str:
     return digest.hexdigest()
 
 
-def backup(folder: DataFolder, archive: pathlib.Path) -> dict:
-    """Write the archive atomically; returns its manifest."""
-    if folder.database_file is None:
-        raise RecordError("backup covers SQLite data folders; back up PostgreSQL with pg_dump")
-    archive = archive.resolve()
+def _add_bytes(zf: zipfile.ZipFile, data: bytes, name: str) -> str:
+    with zf.open(name, "w", force_zip64=True) as dst:
+        dst.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _plain(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot back up a {type(value).__name__} value")
+
+
+def _tables(conn) -> list:
+    """The schema's tables (reflected), parents before children; without Alembic's own."""
+    meta = MetaData()
+    meta.reflect(conn)
+    return [t for t in meta.sorted_tables if t.name != "alembic_version"]
+
+
+def _sequences(conn, tables) -> dict[str, int]:
+    """Each table's id sequence as far as it has gone (ids already given out, even to erased rows)."""
+    found = {}
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            if "id" in table.columns:
+                name = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
+                if name:
+                    value, called = conn.execute(text(f"SELECT last_value, is_called FROM {name}")).one()
+                    found[table.name] = int(value) if called else 0
+    elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
+        found = {name: int(seq) for name, seq in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+    return found
+
+
+def dump_records(conn, out) -> set[str]:
+    """Write the records of ``conn`` as a logical dump (see module docstring); returns the photos they refer to."""
+    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    tables = _tables(conn)
+    referenced = set()
+    out.write(json.dumps({"format": RECORDS_FORMAT, "revision": revision}).encode() + b"\n")
+    for table in tables:
+        columns = [c.name for c in table.columns]
+        out.write(json.dumps({"table": table.name, "columns": columns}).encode() + b"\n")
+        for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
+            out.write(json.dumps(list(row), default=_plain).encode() + b"\n")
+            if table.name == "photos":
+                referenced.add(row._mapping["sha256"])
+    out.write(json.dumps({"sequences": _sequences(conn, tables)}).encode() + b"\n")
+    return referenced
+
+
+def _previous_photos(previous) -> set[str]:
+    """Every photo the earlier archives of the chain list (they, or archives before them, hold it)."""
+    found = set()
+    for path in previous:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                manifest = _read_manifest(zf, zf.getinfo(MANIFEST))
+        except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+            raise RecordError(f"{path} is not a readable tracker backup ({type(exc).__name__}: {exc})") from exc
+        found |= photos_of(manifest)
+    return found
+
+
+def photos_of(manifest: dict) -> set[str]:
+    listed = manifest.get("photos")
+    if listed is None:  # an archive from before incremental backups holds every photo it needs
+        listed = [m.group(2) for name in manifest["files"] if (m := PHOTO_MEMBER.fullmatch(name))]
+    if not isinstance(listed, list) or not all(isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d)
+                                               for d in listed):
+        raise RecordError("the manifest's photo list is not a list of SHA-256 hashes")
+    return set(listed)
+
+
+def backup(source: Database | DataFolder, archive: pathlib.Path, previous=()) -> dict:
+    """Write the archive atomically, without the photos the ``previous`` archives list; returns its manifest."""
+    db = source if isinstance(source, Database) else Database(source)
+    try:
+        return _backup(db, archive.resolve(), [pathlib.Path(p) for p in previous])
+    finally:
+        if db is not source:
+            db.close()
+
+
+def _backup(db: Database, archive: pathlib.Path, previous: list[pathlib.Path]) -> dict:
     archive.parent.mkdir(parents=True, exist_ok=True)
     clean_interrupted(archive.parent)
-    store = PhotoStore(folder.photos, folder.cache)
-    files = {}
+    already = _previous_photos(previous)
+    store, files = db.store, {}
+    sqlite_file = db.folder.database_file
     # The shared lock keeps erasure and garbage collection from deleting an original the snapshot refers to.
-    with store.locked(exclusive=False), _temporary(archive.parent, ".db") as snapshot, \
+    with store.locked(exclusive=False), _temporary(archive.parent, ".records") as snapshot, \
             _temporary(archive.parent, ".zip") as part:
-        source, target = sqlite3.connect(folder.database_file), sqlite3.connect(snapshot)
-        try:
-            target.execute("PRAGMA journal_mode=OFF")  # no journal file beside the snapshot
-            source.backup(target)
-            referenced = sorted({row[0] for row in target.execute("SELECT DISTINCT sha256 FROM photos")})
-        finally:
-            source.close()
-            target.close()
+        if sqlite_file is not None:
+            records = DATABASE
+            source, target = sqlite3.connect(sqlite_file), sqlite3.connect(snapshot)
+            try:
+                target.execute("PRAGMA journal_mode=OFF")  # no journal file beside the snapshot
+                source.backup(target)
+                referenced = {row[0] for row in target.execute("SELECT DISTINCT sha256 FROM photos")}
+            finally:
+                source.close()
+                target.close()
+        else:
+            records = RECORDS
+            with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+                    conn.begin(), open(snapshot, "wb") as out:
+                referenced = dump_records(conn, out)
         with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as zf:
-            files[DATABASE] = _add(zf, snapshot, DATABASE)
-            for digest in referenced:
-                path = store.path(digest)
-                if not path.exists():
-                    raise RecordError(f"photo {digest} is missing from the store: run 'python -m tracker check'")
-                name = path.relative_to(folder.root).as_posix()
-                files[name] = _add(zf, path, name)
+            files[records] = _add(zf, snapshot, records)
+            for digest in sorted(referenced - already):
+                files[f"photos/{digest[:2]}/{digest}"] = _add_bytes(zf, store.get(digest),
+                                                                    f"photos/{digest[:2]}/{digest}")
             manifest = {"created_at": datetime.now(timezone.utc).isoformat(),
-                        "analysis_version": analysis.__version__, "files": files}
+                        "analysis_version": analysis.__version__, "files": files, "photos": sorted(referenced),
+                        "previous": [p.name for p in previous]}
             zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
         with open(part, "rb") as handle:
             os.fsync(handle.fileno())
@@ -153,7 +261,7 @@ def backup(folder: DataFolder, archive: pathlib.Path) -> dict:
 # --- restore -----------------------------------------------------------------------
 
 def _limit(name: str) -> int:
-    if name == DATABASE:
+    if name in (DATABASE, RECORDS):
         return MAX_DATABASE_BYTES
     if name == MANIFEST:
         return MAX_MANIFEST_BYTES
@@ -177,8 +285,8 @@ def _members(zf: zipfile.ZipFile, target: pathlib.Path) -> dict[str, zipfile.Zip
         if info.file_size > limit:
             raise RecordError(f"{info.filename} is {info.file_size} bytes; the limit is {limit}")
         members[info.filename] = info
-    if MANIFEST not in members or DATABASE not in members:
-        raise RecordError("the archive has no manifest or no database: not a tracker backup")
+    if MANIFEST not in members or (DATABASE in members) == (RECORDS in members):
+        raise RecordError("the archive has no manifest or not exactly one set of records: not a tracker backup")
     total = sum(i.file_size for i in infos)
     free = shutil.disk_usage(target).free
     if total > free:
@@ -213,8 +321,15 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: pathlib.Path, mode
     return digest.hexdigest()
 
 
-def _check_database(path: pathlib.Path) -> set[str]:
-    """Integrity and schema revision of a restored database; returns the photos it refers to."""
+def _check_revision(revision) -> str:
+    if not isinstance(revision, str) or revision not in known_revisions():
+        raise RecordError(f"the archive's records are at schema revision {revision!r}, which this version "
+                          "of the tracker does not know")
+    return revision
+
+
+def _check_database(path: pathlib.Path) -> tuple[set[str], str]:
+    """Integrity and schema revision of a restored database; returns the photos it refers to and the revision."""
     try:
         conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -224,61 +339,241 @@ def _check_database(path: pathlib.Path) -> set[str]:
         if found != [("ok",)]:
             raise RecordError(f"the archive's database is damaged (integrity check: {found[0][0]})")
         versions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
-        if len(versions) != 1 or versions[0] not in known_revisions():
-            raise RecordError(f"the archive's database is at schema revision {versions}, which this version "
-                              "of the tracker does not know")
-        return {row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM photos")}
+        if len(versions) != 1:
+            raise RecordError(f"the archive's database is at schema revisions {versions}: not a tracker database")
+        revision = _check_revision(versions[0])
+        return {row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM photos")}, revision
     except sqlite3.Error as exc:
         raise RecordError(f"the archive's database is not a tracker database ({exc})") from exc
     finally:
         conn.close()
 
 
-def _unpack(zf: zipfile.ZipFile, members: dict, manifest: dict, staging: pathlib.Path) -> None:
+def _read_dump(path: pathlib.Path):
+    """The header, then (table, columns, row) for every row, then the sequences, of a logical dump;
+    anything not shaped like one is refused."""
+    with open(path, "rb") as handle:
+        try:
+            header = json.loads(handle.readline())
+            if not isinstance(header, dict) or header.get("format") != RECORDS_FORMAT:
+                raise RecordError("the archive's records are not a tracker records dump")
+            yield "header", header
+            table = columns = None
+            for line in handle:
+                item = json.loads(line)
+                if isinstance(item, list) and table is not None and len(item) == len(columns):
+                    yield "row", (table, columns, item)
+                elif isinstance(item, dict) and isinstance(item.get("table"), str) and isinstance(
+                        item.get("columns"), list) and all(isinstance(c, str) for c in item["columns"]):
+                    table, columns = item["table"], item["columns"]
+                elif isinstance(item, dict) and isinstance(item.get("sequences"), dict):
+                    yield "sequences", item["sequences"]
+                else:
+                    raise RecordError("the archive's records dump has a malformed line: refused")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordError(f"the archive's records dump is not valid JSON ({exc})") from exc
+
+
+def _check_dump(path: pathlib.Path) -> tuple[set[str], str]:
+    """A logical dump's revision and the photos its rows refer to (its tables are checked as it is loaded)."""
+    referenced, revision = set(), None
+    for kind, item in _read_dump(path):
+        if kind == "header":
+            revision = _check_revision(item.get("revision"))
+        elif kind == "row" and item[0] == "photos" and "sha256" in item[1]:
+            digest = item[2][item[1].index("sha256")]
+            if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise RecordError("the archive's records name a photo by something other than its SHA-256")
+            referenced.add(digest)
+    return referenced, revision
+
+
+def _unpack(zf: zipfile.ZipFile, members: dict, manifest: dict, staging: pathlib.Path, only=None) -> None:
+    """Extract the archive's members (with ``only``, just those photos) into ``staging``, checking every hash."""
     files = manifest["files"]
     if set(files) != set(members) - {MANIFEST}:
         raise RecordError("the archive's files do not match its manifest")
     for name, info in members.items():
-        if name == MANIFEST:
-            continue
         photo = PHOTO_MEMBER.fullmatch(name)
+        if name == MANIFEST or (only is not None and not (photo and photo.group(2) in only)):
+            continue
         digest = _extract(zf, info, staging.joinpath(*name.split("/")), 0o400 if photo else 0o600)
         if digest != files[name]:
             raise RecordError(f"{name} in the archive is damaged (hash mismatch)")
         if photo and digest != photo.group(2):
             raise RecordError(f"{name} in the archive does not hash to its own name: refused")
-    referenced = _check_database(staging / DATABASE)
-    missing = {d for d in referenced if f"photos/{d[:2]}/{d}" not in members}
-    if missing:
-        raise RecordError(f"the archive lacks {len(missing)} photos its database refers to")
-    (staging / "photos").mkdir(exist_ok=True, mode=0o700)
-    (staging / "cache").mkdir(exist_ok=True, mode=0o700)
 
 
-def restore(archive: pathlib.Path, target: pathlib.Path) -> dict:
-    """Restore an archive into an absent or empty data folder; returns the manifest (see module docstring)."""
-    target = target.resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise RecordError(f"{target} is not empty; restore into a new folder")
-    created = [p for p in reversed(target.parents) if not p.exists()]
+def _staged_photos(staging: pathlib.Path) -> set[str]:
+    return {p.name for p in (staging / "photos").glob("??/*")}
+
+
+def _convert(column, value):
+    """A dumped JSON value as the column's Python value (dates and times were written as ISO text)."""
+    if isinstance(value, str) and isinstance(column.type, sqltypes.DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(value, str) and isinstance(column.type, sqltypes.Date):
+        return date.fromisoformat(value)
+    return value
+
+
+def _load(conn, rows, sequences: dict) -> None:
+    """Insert dumped rows into the (migrated, empty) schema of ``conn`` with bound parameters, then the sequences."""
+    tables = {t.name: t for t in _tables(conn)}
+    batch, current = [], None
+
+    def flush():
+        if batch:
+            conn.execute(current.insert(), batch)
+            batch.clear()
+
+    for name, columns, row in rows:
+        table = tables.get(name)
+        if table is None or not set(columns) <= set(table.columns.keys()):
+            raise RecordError(f"the archive's records hold a table or column the schema lacks ({name!r}): refused")
+        if table is not current:
+            flush()
+            current = table
+        batch.append({c: _convert(table.columns[c], v) for c, v in zip(columns, row)})
+        if len(batch) >= 1000:
+            flush()
+    flush()
+    for name, value in sequences.items():
+        if name not in tables or not isinstance(value, int) or "id" not in tables[name].columns:
+            raise RecordError(f"the archive's records hold a sequence the schema lacks ({name!r}): refused")
+        if conn.dialect.name == "postgresql":
+            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name}).scalar()
+            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
+                      or 0)
+            if sequence and top > 0:
+                conn.execute(text("SELECT setval(:s, :v)"), {"s": sequence, "v": top})
+        elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
+            conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": name})
+            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
+                      or 0)
+            conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": name, "v": top})
+
+
+def _rows_of(staging: pathlib.Path):
+    """The staged records as (rows, sequences): from a logical dump, or read out of a staged SQLite snapshot."""
+    if not (staging / RECORDS).exists():
+        engine = create_engine(f"sqlite:///{staging / DATABASE}")
+        try:
+            with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
+                dump_records(conn, out)
+        finally:
+            engine.dispose()
+    sequences = {}
+
+    def rows():
+        for kind, item in _read_dump(staging / RECORDS):
+            if kind == "row":
+                yield item
+            elif kind == "sequences":  # the last line: filled in once the rows are consumed
+                sequences.update(item)
+    return rows(), sequences
+
+
+def _is_empty(url: str) -> bool:
+    engine = create_engine(url)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(archive) as zf:
-            members = _members(zf, target.parent)
+        return inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def _load_database(url: str, staging: pathlib.Path, revision: str) -> None:
+    """Build the schema at ``revision`` in the empty database at ``url``, load the staged records, then upgrade."""
+    engine = make_engine(DataFolder(staging, url))
+    try:
+        command.upgrade(alembic_config(engine), revision)
+        rows, sequences = _rows_of(staging)
+        try:
+            with engine.begin() as conn:
+                _load(conn, rows, sequences)
+        except (SQLAlchemyError, TypeError, ValueError) as exc:  # rows that do not fit their columns or keys
+            raise RecordError(f"the archive's records do not fit the schema ({type(exc).__name__}): refused") \
+                from exc
+        command.upgrade(alembic_config(engine), "head")
+    except BaseException:
+        meta = MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)  # leave the database as empty as it was found
+        raise
+    finally:
+        engine.dispose()
+
+
+def _upload(store: PhotoStore, staging: pathlib.Path) -> None:
+    """Copy the staged photos into an empty object store; on any failure remove what was copied."""
+    stored = []
+    try:
+        for path in sorted((staging / "photos").glob("??/*")):
+            stored.append(store.put(path.read_bytes()))
+    except BaseException:
+        for digest in stored:
+            store.delete(digest)
+        raise
+    shutil.rmtree(staging / "photos")
+    (staging / "photos").mkdir(mode=0o700)
+
+
+def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=()) -> dict:
+    """Restore an archive (and the earlier archives of its chain) into an absent or empty data folder,
+    database and photo store; returns the manifest (see module docstring).
+
+    ``target`` is the data folder, or its path (with the database and store the environment names).
+    """
+    folder = target if isinstance(target, DataFolder) else data_folder(target)
+    root = folder.root.resolve()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise RecordError(f"{root} is not empty; restore into a new folder")
+    in_folder = folder.database_file == root / DATABASE
+    if not in_folder and not _is_empty(folder.database_url):
+        raise RecordError("the target database already holds tables; restore into an empty database")
+    store = None
+    if folder.photo_store:
+        store = open_store(folder.photo_store, folder.cache, FileLocks(folder.photos / ".lock"))
+        if store.unreferenced(set()):
+            raise RecordError(f"the photo store {folder.photo_store} is not empty; restore into an empty one")
+    created = [p for p in reversed(root.parents) if not p.exists()]
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            zf = stack.enter_context(zipfile.ZipFile(archive))
+            members = _members(zf, root.parent)
             manifest = _read_manifest(zf, members[MANIFEST])
-            staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-restore-"))
+            earlier = []
+            for path in previous:
+                old = stack.enter_context(zipfile.ZipFile(path))
+                old_members = _members(old, root.parent)
+                earlier.append((old, old_members, _read_manifest(old, old_members[MANIFEST])))
+            staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-restore-"))
             try:
                 _unpack(zf, members, manifest, staging)
-                if target.exists():
-                    target.rmdir()
-                os.replace(staging, target)
+                referenced, revision = (_check_database(staging / DATABASE) if DATABASE in members
+                                        else _check_dump(staging / RECORDS))
+                for old, old_members, old_manifest in earlier:
+                    _unpack(old, old_members, old_manifest, staging, only=referenced - _staged_photos(staging))
+                missing = referenced - _staged_photos(staging)
+                if missing:
+                    raise RecordError(f"the archive lacks {len(missing)} photos its records refer to"
+                                      + (": pass the earlier backups it builds on with --previous"
+                                         if manifest.get("previous") else ""))
+                (staging / "photos").mkdir(exist_ok=True, mode=0o700)
+                (staging / "cache").mkdir(exist_ok=True, mode=0o700)
+                _install(folder, staging, revision, in_folder, store)
+                if root.exists():
+                    root.rmdir()
+                os.replace(staging, root)
+                make_private(folder)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
     except BaseException as exc:
-        for folder in reversed(created):
+        for made in reversed(created):
             with contextlib.suppress(OSError):
-                folder.rmdir()
+                made.rmdir()
         if isinstance(exc, RecordError):
             raise
         if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
@@ -286,3 +581,25 @@ def restore(archive: pathlib.Path, target: pathlib.Path) -> dict:
             raise RecordError(f"{archive} is not a readable tracker backup ({type(exc).__name__}: {exc})") from exc
         raise
     return manifest
+
+
+def _install(folder: DataFolder, staging: pathlib.Path, revision: str, in_folder: bool, store) -> None:
+    """Put the checked records and photos where ``folder`` keeps them; the staging folder becomes the data folder."""
+    if in_folder and not (staging / DATABASE).exists():
+        _load_database(f"sqlite:///{staging / DATABASE}", staging, revision)
+        (staging / DATABASE).chmod(0o600)
+    elif not in_folder:
+        _load_database(folder.database_url, staging, revision)
+        (staging / DATABASE).unlink(missing_ok=True)
+    (staging / RECORDS).unlink(missing_ok=True)
+    if store is not None:
+        try:
+            _upload(store, staging)
+        except BaseException:
+            if not in_folder:
+                engine = create_engine(folder.database_url)
+                meta = MetaData()
+                meta.reflect(engine)
+                meta.drop_all(engine)
+                engine.dispose()
+            raise

@@ -1,8 +1,10 @@
 """Command line over the records: ``python -m tracker --help``.
 
 Every command works on one data folder (``--data``, else ``TRACKER_DATA_DIR``,
-else ``./data``) and records who did it (``--actor``, else ``$USER``) in the
-audit log. Bad input gives one ``error: ...`` line and exit status 2. User
+else ``./data``), its database (``--database-url``, else ``TRACKER_DATABASE_URL``,
+else SQLite in the folder) and its photo store (``--photo-store``, else
+``TRACKER_PHOTO_STORE``, else ``photos/`` in the folder), and records who did
+it (``--actor``, else ``$USER``) in the audit log. Bad input gives one ``error: ...`` line and exit status 2. User
 text (names, notes, file names) is printed with control characters and line
 breaks escaped, so that it can neither fake output lines nor drive the
 terminal.
@@ -102,7 +104,10 @@ def progress_bar(done: int, total: int, label: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tracker", description="Clinic records for before/after photos.")
     p.add_argument("--data", help="the data folder (default: $TRACKER_DATA_DIR or ./data)")
-    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data folder)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: $TRACKER_DATABASE_URL, else SQLite in the "
+                   "data folder)")
+    p.add_argument("--photo-store", help="where the photos are: s3://bucket/prefix (default: $TRACKER_PHOTO_STORE, "
+                   "else photos/ in the data folder)")
     p.add_argument("--actor", default=os.environ.get("USER", "cli"), help="who is acting, for the audit log")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -297,10 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--date", type=parse_date, default=date.today())
     ge.add_argument("--clinic", help="only this clinic's clients (default: every clinic)")
 
-    bk = sub.add_parser("backup", help="archive the whole data folder")
+    bk = sub.add_parser("backup", help="archive the records and photos (only photos not in --previous archives)")
     bk.add_argument("archive", type=pathlib.Path)
-    rs = sub.add_parser("restore", help="restore an archive into an empty data folder (--data)")
+    bk.add_argument("--previous", type=pathlib.Path, nargs="+", default=[],
+                    help="earlier archives: photos they hold are not copied again (incremental backup)")
+    rs = sub.add_parser("restore", help="restore an archive into an empty data folder, database and photo store")
     rs.add_argument("archive", type=pathlib.Path)
+    rs.add_argument("--previous", type=pathlib.Path, nargs="+", default=[],
+                    help="the earlier archives an incremental backup builds on")
 
     ck = sub.add_parser("check", help="verify every photo against its hash")
     ck.add_argument("--collect-garbage", action="store_true", help="remove files no record refers to")
@@ -319,14 +328,15 @@ def _password(args) -> str:
 def run(args) -> str:
     """Carry out one command; returns what to print."""
     if args.command == "init":
-        db = init_data_folder(args.data, args.database_url)
+        db = init_data_folder(args.data, args.database_url, args.photo_store)
         return f"data folder ready: {printable(db.folder.root)}"
     if args.command == "restore":
-        target = data_folder(args.data).root
-        manifest = backups.restore(args.archive, target)
-        open_data_folder(target).close()
-        return f"restored {len(manifest['files'])} files into {printable(target)}, all hashes verified"
-    db = open_data_folder(args.data, args.database_url)
+        target = data_folder(args.data, args.database_url, args.photo_store)
+        manifest = backups.restore(args.archive, target, args.previous)
+        open_data_folder(args.data, args.database_url, args.photo_store).close()
+        return (f"restored the records and {len(backups.photos_of(manifest))} photos into "
+                f"{printable(target.root)}, all hashes verified")
+    db = open_data_folder(args.data, args.database_url, args.photo_store)
     actor = args.actor
     if args.command == "worker":
         if args.poll <= 0:
@@ -547,8 +557,9 @@ def _dispatch(args, db, s, actor) -> str:
         return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
         access.require_admin(owner)
-        manifest = backups.backup(db.folder, args.archive)
-        return f"backed up {len(manifest['files'])} files to {printable(args.archive)}"
+        manifest = backups.backup(db, args.archive, args.previous)
+        return (f"backed up the records and {len(manifest['files']) - 1} photos to {printable(args.archive)} "
+                f"({len(manifest['photos'])} photos in all)")
     if command == "check":
         return _check(db, args.collect_garbage)
     raise RecordError(f"unknown command {command} {action or ''}")

@@ -3,9 +3,12 @@
 One data folder holds everything: ``tracker.db`` (SQLite, in WAL mode, so a
 reader never blocks a writer and a crash loses no committed record), the
 photo store ``photos/`` and the derived-image cache ``cache/``. Its path comes
-from ``--data``, else ``TRACKER_DATA_DIR``, else ``./data``. The database URL
-can point elsewhere (``--database-url`` or ``TRACKER_DATABASE_URL``, e.g.
-PostgreSQL for a clinic group); the photos stay in the data folder.
+from ``--data``, else ``TRACKER_DATA_DIR``, else ``./data``. A clinic group
+points the records and the photos elsewhere: the database URL with
+``--database-url`` or ``TRACKER_DATABASE_URL`` (PostgreSQL), the photo store
+with ``--photo-store`` or ``TRACKER_PHOTO_STORE`` (``s3://bucket/prefix``, see
+:mod:`tracker.photostore`). The data folder then keeps only the local cache
+(and, with SQLite, the store's lock file).
 
 The schema is created and upgraded by Alembic migrations only, never by
 ``create_all``, so that every upgrade of a clinic's database is the same
@@ -25,11 +28,12 @@ from dataclasses import dataclass
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
-from .photostore import PhotoStore
+from .photostore import AdvisoryLocks, FileLocks, PhotoStore, open_store
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parent / "migrations"
 DEFAULT_DATA_DIR = "data"
@@ -39,6 +43,8 @@ DEFAULT_DATA_DIR = "data"
 class DataFolder:
     root: pathlib.Path
     database_url: str
+    #: Where the originals are: ``s3://bucket/prefix``, or None for the folder ``photos/`` in ``root``.
+    photo_store: str | None = None
 
     @property
     def photos(self) -> pathlib.Path:
@@ -54,11 +60,12 @@ class DataFolder:
         return pathlib.Path(self.database_url[len(prefix):]) if self.database_url.startswith(prefix) else None
 
 
-def data_folder(path: str | os.PathLike | None = None, database_url: str | None = None) -> DataFolder:
-    """Resolve the data folder and database URL from arguments, then environment, then defaults."""
+def data_folder(path: str | os.PathLike | None = None, database_url: str | None = None,
+                photo_store: str | None = None) -> DataFolder:
+    """Resolve the data folder, database URL and photo store from arguments, then environment, then defaults."""
     root = pathlib.Path(path or os.environ.get("TRACKER_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
     url = database_url or os.environ.get("TRACKER_DATABASE_URL") or f"sqlite:///{root / 'tracker.db'}"
-    return DataFolder(root, url)
+    return DataFolder(root, url, photo_store or os.environ.get("TRACKER_PHOTO_STORE") or None)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -103,22 +110,32 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    """An open data folder: engine, sessions and photo store paths."""
+    """An open data folder: engine, sessions and photo store."""
 
     def __init__(self, folder: DataFolder):
         self.folder = folder
         self.engine = make_engine(folder)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.store = self._open_store()  # its settings (S3 endpoint, encryption) are read now, once
 
     def session(self) -> Session:
         return self.sessions()
 
-    @property
-    def store(self) -> PhotoStore:
-        return PhotoStore(self.folder.photos, self.folder.cache)
+    def _open_store(self) -> PhotoStore:
+        """The photo store (see :mod:`tracker.photostore`), its lock chosen by the database: on PostgreSQL
+        an advisory lock every instance sharing the database sees, on SQLite ``flock`` on ``photos/.lock``."""
+        location = self.folder.photo_store or str(self.folder.photos)
+        if self.engine.dialect.name == "postgresql":
+            self._lock_engine = create_engine(self.folder.database_url, poolclass=NullPool)
+            locks = AdvisoryLocks(self._lock_engine, location)
+        else:
+            locks = FileLocks(self.folder.photos / ".lock")
+        return open_store(location, self.folder.cache, locks)
 
     def close(self) -> None:
         self.engine.dispose()
+        if "_lock_engine" in vars(self):
+            self._lock_engine.dispose()
 
 
 def make_private(folder: DataFolder) -> None:
@@ -132,9 +149,9 @@ def make_private(folder: DataFolder) -> None:
         database.chmod(0o600)
 
 
-def init_data_folder(path=None, database_url=None) -> Database:
+def init_data_folder(path=None, database_url=None, photo_store=None) -> Database:
     """Create (or upgrade) a data folder and its database; safe to run again."""
-    folder = data_folder(path, database_url)
+    folder = data_folder(path, database_url, photo_store)
     make_private(folder)
     db = Database(folder)
     migrate(db.engine)
@@ -142,12 +159,16 @@ def init_data_folder(path=None, database_url=None) -> Database:
     return db
 
 
-def open_data_folder(path=None, database_url=None) -> Database:
+def open_data_folder(path=None, database_url=None, photo_store=None) -> Database:
     """Open an initialised data folder, upgrading its schema if this version is newer."""
-    folder = data_folder(path, database_url)
+    folder = data_folder(path, database_url, photo_store)
     if folder.database_file is not None and not folder.database_file.exists():
         raise FileNotFoundError(f"no data folder at {folder.root}: run 'python -m tracker init' first")
     db = Database(folder)
+    if folder.database_file is None and "alembic_version" not in inspect(db.engine).get_table_names():
+        db.close()
+        where = db.engine.url.render_as_string(hide_password=True)
+        raise FileNotFoundError(f"no tracker database at {where}: run 'python -m tracker init' first")
     migrate(db.engine)
     _finish_interrupted_work(db)
     return db

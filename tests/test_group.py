@@ -1,0 +1,204 @@
+"""A clinic group's backup and command line, on SQLite+folder and on PostgreSQL+S3 (the ``backends`` matrix):
+incremental backups whose restore reproduces every row and every photo exactly, and ``check``, ``export``,
+``erase``, ``gallery``, ``backup`` and ``restore`` from the command line on either store."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, inspect, select
+
+from tracker import backup, clientdata, photos, records
+from tracker.cli import main
+from tracker.db import init_data_folder, open_data_folder
+from tracker.errors import RecordError
+from tracker.models import Client, Photo
+from tracker.photostore import PhotoUnreadable, sha256_of
+from tracker_helpers import ACTOR, client_with_course, new_db, new_folder, sample_bytes
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = new_db(tmp_path / "data")
+    yield database
+    database.close()
+
+
+def every_row(db) -> dict[str, list]:
+    """Every table's rows (reflected, so nothing is left out), as JSON text, in primary-key order."""
+    with db.engine.connect() as conn:
+        return {t.name: [json.dumps(list(r), default=str) for r in conn.execute(t.select().order_by(*t.primary_key))]
+                for t in backup._tables(conn)}
+
+
+def every_object(db) -> dict[str, str]:
+    """Every stored original, by name, with the SHA-256 of its bytes as read back from the store."""
+    return {digest: sha256_of(db.store.get(digest)) for digest in db.store.all_hashes()}
+
+
+def open_target(folder):
+    return open_data_folder(folder.root, folder.database_url, folder.photo_store)
+
+
+def test_an_incremental_backup_restores_every_row_and_photo_exactly(db, tmp_path, backend):
+    client_with_course(db, "Ada Example", sessions=2)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+    full = tmp_path / "backups" / "monday.zip"
+    first = backup.backup(db, full)
+    assert sorted(first["photos"]) == sorted(db.store.all_hashes()) and len(first["files"]) == 3
+    # Tuesday: a new client with a new photo, another erased (its id must never come back).
+    gone = client_with_course(db, "Zelda Erasable", sessions=1, with_photos=False)
+    clientdata.erase_client(db, db.store, ACTOR, gone["client"])
+    more = client_with_course(db, "Bea Second", sessions=3)
+    incremental = tmp_path / "backups" / "tuesday.zip"
+    second = backup.backup(db, incremental, previous=[full])
+    new_photos = db.store.all_hashes() - set(first["photos"])
+    assert new_photos == {sha256_of(sample_bytes(3))}
+    assert set(second["files"]) == {"tracker.db" if db.folder.database_file else "records.jsonl",
+                                    *(f"photos/{d[:2]}/{d}" for d in new_photos)}  # only what Monday lacks
+    assert set(second["photos"]) == db.store.all_hashes()
+
+    # Alone, the incremental archive lacks Monday's photos: refused, and nothing is written.
+    alone = new_folder(backend, tmp_path / "alone")
+    with pytest.raises(RecordError, match="lacks 2 photos .*--previous"):
+        backup.restore(incremental, alone)
+    assert not alone.root.exists()
+    if alone.database_file is None:
+        assert inspect(create_engine(alone.database_url)).get_table_names() == []
+
+    target = new_folder(backend, tmp_path / "restored")
+    backup.restore(incremental, target, previous=[full])
+    restored = open_target(target)
+    assert every_row(restored) == every_row(db)
+    assert every_object(restored) == every_object(db) == {d: d for d in db.store.all_hashes()}
+    assert restored.store.verify(restored.store.all_hashes()) == []
+    with restored.session() as s:  # the erased client's id is not given out again after a restore either
+        client, _ = records.add_client(s, ACTOR, "Cy Next", date(1990, 1, 1), "", 3)
+        assert client.id > max(gone["client"], more["client"])
+    restored.close()
+
+
+def archive_of(path, members: dict[str, bytes]) -> None:
+    """A zip of ``members`` with its manifest, as a backup writes it."""
+    files = {name: sha256_of(data) for name, data in members.items()}
+    photos_listed = [name.split("/")[-1] for name in members if name.startswith("photos/")]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("manifest.json", json.dumps({"files": files, "photos": photos_listed}))
+
+
+def test_a_logical_dump_restores_on_either_database_and_a_crafted_one_is_refused(db, tmp_path, backend):
+    """The portable dump moves records between SQLite and PostgreSQL; it is data: rows go into the schema's
+    own tables with bound parameters, and a dump naming anything else is refused, leaving the target empty."""
+    client_with_course(db, sessions=2)
+    out = io.BytesIO()
+    with db.engine.connect() as conn:
+        referenced = backup.dump_records(conn, out)
+    members = {f"photos/{d[:2]}/{d}": db.store.get(d) for d in referenced}
+    archive_of(tmp_path / "dump.zip", {"records.jsonl": out.getvalue(), **members})
+    target = new_folder(backend, tmp_path / "restored")
+    backup.restore(tmp_path / "dump.zip", target)
+    restored = open_target(target)
+    assert every_row(restored) == every_row(db) and every_object(restored) == every_object(db)
+    restored.close()
+
+    crafted = out.getvalue().replace(b'{"table": "clients"', b'{"table": "pg_authid"', 1)
+    archive_of(tmp_path / "crafted.zip", {"records.jsonl": crafted, **members})
+    target = new_folder(backend, tmp_path / "target")
+    with pytest.raises(RecordError, match="table or column the schema lacks"):
+        backup.restore(tmp_path / "crafted.zip", target)
+    assert not target.root.exists()
+    if target.database_file is None:
+        assert inspect(create_engine(target.database_url)).get_table_names() == []
+    # Rows whose keys point nowhere (the clients left out) are refused by the database's own constraints.
+    lines, table = [], None
+    for line in out.getvalue().splitlines(keepends=True):
+        item = json.loads(line)
+        table = item["table"] if isinstance(item, dict) and "table" in item else table
+        if not (table == "clients" and isinstance(item, list)):
+            lines.append(line)
+    archive_of(tmp_path / "orphans.zip", {"records.jsonl": b"".join(lines), **members})
+    with pytest.raises(RecordError, match="do not fit the schema"):
+        backup.restore(tmp_path / "orphans.zip", target)
+    assert not target.root.exists()
+
+
+def test_check_export_erase_gallery_backup_and_restore_from_the_command_line(db, tmp_path, capsys, backend):
+    ids = client_with_course(db, sessions=2)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR)
+
+    def cli(*argv, folder=None):
+        where = ["--data", str(db.folder.root)] if folder is None else [
+            "--data", str(folder.root), "--database-url", folder.database_url,
+            *(["--photo-store", folder.photo_store] if folder.photo_store else [])]
+        code = main([*where, *map(str, argv)])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = cli("check")
+    assert code == 0 and "2 photos verified" in out
+    code, out, _ = cli("gallery", "export", tmp_path / "gallery", "--date", "2026-12-31")
+    assert code == 0 and "1 before/after pairs" in out and len(list((tmp_path / "gallery").iterdir())) == 1
+    code, out, _ = cli("export", ids["client"], tmp_path / "export")
+    assert code == 0 and len(list((tmp_path / "export" / "photos").iterdir())) == 2
+    code, out, _ = cli("backup", tmp_path / "clinic.zip")
+    assert code == 0 and "2 photos" in out
+    target = new_folder(backend, tmp_path / "restored")
+    code, out, err = cli("restore", tmp_path / "clinic.zip", folder=target)
+    assert code == 0 and "2 photos" in out, err
+    assert cli("check", folder=target)[0] == 0
+
+    # A damaged original is reported by check, and refused when read, on either store.
+    digest = sha256_of(sample_bytes(2))
+    damage(db.store, digest)
+    code, out, err = cli("check")
+    assert code == 2 and f"{digest}: corrupt" in out and "1 problems" in err
+    with pytest.raises(PhotoUnreadable):
+        db.store.get(digest)
+    code, _, err = cli("export", ids["client"], tmp_path / "export2")
+    assert code == 2 and "corrupt in the photo store" in err
+
+    code, out, _ = cli("erase", ids["client"], "--yes")
+    assert code == 0 and "2 photo files removed" in out
+    assert db.store.all_hashes() == set() and cli("check")[0] == 0
+
+
+def damage(store, digest: str) -> None:
+    """Change an original's bytes behind the store's back (a disk or a service gone wrong)."""
+    if hasattr(store, "client"):
+        store.client.put_object(Bucket=store.bucket, Key=store.key(digest), Body=b"not the photo")
+    else:
+        path = store.path(digest)
+        path.chmod(0o600)
+        path.write_bytes(b"not the photo")
+
+
+def test_a_single_clinic_s_archive_restores_onto_the_backend(tmp_path, backend):
+    """A SQLite data folder's backup (its ``tracker.db`` snapshot) restores onto either backend: a clinic
+    that joins a group brings its records and photos to PostgreSQL and S3."""
+    single = init_data_folder(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}", str(tmp_path / "photos"))
+    ids = client_with_course(single, "Ada Example", sessions=2)
+    archive = tmp_path / "single.zip"
+    assert "tracker.db" in backup.backup(single, archive)["files"]
+    target = new_folder(backend, tmp_path / "joined")
+    backup.restore(archive, target)
+    joined = open_target(target)
+
+    def summary(db):
+        with db.session() as s:
+            clients = [(c.id, c.name, c.date_of_birth) for c in s.scalars(select(Client).order_by(Client.id))]
+            return clients, sorted(s.scalars(select(Photo.sha256)))
+
+    assert summary(joined) == summary(single) and summary(joined)[0][0][0] == ids["client"]
+    assert every_object(joined) == every_object(single) and len(every_object(joined)) == 2
+    single.close()
+    joined.close()
