@@ -3,7 +3,9 @@
     python docs/make_screenshots.py
 
 Starts the app on a temporary data folder with a practitioner account and the
-simulated sample course, and saves PNGs beside this file.
+simulated sample courses (face, hair loss, cellulite), and saves PNGs beside
+this file; then again with ``TRACKER_ANALYSIS=worker``, for a course whose
+photos wait for the analysis workers.
 """
 
 import pathlib
@@ -66,6 +68,52 @@ def record_pages(page, folder: pathlib.Path) -> None:
     page.screenshot(path=HERE / "session-region.png")
 
 
+def open_client(page, text: str) -> None:
+    """Find a client by name on the Clients page and open their record."""
+    page.get_by_role("link", name="Clients").click()
+    settle(page)
+    box = page.get_by_role("textbox", name="Find a client by name")
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Open this client").click()
+    page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
+    settle(page)
+
+
+def body_course_pages(page) -> None:
+    """The cellulite session (views checklist, Hexsel form) and the hair-loss and cellulite progress."""
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    open_client(page, "cellulite")
+    page.get_by_role("link", name="Session & photos").click()
+    page.get_by_text("Hexsel cellulite severity, session").wait_for(timeout=120_000)
+    settle(page)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=HERE / "session-cellulite.png", full_page=True)
+    for text, name in (("hair loss", "progress-hair-loss.png"), ("cellulite", "progress-cellulite.png")):
+        open_client(page, text)
+        page.get_by_role("link", name="Progress").click()
+        page.get_by_text("Across the course").wait_for(timeout=120_000)
+        settle(page)
+        page.wait_for_timeout(3000)
+        page.screenshot(path=HERE / name, full_page=True)
+
+
+def queued_pages(data: pathlib.Path) -> None:
+    """With analysis workers configured: a course whose photos are queued, on the Session and Progress pages."""
+    with app_server(data, {"TRACKER_ANALYSIS": "worker"}) as url, browser_page() as page:
+        sign_in(page, url, "lee", "a long enough secret")
+        open_client(page, "Quinn Queued")
+        page.get_by_role("link", name="Session & photos").click()
+        page.get_by_text("queued for analysis").first.wait_for(timeout=120_000)
+        settle(page)
+        page.screenshot(path=HERE / "session-queued.png", full_page=True)
+        page.get_by_role("link", name="Progress").click()
+        page.get_by_text("queued for analysis").first.wait_for(timeout=120_000)
+        settle(page)
+        page.screenshot(path=HERE / "progress-queued.png", full_page=True)
+
+
 def main() -> None:
     data = pathlib.Path(tempfile.mkdtemp()) / "data"
     db = init_data_folder(data)
@@ -74,6 +122,7 @@ def main() -> None:
         s.commit()
     client_id = load_sample_course(db, "docs")
     client_with_course(db, "Zoe Example", sessions=2, with_photos=False)  # a course due for its next session
+    client_with_course(db, "Quinn Queued", sessions=2)  # photos saved, not analysed: queued for the workers
     with db.session() as s:
         records.update_client(s, "docs", client_id, "new e-mail address", contact="ada@example.org")
         s.commit()
@@ -99,6 +148,8 @@ def main() -> None:
         page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "gallery.png")
         record_pages(page, data.parent)
+        body_course_pages(page)
+    queued_pages(data)
 
 
 if __name__ == "__main__":

@@ -144,6 +144,8 @@ def backend(request) -> Backend:
 @pytest.fixture(autouse=True)
 def _backend_environment(request, monkeypatch):
     """Each test of a ``backends`` module starts with a new, empty database and photo store of its backend."""
+    # Carried with the test's reports to the process that counts them (pytest-xdist runs tests in workers).
+    request.node.user_properties.append(("backend", _backend_of(request.node)))
     if request.node.get_closest_marker("backends"):
         apply_environment(monkeypatch, request.getfixturevalue("backend").environment())
     yield
@@ -158,15 +160,11 @@ def _backend_of(item) -> str:
     return GROUP_BACKEND if "postgres_server" in uses or "s3_server" in uses else DEFAULT_BACKEND
 
 
-def pytest_collection_modifyitems(session, config, items):
-    config._backend_of = {item.nodeid: _backend_of(item) for item in items}
-
-
 def pytest_runtest_logreport(report):
     config = _CONFIG[0] if _CONFIG else None
     if config is None:
         return
-    name = getattr(config, "_backend_of", {}).get(report.nodeid, DEFAULT_BACKEND)
+    name = dict(report.user_properties).get("backend", DEFAULT_BACKEND)
     counts = config._backend_counts.setdefault(name, {"passed": 0, "failed": 0, "skipped": 0})
     if report.failed:
         counts["failed"] += 1

@@ -418,8 +418,14 @@ def _convert(column, value):
 
 
 def _load(conn, rows, sequences: dict) -> None:
-    """Insert dumped rows into the (migrated, empty) schema of ``conn`` with bound parameters, then the sequences."""
-    tables = {t.name: t for t in _tables(conn)}
+    """Insert dumped rows into the (migrated, new) schema of ``conn`` with bound parameters, then the sequences.
+
+    The rows a migration seeds (the default clinic) are removed first: the archive holds them as they were.
+    """
+    ordered = _tables(conn)
+    for table in reversed(ordered):
+        conn.execute(table.delete())
+    tables = {t.name: t for t in ordered}
     batch, current = [], None
 
     def flush():
