@@ -15,7 +15,7 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from browser import app_server, browser_page, open_progress, settle, sign_in, upload_body_area_photo  # noqa: E402
+from browser import app_server, browser_page, settle, sign_in, upload_body_area_photo  # noqa: E402
 from analysis import decode, locate_face  # noqa: E402
 from PIL import Image  # noqa: E402
 from tracker import access, records  # noqa: E402
@@ -37,9 +37,7 @@ def body_area_photo(folder: pathlib.Path) -> pathlib.Path:
 
 def record_pages(page, folder: pathlib.Path) -> None:
     """The client record with its history, and the session page: capture checks and a region drawn."""
-    page.get_by_role("link", name="Clients").click()
-    page.get_by_role("button", name="Open this client").click()
-    page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
+    open_client(page, "Sample client (simulated)")
     page.wait_for_timeout(1000)
     page.screenshot(path=HERE / "record.png")
     page.get_by_role("tab", name="History (1)").click()
@@ -102,6 +100,7 @@ def body_course_pages(page) -> None:
 def queued_pages(data: pathlib.Path) -> None:
     """With analysis workers configured: a course whose photos are queued, on the Session and Progress pages."""
     with app_server(data, {"TRACKER_ANALYSIS": "worker"}) as url, browser_page() as page:
+        page.set_viewport_size({"width": 1400, "height": 1700})  # down to the session's photos and their status
         sign_in(page, url, "lee", "a long enough secret")
         open_client(page, "Quinn Queued")
         page.get_by_role("link", name="Session & photos").click()
@@ -137,7 +136,9 @@ def main() -> None:
         page.locator("[data-testid='stDataFrame'] canvas").first.wait_for(timeout=60_000)  # tables drawn
         page.wait_for_timeout(2000)
         page.screenshot(path=HERE / "clients.png")
-        open_progress(page)
+        open_client(page, "Sample client (simulated)")
+        page.get_by_role("link", name="Progress").click()
+        page.get_by_text("Across the course").wait_for(timeout=120_000)
         page.wait_for_timeout(3000)
         page.screenshot(path=HERE / "progress.png", full_page=True)
         page.get_by_role("tab", name="Where it changed").click()
