@@ -42,7 +42,8 @@ else:
 
 if who is not None:
     with st.sidebar:
-        st.caption(f"Signed in as {plain(who.display_name)} ({who.role})")
+        st.caption(f"Signed in as {plain(who.display_name)} ({who.role})" if who.is_staff
+                   else "Signed in with your personal access code")
         if who.is_staff:
             names = list(clinic_names(who).values())
             shown = "all clinics" if who.sees_every_clinic and len(names) > 1 else ", ".join(names) or "none"

@@ -140,6 +140,7 @@ def test_a_client_sees_only_their_own_progress(clinic, monkeypatch):
     sign_in_client(at, clinic["sample_code"])
     assert at.session_state.viewer.client_id == clinic["sample"]
     assert at.title[0].value == "Your progress" and not at.exception
+    assert "Signed in with your personal access code" in [c.value for c in at.sidebar.caption]
     # Staff pages are not there for a client, by URL or otherwise.
     at.switch_page("app_pages/clients.py").run()
     assert at.title[0].value == "Your progress"
