@@ -15,7 +15,7 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from browser import app_server, browser_page, settle, sign_in, upload_body_area_photo  # noqa: E402
+from browser import app_server, browser_page, open_client, settle, sign_in, upload_body_area_photo  # noqa: E402
 from analysis import decode, locate_face  # noqa: E402
 from PIL import Image  # noqa: E402
 from tracker import access, records  # noqa: E402
@@ -64,19 +64,6 @@ def record_pages(page, folder: pathlib.Path) -> None:
     page.wait_for_timeout(1000)
     canvas.scroll_into_view_if_needed()
     page.screenshot(path=HERE / "session-region.png")
-
-
-def open_client(page, text: str) -> None:
-    """Find a client by name on the Clients page and open their record."""
-    page.get_by_role("link", name="Clients").click()
-    settle(page)
-    box = page.get_by_role("textbox", name="Find a client by name")
-    box.fill(text)
-    box.press("Enter")
-    settle(page)
-    page.get_by_role("button", name="Open this client").click()
-    page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
-    settle(page)
 
 
 def body_course_pages(page) -> None:

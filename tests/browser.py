@@ -76,6 +76,19 @@ def sign_in(page, url: str, username: str, password: str) -> None:
     page.get_by_role("heading", name="Clients").wait_for(timeout=60_000)
 
 
+def open_client(page, text: str) -> None:
+    """Find a client by name on the Clients page and open their record."""
+    page.get_by_role("link", name="Clients").click()
+    settle(page)
+    box = page.get_by_role("textbox", name="Find a client by name")
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Open this client").click()
+    page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
+    settle(page)
+
+
 def open_progress(page) -> None:
     """From the Clients page: open the selected client, then their progress."""
     page.get_by_role("button", name="Open this client").click()
