@@ -16,6 +16,9 @@ import sys
 import time
 import urllib.request
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -57,8 +60,6 @@ def app_server(data_dir: pathlib.Path, env: dict | None = None):
 
 @contextlib.contextmanager
 def browser_page():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -97,6 +98,25 @@ def open_progress(page) -> None:
     page.get_by_text("Across the course").wait_for(timeout=120_000)
 
 
+def choose(page, box: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the selectbox named ``box``, then wait for the app's rerun.
+
+    A rerun that lands while the list is open redraws the selectbox and closes the list under the click
+    (Playwright then reports the option "detached from the DOM" until it times out), so the list is opened
+    again, up to ``attempts`` times."""
+    for attempt in range(attempts):
+        settle(page)
+        page.get_by_role("combobox", name=box).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+    settle(page)
+
+
 def settle(page, timeout: int = 180_000) -> None:
     """Wait until the app has finished running the script (the "Running..." indicator is gone), so that an
     action does not land on an element a rerun is about to replace."""
@@ -108,9 +128,7 @@ def settle(page, timeout: int = 180_000) -> None:
 def upload_body_area_photo(page, area_name: str, photo: pathlib.Path, timeout: int = 60_000):
     """On the session page: choose a named body area, upload its photo, and return the drawing canvas."""
     settle(page)
-    page.get_by_role("combobox", name="View").click()
-    page.get_by_role("option", name="body area").click()
-    settle(page)
+    choose(page, "View", "body area")
     area = page.get_by_role("textbox", name="Body area name, e.g. neck, left hand, scalp")
     area.fill(area_name)
     area.press("Enter")

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from analysis import decode, locate_face
-from browser import CHROMIUM, app_server, browser_page, open_progress, settle, sign_in, upload_body_area_photo
+from browser import (CHROMIUM, app_server, browser_page, choose, open_progress, settle, sign_in,
+                     upload_body_area_photo)
 from conftest import encode
 from tracker import access, records
 from tracker.db import init_data_folder
@@ -87,10 +88,7 @@ def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
         with db.session() as s:
             assert records.client_overview(s, ACTOR, "Tia Typed")[0].date_of_birth == date(1941, 6, 1)
         # Record a session for Bo Body (each step waits for the app's rerun, which replaces the widgets).
-        settle(page)
-        page.get_by_role("combobox", name="Work with").click()  # the selectbox
-        page.get_by_role("option", name=f"Bo Body (#{body['client']})").click()
-        settle(page)
+        choose(page, "Work with", f"Bo Body (#{body['client']})")
         page.get_by_role("button", name="Open this client").click()
         page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
         settle(page)

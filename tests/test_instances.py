@@ -14,7 +14,7 @@ import re
 import pytest
 import streamlit as st
 
-from browser import CHROMIUM, app_server, browser_page, settle, sign_in
+from browser import CHROMIUM, app_server, browser_page, choose, settle, sign_in
 from conftest import GROUP_BACKEND, Backend, apply_environment
 from test_app import PASSWORD, app, errors
 from tracker import access
@@ -34,9 +34,7 @@ def shared_records(tmp_path: pathlib.Path, monkeypatch, postgres_server, s3_serv
 
 
 def choose_client(page, label: str) -> None:
-    page.get_by_role("combobox", name="Work with").click()
-    page.get_by_role("option", name=label).click()
-    settle(page)
+    choose(page, "Work with", label)
     page.get_by_role("button", name="Open this client").click()
     page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
     settle(page)
