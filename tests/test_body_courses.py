@@ -7,6 +7,7 @@ import json
 import pathlib
 from datetime import date
 
+import numpy as np
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select
@@ -17,7 +18,8 @@ from tracker import access, progress, records, reports, samples, templates
 from tracker.cli import main as tracker_main
 from tracker.db import alembic_config
 from tracker.errors import DuplicateRecord, RecordError
-from tracker.gallery import eligible_pairs
+from tracker import gallery
+from tracker.gallery import eligible_pairs, pixels
 from tracker.models import Course, HexselScore, Photo, RecordVersion
 from tracker.photos import Incoming, analyse_pending, import_photos, set_marker_size
 from tracker.progress import BEYOND, NOT_COMPARABLE
@@ -261,6 +263,26 @@ def test_the_pdf_report_charts_the_area_measures_and_lists_the_hexsel_scores(sam
     assert "Dimple shadows (% of region)" in text and "Redness" not in text
     assert "Hexsel cellulite severity" in text and "7/15 (moderate)" in text
     assert "printed 10 mm marker" in text
+
+
+@pytest.mark.parametrize("mode", ["mask_eyes", "crop_lower_face"])
+def test_a_de_identified_body_pair_shows_the_marked_region_not_a_black_frame(sampled, mode):
+    db, ids = sampled
+    with db.session() as s:
+        pairs = [p for p in eligible_pairs(s, ACTOR) if p.client_id in ids.values()]
+        assert len(pairs) == 2
+        for pair in pairs:
+            whole = gallery.gallery_pixels(db.store, pair.before, "none", height=400)
+            for photo in (pair.before, pair.after):
+                shown = gallery.gallery_pixels(db.store, photo, mode, height=400, baseline=pair.before)
+                assert shown.mean() > 40  # the photo's pixels, not the black of "nothing to de-identify with"
+                assert shown.shape[0] < 0.9 * whole.shape[0] or shown.shape[1] < 0.9 * whole.shape[1]
+            marked = np.asarray(pair.before.region) * 400 / pair.before.height
+            span = np.ptp(marked, axis=0) * (1 + 2 * gallery.REGION_MARGIN)
+            shown = gallery.gallery_pixels(db.store, pair.before, mode, height=400)
+            assert shown.shape[1] / shown.shape[0] == pytest.approx(span[0] / span[1], rel=0.05)
+        picture = pixels(gallery.pair_jpeg(db.store, pairs[0], mode))
+    assert picture[: gallery.PAIR_HEIGHT].mean() > 60  # the pair on white, with both photos in it
 
 
 # --- the app ------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ erased with the photo.
 
 De-identification, where the clinic asks for it, either masks the eyes with a
 solid band (from the face's landmarks, with a margin) or crops each photo to
-the lower face, below the eyes; a watermark can be added to every image.
+the lower face, below the eyes; a watermark can be added to every image. A
+body area or scalp photo has no face to go by: either mode crops it to the
+region the practitioner marked on the baseline (mapped into each later photo
+by its feature alignment), with a small margin, so a neck or décolletage photo
+loses the face above it. A photo with neither landmarks nor a region (nor a
+face found again) is shown black rather than whole.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from sqlalchemy.orm import Session as DbSession
 
 import analysis
 from analysis import AnalysisError, decode, locate_face
+from analysis.align import apply
 from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, Face
 
 from .models import Client, Photo, Session
@@ -95,15 +101,23 @@ def eligible_pairs(s: DbSession, viewer: Actor, day: date | None = None,
 DEIDENTIFY = ("none", "mask_eyes", "crop_lower_face")
 
 
-def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None) -> np.ndarray:
+#: Margin around a marked region's bounding box when a body photo is cropped to it, as a fraction of its size.
+REGION_MARGIN = 0.05
+
+
+def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None,
+               region: np.ndarray | None = None) -> np.ndarray:
     """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo.
 
-    ``landmarks`` (478 x 2, in this image's pixels) saves finding the face again.
+    ``landmarks`` (478 x 2, in this image's pixels) saves finding the face again. ``region`` (N x 2, in this
+    image's pixels), the marked region of a body area, is what a photo without landmarks is cropped to.
     """
     if mode == "none":
         return rgb
     if mode not in DEIDENTIFY:
         raise ValueError(f"de-identification is one of {', '.join(DEIDENTIFY)}")
+    if landmarks is None and region is not None:
+        return crop_to_region(rgb, region)
     if landmarks is not None:
         face = Face(np.column_stack([landmarks, np.zeros(len(landmarks))]))
     else:
@@ -124,6 +138,18 @@ def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None) 
     left, right = int(max(oval[:, 0].min() - 0.1 * iod, 0)), int(oval[:, 0].max() + 0.1 * iod)
     bottom = int(oval[:, 1].max() + 0.1 * iod)
     return np.ascontiguousarray(rgb[max(top, 0):bottom, left:right])
+
+
+def crop_to_region(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The bounding box of ``region`` (N x 2 pixels), widened by :data:`REGION_MARGIN`, clipped to the image;
+    black when the region lies outside it (a body photo is never shown whole when it was to be cropped)."""
+    low, high = region.min(axis=0), region.max(axis=0)
+    margin = REGION_MARGIN * (high - low)
+    left, top = np.floor(np.maximum(low - margin, 0)).astype(int)
+    right, bottom = np.ceil(np.minimum(high + margin, (rgb.shape[1], rgb.shape[0]))).astype(int)
+    if right - left < 2 or bottom - top < 2:
+        return np.zeros_like(rgb)
+    return np.ascontiguousarray(rgb[top:bottom, left:right])
 
 
 def _font(size: int):
@@ -247,6 +273,18 @@ def _landmarks(photo: Photo) -> np.ndarray | None:
     return np.asarray(face["landmarks"], dtype=float) if face and face.get("landmarks") else None
 
 
+def _marked_region(photo: Photo, baseline: Photo) -> np.ndarray | None:
+    """A body area's marked region in ``photo``'s pixels: as marked, on the baseline; carried into a later photo
+    by the inverse of its feature alignment (photo -> baseline). None for a face, or a photo not aligned."""
+    if photo.region:
+        return np.asarray(photo.region, dtype=float)
+    found = latest_analysis(photo)
+    alignment = ((found.result or {}).get("alignment") or {}) if found else {}
+    if not baseline.region or alignment.get("method") != "features":
+        return None
+    return apply(np.linalg.inv(np.asarray(alignment["matrix"], dtype=float)), np.asarray(baseline.region, float))
+
+
 @dataclass(frozen=True)
 class _Shot:
     """What a gallery image needs of a photo, read from the database beforehand (threads never touch it)."""
@@ -254,10 +292,16 @@ class _Shot:
     sha256: str
     height: int
     landmarks: np.ndarray | None
+    region: np.ndarray | None = None
 
     @classmethod
-    def of(cls, photo: Photo, mode: str) -> _Shot:
-        return cls(photo.sha256, photo.height, _landmarks(photo) if mode != "none" else None)
+    def of(cls, photo: Photo, mode: str, baseline: Photo | None = None) -> _Shot:
+        """``baseline``: the photo the region was marked on (the photo itself when omitted)."""
+        if mode == "none":
+            return cls(photo.sha256, photo.height, None)
+        landmarks = _landmarks(photo)
+        region = None if landmarks is not None else _marked_region(photo, baseline or photo)
+        return cls(photo.sha256, photo.height, landmarks, region)
 
 
 def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
@@ -271,14 +315,17 @@ def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
 
 def _gallery_pixels(store: PhotoStore, shot: _Shot, mode: str, mark: str, height: int) -> np.ndarray:
     small = _thumbnail(store, shot, height)
-    landmarks = None if shot.landmarks is None else shot.landmarks * (small.shape[0] / shot.height)
-    return watermark(deidentify(small, mode, landmarks), mark)
+    scale = small.shape[0] / shot.height
+    landmarks = None if shot.landmarks is None else shot.landmarks * scale
+    region = None if shot.region is None else shot.region * scale
+    return watermark(deidentify(small, mode, landmarks, region), mark)
 
 
 def gallery_pixels(store: PhotoStore, photo: Photo, mode: str = "none", mark: str = "",
-                   height: int = PAIR_HEIGHT) -> np.ndarray:
-    """A photo's thumbnail de-identified (with its stored landmarks) and watermarked as asked."""
-    return _gallery_pixels(store, _Shot.of(photo, mode), mode, mark, height)
+                   height: int = PAIR_HEIGHT, baseline: Photo | None = None) -> np.ndarray:
+    """A photo's thumbnail de-identified (with its stored landmarks, or the region marked on ``baseline``) and
+    watermarked as asked."""
+    return _gallery_pixels(store, _Shot.of(photo, mode, baseline), mode, mark, height)
 
 
 @dataclass(frozen=True)
@@ -304,9 +351,11 @@ class PairPicture:
 def pair_picture(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
                  height: int = PAIR_HEIGHT) -> PairPicture:
     labels = pair_labels(pair, mode)
-    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__)
-    return PairPicture(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels, _Shot.of(pair.before, mode),
-                       _Shot.of(pair.after, mode), mode, mark, height)
+    before, after = _Shot.of(pair.before, mode), _Shot.of(pair.after, mode, pair.before)
+    regions = tuple(None if s.region is None else np.round(s.region, 1).tolist() for s in (before, after))
+    key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__, regions)
+    return PairPicture(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels, before, after, mode, mark,
+                       height)
 
 
 def pair_jpegs(store: PhotoStore, pairs: list[GalleryPair], mode: str = "none", mark: str = "",
