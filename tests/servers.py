@@ -100,14 +100,25 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)
 
+    def start(self) -> None:
+        """Start the server on its folder and port (fsync off: test data only)."""
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-l", self.folder / "server.log",
+                  "-o", options, "-w", "start")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (its clients' connections drop); :meth:`start` resumes it."""
+        self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-m", "immediate", "-w", "stop")
+
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-m", "immediate", "-w", "stop")
+            self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_postgres() -> PostgresServer:
-    """initdb a cluster in a new folder and start it on a free port (fsync off: test data only)."""
+    """initdb a cluster in a new folder and start it on a free port."""
     as_postgres = os.geteuid() == 0
     folder = pathlib.Path(tempfile.mkdtemp(prefix="tracker-pg-"))
     if as_postgres:
@@ -118,9 +129,7 @@ def start_postgres() -> PostgresServer:
     try:
         server._run(bin_dir / "initdb", "-D", folder / "data", "-U", "tracker", "--auth=trust",
                     "-E", "UTF8", "--no-sync")
-        options = (f"-p {server.port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        server._run(bin_dir / "pg_ctl", "-D", folder / "data", "-l", log, "-o", options, "-w", "start")
+        server.start()
     except subprocess.CalledProcessError as exc:
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(folder, ignore_errors=True)

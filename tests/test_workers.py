@@ -16,6 +16,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from servers import start_postgres
 from test_data_safety import REGION, WAIT_S, body_photos, env
 from tracker import photos
 from tracker.db import init_data_folder
@@ -110,6 +111,41 @@ def test_workers_on_postgresql_analyse_every_photo_once_and_take_over_a_killed_w
         assert "Ada" not in out and "neck" not in out  # ids and codes only
     assert unfinished_claims(db) == []
     db.close()
+
+
+def test_a_worker_rides_out_a_database_restart_and_analyses_what_was_added_after_it(tmp_path):
+    server = start_postgres()  # a server of its own: this test stops it
+    db = init_data_folder(tmp_path / "data", server.new_database())
+    try:
+        ids = client_with_course(db, sessions=1, with_photos=False)
+        files = body_photos(tmp_path / "incoming", 2)
+
+        def add(file) -> int:
+            with db.session() as s:
+                [photo] = photos.import_photos(s, db.store, ACTOR, ids["sessions"][0],
+                                               [photos.Incoming(file.name, file.read_bytes(), "neck", REGION)])
+                s.commit()
+                return photo.id
+
+        first = add(files[0])
+        worker = start_worker(tmp_path / "data", db.folder.database_url, "w1", "--poll", "0.2")
+        try:
+            until(lambda: finished_count(db) == 1, "the first photo's analysis")
+            server.halt()  # as a crash: every connection drops
+            time.sleep(2)  # the worker polls into the outage
+            server.start()
+            second = add(files[1])  # the app's pool replaces its dead connections too
+            until(lambda: finished_count(db) == 2, "the analysis of a photo added after the restart")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=WAIT_S)
+        assert worker.returncode == 0, err
+        assert "database unavailable (OperationalError); connecting again in 1 s" in out
+        assert analysed_ids(out) == [first, second] and "stopped when asked: 2 photos analysed" in out
+        assert "Traceback" not in err
+    finally:
+        db.close()
+        server.stop()
 
 
 def test_a_worker_on_sqlite_drains_the_queue_and_exits_with_once(tmp_path):

@@ -82,7 +82,9 @@ BUSY_TIMEOUT_S = 60
 
 def make_engine(folder: DataFolder) -> Engine:
     sqlite = folder.database_url.startswith("sqlite")
-    engine = create_engine(folder.database_url, connect_args={"timeout": BUSY_TIMEOUT_S} if sqlite else {})
+    # A server's connections can die under the pool (a restart, a fail-over): each is tested as it is taken.
+    engine = create_engine(folder.database_url, connect_args={"timeout": BUSY_TIMEOUT_S} if sqlite else {},
+                           pool_pre_ping=not sqlite)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -18,6 +18,12 @@ once. On SQLite it claims the photo as ``python -m tracker analyse`` does
 (:func:`tracker.photos.claim`). SIGTERM or SIGINT let the current photo
 finish, then the worker exits.
 
+A database that goes away (a restart, a fail-over, a network cut) does not
+stop a worker: it logs the outage and connects again after a pause that grows
+from 1 s to 30 s (:data:`RECONNECT_PAUSES_S`), then goes on with the queue; a
+photo it was analysing when the connection dropped lost its lock with it and
+is taken again.
+
 Each photo gives one log line on standard output, with ids and codes only,
 never personal data.
 """
@@ -31,6 +37,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from . import photos
 from .db import Database
 from .errors import RecordError
@@ -39,6 +47,8 @@ from .models import Photo
 IN_PROCESS, WORKER = "in_process", "worker"
 #: Seconds between looks at an empty queue.
 DEFAULT_POLL_S = 5.0
+#: Seconds to wait before each attempt to reach the database again during one outage (the last one repeats).
+RECONNECT_PAUSES_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def analysis_mode() -> str:
@@ -68,14 +78,32 @@ def stop_on_signals(stop: threading.Event) -> None:
 def work(db: Database, actor: str, once: bool = False, poll_s: float = DEFAULT_POLL_S,
          stop: threading.Event | None = None, log: Callable[[str], None] = log_line) -> int:
     """Analyse pending photos until ``stop`` is set (or, with ``once``, until none is left that no other worker
-    holds); returns how many photos this worker analysed."""
+    holds), through database outages; returns how many photos this worker analysed."""
     stop = stop or threading.Event()
     baselines = photos._Baselines(db.store)
-    done = 0
+    done, outages = [0], 0
     log(f"started ({db.engine.dialect.name}, {'until the queue is empty' if once else f'polling every {poll_s:g} s'})")
+    while not stop.is_set():
+        try:
+            _drain(db, actor, once, poll_s, stop, baselines, log, done)
+            break
+        except (OperationalError, InterfaceError) as exc:  # the connection is gone: wait, then connect again
+            pause = RECONNECT_PAUSES_S[min(outages, len(RECONNECT_PAUSES_S) - 1)]
+            log(f"database unavailable ({type(exc).__name__}); connecting again in {pause:g} s")
+            outages += 1
+            stop.wait(pause)
+    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {done[0]} photos analysed")
+    return done[0]
+
+
+def _drain(db: Database, actor: str, once: bool, poll_s: float, stop: threading.Event, baselines, log,
+           done: list[int]) -> None:
+    """Take pending photos one at a time on one lock connection (``done[0]`` counts them) until ``stop``, or
+    with ``once`` an empty queue; raises the database's error when the connection is lost."""
+    held = db.engine.dialect.name == "postgresql"
     with db.engine.connect() as locks:
         while not stop.is_set():
-            if db.engine.dialect.name == "postgresql":
+            if held:
                 photo_id = photos.lock_next_pending(locks)
             else:
                 with db.session() as s:
@@ -83,15 +111,13 @@ def work(db: Database, actor: str, once: bool = False, poll_s: float = DEFAULT_P
             if photo_id is None:
                 locks.rollback()
                 if once:
-                    break
+                    return
                 stop.wait(poll_s)
                 continue
             try:
-                done += _one(db, actor, photo_id, baselines, held=db.engine.dialect.name == "postgresql", log=log)
+                done[0] += _one(db, actor, photo_id, baselines, held=held, log=log)
             finally:
                 locks.rollback()  # releases the photo's lock, after its result was committed
-    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {done} photos analysed")
-    return done
 
 
 def _one(db: Database, actor: str, photo_id: int, baselines, held: bool, log) -> int:
