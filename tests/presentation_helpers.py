@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
-import zlib
 
 from tracker import photos
 from tracker.models import Photo, PhotoAnalysis
@@ -44,15 +42,3 @@ def course_with_a_different_person(db, name: str = "Ada Example") -> dict:
 def figures(values: dict, metrics) -> list[str]:
     """How each value would be printed (2 decimals, without sign), to look for in what is shown."""
     return [f"{abs(values[m]):.2f}" for m in metrics if values.get(m) is not None]
-
-
-def pdf_text(data: bytes) -> str:
-    """The text drawn in a PDF made by fpdf2: the strings shown (``(...) Tj``) in its inflated content streams."""
-    out = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            content = zlib.decompress(stream).decode("latin-1")
-        except zlib.error:
-            continue  # an image
-        out += [re.sub(r"\\([()\\])", r"\1", s) for s in re.findall(r"\((.*?)(?<!\\)\) ?Tj", content)]
-    return "\n".join(out)

@@ -24,7 +24,7 @@ from tracker.models import Course, HexselScore, Photo, RecordVersion
 from tracker.photos import Incoming, analyse_pending, import_photos, set_marker_size
 from tracker.progress import BEYOND, NOT_COMPARABLE
 from conftest import encode
-from test_reports import pdf_text
+from pdfs import pdf_text
 from tracker_helpers import ACTOR, new_db
 
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")

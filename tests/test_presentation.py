@@ -15,8 +15,9 @@ from PIL import Image
 from analysis.metrics import REGISTRY
 from analysis.reasons import CODES
 from app_pages.wipe import wipe_html
-from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures, forge, pdf_text
-from tracker import gallery, progress, records, reports
+from pdfs import page_text
+from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures, forge
+from tracker import gallery, pdftext, progress, records, reports
 from tracker.cli import main
 from tracker.models import Photo
 from tracker.progress import BEYOND, NOT_COMPARABLE, NOT_MEASURED, WITHIN, ProgressRow, ShownChange
@@ -175,7 +176,7 @@ def test_the_pdf_shows_no_number_from_a_non_comparable_pair(clinic):
         pairs = [p for p in gallery.eligible_pairs(s, ACTOR, date(2026, 5, 1)) if p.course_id == clinic["course"]]
         pdf = reports.report_pdf(s, db.store, ACTOR, pairs, "mask_eyes", "Clinic demo")
         s.commit()
-    text = pdf_text(pdf)
+    text = page_text(pdf)
     assert not any(f in text for f in figures(clinic["hidden"], SHOWN))  # none of session 3's changes
     assert "Session 3 left out" in text and "0.81 is above" in text
     assert "Redness (a*)" in text and "Texture roughness (% contrast)" in text  # titles with units
@@ -256,5 +257,7 @@ def test_regions_have_readable_names(clinic):
         ["Forehead", "Left cheek", "Right cheek", "Chin", "Around the eyes"]
 
 
-def test_pdf_text_outside_latin1_never_stops_a_report():
-    assert reports._latin1("distance 0.81 \u2265 0.60, change \u22121.2") == "distance 0.81 ? 0.60, change -1.2"
+def test_pdf_text_the_font_lacks_is_a_question_mark_never_an_error():
+    kept = "distance 0.81 \u2265 0.60, change \u22121.2"
+    assert pdftext.printable(kept) == kept
+    assert pdftext.printable("\u738b\u5c0f\u660e Wang\n") == "??? Wang\n"

@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import re
-import zlib
 
 import pytest
+from pypdf import PdfReader
 
-from tracker import gallery, photos, reports
+from tracker import cards, gallery, photos, reports
 from tracker.models import Client, Session
+from pdfs import page_text, pdf_text
 from tracker_helpers import ACTOR, client_with_course, new_db
 
 REACTION = "Mild bruising near Mrs Doe's left eye"
 NOTE = "Client mentioned her wedding on Saturday"
-
-
-def pdf_text(pdf: bytes) -> str:
-    """Every string the PDF shows or stores: its objects outside streams (document information
-    included) and its (deflated) page content streams; image streams are left out."""
-    streams = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
-    parts = [streams.sub(b"", pdf).decode("latin-1")]
-    for stream in streams.findall(pdf):
-        try:
-            content = zlib.decompress(stream)
-        except zlib.error:
-            continue
-        if b" Tj" in content:  # page content (text operators); image pixels are left out
-            parts.append(content.decode("latin-1"))
-    return "\n".join(parts)
-
-
-def shown_text(content: str) -> str:
-    """The text of the ``(...) Tj`` operators, in order."""
-    return " ".join(re.findall(r"\((.*?)(?<!\\)\)\s*Tj", content))
+NAME = "Dora Doe-Wiśniewska"  # outside Latin-1, which the PDF's own fonts are limited to
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     db = new_db(tmp_path_factory.mktemp("reports") / "data")
-    ids = client_with_course(db, "Dora Doe", sessions=2)
+    ids = client_with_course(db, NAME, sessions=2)
     with db.session() as s:
         for session in s.query(Session).filter(Session.id.in_(ids["sessions"])):
             session.immediate_reactions, session.notes = REACTION, NOTE
@@ -69,10 +52,10 @@ def test_a_deidentified_report_has_no_client_id_exact_dates_or_free_text(course,
     db, ids = course
     pdf, captions = report(db, ids, "mask_eyes", monkeypatch)
     text = pdf_text(pdf)
-    shown = shown_text(text)
+    shown = page_text(pdf)
     assert "Session 1, month 0" in shown and "Session 2, month 1" in shown
     assert captions == ["Session 1, month 0", "Session 2, month 1"]
-    for secret in ("Dora", "Doe", f"Client {ids['client']}", f"#{ids['client']}", "bruising", "wedding",
+    for secret in ("Dora", "Doe", "Wiśniewska", f"Client {ids['client']}", f"#{ids['client']}", "bruising", "wedding",
                    "personal protocol", "batch", "2027"):
         assert secret not in text, secret
     assert not re.search(r"\bB\d\b", text)  # the batch numbers B1, B2
@@ -84,6 +67,20 @@ def test_a_deidentified_report_has_no_client_id_exact_dates_or_free_text(course,
 def test_an_identified_report_keeps_the_treatment_log(course, monkeypatch):
     db, ids = course
     pdf, captions = report(db, ids, "none", monkeypatch)
-    shown = shown_text(pdf_text(pdf))
-    assert "Dora Doe" in shown and "bruising" in shown and "batch B1" in shown
+    shown = page_text(pdf)
+    assert NAME in shown and "bruising" in shown and "batch B1" in shown
     assert re.search(r"Session 1, \d{4}-\d{2}-\d{2}", captions[0])
+
+
+@pytest.mark.parametrize("name", ["Łucja Wiśniewska", "Ольга Петрова", "Ζωή Παπαδοπούλου", "محمد الأحمد",
+                                  "שרה כהן", "Nguyễn Thị Hương"])
+def test_the_access_card_prints_the_name_as_written_on_a_bank_card_page(name):
+    pdf = cards.access_card_pdf(name, "ABCD-EFGH-JKLM", "https://portal.example", "Klinika Čapek")
+    lines = page_text(pdf).splitlines()
+    assert lines[:2] == ["Klinika Čapek", name] and "ABCD-EFGH-JKLM" in lines
+    box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox  # ISO/IEC 7810 ID-1, landscape, in points
+    assert (float(box.width), float(box.height)) == pytest.approx((85.6 / 25.4 * 72, 54 / 25.4 * 72), abs=0.1)
+
+
+def test_a_name_in_a_script_the_font_lacks_prints_as_question_marks():
+    assert page_text(cards.access_card_pdf("王小明 Wang", "ABCD", "", "")).splitlines()[1] == "??? Wang"

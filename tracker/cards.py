@@ -7,7 +7,7 @@ code is kept only as a hash, so a lost card means a new code.
 
 from __future__ import annotations
 
-from fpdf import FPDF
+from .pdftext import SANS, new_pdf, printable
 
 CARD_MM = (85.6, 54.0)  # ISO/IEC 7810 ID-1, the size of a bank card
 
@@ -21,22 +21,17 @@ def portal_instructions(portal_url: str = "") -> list[str]:
 
 def access_card_pdf(name: str, code: str, portal_url: str = "", clinic: str = "") -> bytes:
     """A one-page PDF, bank-card size, with the client's name, access code and the portal instructions."""
-    pdf = FPDF(orientation="L", unit="mm", format=CARD_MM)
+    pdf = new_pdf(unit="mm", format=CARD_MM)  # (width, height): fpdf2 swaps them for orientation "L"
     pdf.set_margins(5, 5, 5)
     pdf.set_auto_page_break(False)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 9)
-    pdf.cell(0, 5, _latin1(clinic or "Your progress photos"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 8)
-    pdf.cell(0, 5, _latin1(name), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, "B", 9)
+    pdf.cell(0, 5, printable(clinic or "Your progress photos"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, "", 8)
+    pdf.cell(0, 5, printable(name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Courier", "B", 15)
     pdf.cell(0, 10, code, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 6.5)
+    pdf.set_font(SANS, "", 6.5)
     for line in portal_instructions(portal_url):
-        pdf.multi_cell(0, 3, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 3, printable(line), align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
-
-
-def _latin1(text: str) -> str:
-    """The core PDF fonts are Latin-1: other characters become '?', never an error."""
-    return text.encode("latin-1", "replace").decode("latin-1")

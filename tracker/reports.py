@@ -1,6 +1,6 @@
 """PDF reports: before/after photos, metric charts with their noise bands, and the treatment log.
 
-Built with fpdf2 (pure Python, no system libraries). Charts are drawn as
+Built with fpdf2, in DejaVu Sans (:mod:`tracker.pdftext`). Charts are drawn as
 vectors: each metric's change since baseline by session date, in the
 metric's unit, over the shaded zone around zero where a change is within its
 95 % noise bound, so a reader sees at once which changes are real. Only what
@@ -28,31 +28,27 @@ from sqlalchemy.orm import Session as DbSession
 from .gallery import GalleryPair, month_after, pair_jpegs
 from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
 from .templates import VIEWS, view_label
+from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
 from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .records import Actor, audit, get_course
 
-
-def _latin1(text: str) -> str:
-    """The PDF's core fonts are Latin-1: a real minus sign is written as a hyphen, anything else outside
-    Latin-1 (in an engine's message) as ``?``, never an error."""
-    return text.replace("\u2212", "-").encode("latin-1", "replace").decode("latin-1")
 
 
 def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, deidentified: bool) -> None:
     """One metric's change since baseline by date (by month when de-identified), over the zone around zero
     that is within noise."""
     m = chart.metric
-    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_font(SANS, "B", 8)
     pdf.text(x, y - 1.5, f"{m.label} ({m.unit})")
     pdf.set_draw_color(160, 160, 160)
     pdf.set_line_width(0.2)
     pdf.rect(x, y, w, h)
     note = chart.note()
-    pdf.set_font("Helvetica", size=6.5)
+    pdf.set_font(SANS, size=6.5)
     if note:
         pdf.set_xy(x, y + h + 4)
-        pdf.multi_cell(w, 3, _latin1(note[0].upper() + note[1:]))
+        pdf.multi_cell(w, 3, printable(note[0].upper() + note[1:]))
     if not chart.points or chart.start is None:
         return
     days = [(d - chart.start).days for d, _ in chart.points]
@@ -82,7 +78,7 @@ def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, dei
         pdf.text(px(day) - 5, y + h + 2.8, label)
     pdf.set_text_color(0, 0, 0)
     last = chart.points[-1][1]
-    pdf.text(x + w - 30, y + 4, _latin1(f"latest {last.cell()}"))
+    pdf.text(x + w - 30, y + 4, printable(f"latest {last.cell()}"))
 
 
 def _image(pdf: FPDF, jpeg: bytes, width_mm: float) -> None:
@@ -94,9 +90,9 @@ def _areas(areas: list[str], deidentified: bool) -> str:
 
 
 def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(SANS, "B", 10)
     pdf.cell(0, 7, "Treatment log", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(SANS, size=8)
     baseline = course.sessions[0].held_on
     for session in course.sessions:
         if deidentified:
@@ -110,19 +106,19 @@ def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
                 f" - {products or 'no products recorded'}")
         if session.immediate_reactions and not deidentified:
             line += f". Reactions: {session.immediate_reactions}"
-        pdf.multi_cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, printable(line), new_x="LMARGIN", new_y="NEXT")
 
 
 def _scores(pdf: FPDF, scores: list[ClinicianScore], deidentified: bool) -> None:
     """The clinician's Hexsel scores by session, as scored (a record, not a measurement: no noise verdict)."""
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 7, _latin1(f"{HEXSEL.label} (clinician's score, {HEXSEL.unit})"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(SANS, "B", 10)
+    pdf.cell(0, 7, printable(f"{HEXSEL.label} (clinician's score, {HEXSEL.unit})"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, size=8)
     start = scores[0].held_on
     for x in scores:
         when = f"month {month_after(x.held_on, start)}" if deidentified else str(x.held_on)
         items = ", ".join(f"{item.label.lower()} {x.items[k]}" for k, item in HEXSEL_ITEMS.items())
-        pdf.multi_cell(0, 4.5, _latin1(f"Session {x.session}, {when}: {x.total}/15 ({x.severity}) - {items}"),
+        pdf.multi_cell(0, 4.5, printable(f"Session {x.session}, {when}: {x.total}/15 ({x.severity}) - {items}"),
                        new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
@@ -143,7 +139,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
     "not found" (per clinic: the pairs come from :func:`tracker.gallery.eligible_pairs`)."""
     courses = {pair.course_id: get_course(s, actor, pair.course_id) for pair in pairs}
     deidentified = mode != "none"
-    pdf = FPDF(format="A4")
+    pdf = new_pdf(format="A4")
     if deidentified:
         pdf.set_creation_date(datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     pdf.set_auto_page_break(True, margin=15)
@@ -151,10 +147,10 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
         course = courses[pair.course_id]
         rows = [r for r in course_progress(s, course) if r.view == pair.view]
         pdf.add_page()
-        pdf.set_font("Helvetica", "B", 14)
-        pdf.cell(0, 9, _latin1(title), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=9)
-        pdf.cell(0, 5, _latin1(_heading(pair, course, deidentified)), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(SANS, "B", 14)
+        pdf.cell(0, 9, printable(title), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(SANS, size=9)
+        pdf.cell(0, 5, printable(_heading(pair, course, deidentified)), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         _image(pdf, image, 180)
         pdf.ln(8)
@@ -163,14 +159,14 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
         for i, metric in enumerate(shown):
             _chart(pdf, series(rows, metric.name), 15 + (i % 2) * 92, top + (i // 2) * 46, 85, 28, deidentified)
         pdf.set_y(top + (len(shown) + 1) // 2 * 46 + 2)
-        pdf.set_font("Helvetica", "I", 7)
+        pdf.set_font(SANS, "I", 7)
         pdf.multi_cell(0, 4, "Change since the baseline session, by session date, in each measure's unit. The "
                              "grey zone around zero is the 95 % measurement noise: a change inside it may not be "
                              "real; * marks a change beyond it. A session not comparable with the baseline is not "
                              "drawn.", new_x="LMARGIN", new_y="NEXT")
         scale = next((r.scale_note() for r in rows if r.scale_note()), None)
         if scale:
-            pdf.multi_cell(0, 4, _latin1(scale[0].upper() + scale[1:] + "."), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 4, printable(scale[0].upper() + scale[1:] + "."), new_x="LMARGIN", new_y="NEXT")
         scores = hexsel_scores(course)
         if scores:
             _scores(pdf, scores, deidentified)
