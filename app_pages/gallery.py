@@ -24,6 +24,9 @@ clinic_id = choose_clinic(who, "Clinic", "gallery_clinic", every="All clinics")
 
 LABELS = {"none": "none", "mask_eyes": "mask the eyes", "crop_lower_face": "crop to the lower face"}
 mode = st.radio("De-identification", gallery.DEIDENTIFY, horizontal=True, key="deidentify", format_func=LABELS.get)
+if mode != "none":
+    st.caption("Body-area and scalp photos have no face to go by: either way they are cropped to the region "
+               "marked on the baseline photo.")
 mark = st.text_input("Watermark", key="watermark")
 
 

@@ -217,6 +217,7 @@ def test_gallery_export_leaves_out_withdrawn_marketing_consent(clinic, monkeypat
     at.text_input(key="watermark").input("Clinic demo")
     at.button(key="build_pdf").click().run()
     assert not at.exception and at.session_state.report_pdf.startswith(b"%PDF")
+    assert any("cropped to the region marked" in c.value for c in at.caption)  # how body photos are treated
 
 
 def fabric_polygon(points, left=None, top=None, stroke=2):
