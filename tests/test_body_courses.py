@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, select
 from streamlit.testing.v1 import AppTest
 
 from analysis.simulate import Recapture, render_cellulite, render_scalp
-from tracker import access, progress, records, reports, samples, templates
+from tracker import access, clientdata, progress, records, reports, samples, templates
 from tracker.cli import main as tracker_main
 from tracker.db import alembic_config
 from tracker.errors import DuplicateRecord, RecordError
@@ -199,6 +199,11 @@ def test_hexsel_score_is_validated_recorded_and_amended_with_history(db, scalp_c
         assert version.previous == {"laxity": 1} and version.reason == "re-scored from the photo"
         scores = progress.hexsel_scores(records.get_course(s, ACTOR, scalp_course["course"]))
         assert [(x.session, x.total, x.severity) for x in scores] == [(1, 11, "severe")]
+        exported = clientdata.client_record(s, records.get_client(s, ACTOR, scalp_course["client"]))
+    first = exported["courses"][0]["sessions"][0]
+    assert first["hexsel"]["laxity"] == 2  # the client's export holds the score ...
+    assert {"entity": "hexsel", "previous": {"laxity": 1}, "reason": "re-scored from the photo"}.items() <= \
+        next(v for v in exported["history"] if v["entity"] == "hexsel").items()  # ... and what it was before
 
 
 def test_migration_0006_adds_the_scores_and_the_marker_size(tmp_path):

@@ -302,16 +302,28 @@ def test_erasure_keeps_an_original_another_record_still_uses(db):
         assert s.get(Client, keep["client"]) is not None
 
 
-def test_export_holds_the_records_and_the_originals(db, tmp_path):
+def test_export_holds_the_records_the_originals_the_history_and_who_accessed_them(db, tmp_path):
     ids = client_with_course(db, sessions=2)
     with db.session() as s:
+        records.update_client(s, ACTOR, ids["client"], "moved house", contact="ada@new.example")
+        photos.remove_photo(s, db.store, ACTOR, ids["photos"][1], "unusable")
+        s.commit()
         path = clientdata.export_client(s, db.store, ACTOR, ids["client"], tmp_path / "export")
         s.commit()
     record = json.loads(path.read_text())
     assert record["client"]["name"] == "Ada Example" and "access_code_hash" not in record["client"]
-    assert len(record["courses"][0]["sessions"]) == 2
+    assert record["client"]["contact"] == "ada@new.example" and record["client"]["clinic"] == "Main clinic"
+    sessions = record["courses"][0]["sessions"]
+    assert len(sessions) == 2 and all("hexsel" in x for x in sessions)
+    removed = sessions[1]["photos"][0]
+    assert removed["id"] == ids["photos"][1] and removed["removed_reason"] == "unusable"  # held until erasure
     exported = sorted((tmp_path / "export" / "photos").iterdir())
     assert [p.read_bytes() for p in exported] == [sample_bytes(1), sample_bytes(2)]
+    corrected = [v for v in record["history"] if v["entity"] == "client"]
+    assert [(v["previous"], v["reason"], v["actor"]) for v in corrected] == [
+        ({"contact": "ada@example.org"}, "moved house", ACTOR)]
+    assert {"create", "change"} <= {e["action"] for e in record["access_log"]}
+    assert all(e["actor"] for e in record["access_log"])
 
 
 def test_backup_then_restore_gives_identical_hashes(db, tmp_path, backend):

@@ -1,5 +1,12 @@
 """A client's data as a whole: export it (right of access) or erase it (right to erasure).
 
+The export is everything the clinic holds about the client: their details,
+screenings, consents, courses, sessions with products and Hexsel scores,
+every photo still held (removed ones too, marked as such, until erasure) with
+its analyses and its original, the previous values of every corrected record
+(who changed it, when and why), and the log of who viewed, changed or
+exported their records (ids and actions, as the audit log keeps them).
+
 Erasure deletes every row that describes the client (screenings, consents,
 courses, sessions, products, photos, analyses, audit events about them) and,
 in the same transaction, queues each of the client's originals in
@@ -27,7 +34,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from .db import Database
-from .models import AuditEvent, Client, PendingDeletion, Photo
+from .models import AuditEvent, Client, PendingDeletion, Photo, RecordVersion
 from .photostore import PhotoStore, StoreBusy, atomic_write, safe_name, safe_suffix
 from .progress import course_progress
 from .records import Actor, audit, get_client
@@ -39,24 +46,30 @@ def _plain(value):
     raise TypeError(type(value).__name__)
 
 
-def client_record(client: Client) -> dict:
-    """Everything the clinic holds about a client, as plain data (photos by hash)."""
-    def columns(row, skip=()):
-        return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
+def _columns(row, skip=()) -> dict:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
 
+
+def client_record(s: DbSession, client: Client) -> dict:
+    """Everything the clinic holds about a client, as plain data (photos by hash; see module docstring)."""
     return {
-        "client": columns(client, skip=("access_code_hash",)),
-        "screenings": [columns(x) for x in client.screenings],
-        "consents": [columns(x) for x in client.consents],
+        "client": {**_columns(client, skip=("access_code_hash",)), "clinic": client.clinic.name},
+        "screenings": [_columns(x) for x in client.screenings],
+        "consents": [_columns(x) for x in client.consents],
         "courses": [{
-            **columns(course),
+            **_columns(course),
             "sessions": [{
-                **columns(session),
-                "products": [columns(p) for p in session.products],
-                "photos": [{**columns(photo), "analyses": [columns(a) for a in photo.analyses]}
-                           for photo in session.photos],
+                **_columns(session),
+                "products": [_columns(p) for p in session.products],
+                "hexsel": None if session.hexsel is None else _columns(session.hexsel),
+                "photos": [{**_columns(photo), "analyses": [_columns(a) for a in photo.analyses]}
+                           for photo in session.all_photos],
             } for session in course.sessions],
         } for course in client.courses],
+        "history": [_columns(v, skip=("client_id",)) for v in s.scalars(
+            select(RecordVersion).where(RecordVersion.client_id == client.id).order_by(RecordVersion.id))],
+        "access_log": [_columns(e, skip=("client_id", "clinic_id")) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id))],
     }
 
 
@@ -66,11 +79,11 @@ def export_client(s: DbSession, store: PhotoStore, actor: Actor, client_id: int,
     A client ``actor`` may not see is "not found"."""
     client = get_client(s, actor, client_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = client_record(client)
+    record = client_record(s, client)
     record["progress"] = {course.id: [vars(r) for r in course_progress(s, course)] for course in client.courses}
     for course in client.courses:
         for session in course.sessions:
-            for photo in session.photos:
+            for photo in session.all_photos:  # removed ones too: held until erasure (another client's is deleted)
                 suffix = safe_suffix(photo.original_name) or ".img"
                 name = (f"course{course.id}-session{session.number}-{safe_name(photo.view)}-"
                         f"{photo.sha256[:12]}{suffix}")
