@@ -117,7 +117,7 @@ def _scores(pdf: FPDF, scores: list[ClinicianScore], deidentified: bool) -> None
     start = scores[0].held_on
     for x in scores:
         when = f"month {month_after(x.held_on, start)}" if deidentified else str(x.held_on)
-        items = ", ".join(f"{item.label.lower()} {x.items[k]}" for k, item in HEXSEL_ITEMS.items())
+        items = ", ".join(f"{item.short} {x.items[k]}" for k, item in HEXSEL_ITEMS.items())
         pdf.multi_cell(0, 4.5, printable(f"Session {x.session}, {when}: {x.total}/15 ({x.severity}) - {items}"),
                        new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
