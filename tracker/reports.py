@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session as DbSession
 
 from .gallery import GalleryPair, month_after, pair_jpegs
 from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
-from .templates import VIEWS, view_label
 from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
 from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .records import Actor, audit, get_course
-
+from .templates import VIEWS, view_label
 
 
 def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, deidentified: bool) -> None:
