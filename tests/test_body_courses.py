@@ -14,11 +14,10 @@ from sqlalchemy import create_engine, inspect, select
 from streamlit.testing.v1 import AppTest
 
 from analysis.simulate import Recapture, render_cellulite, render_scalp
-from tracker import access, clientdata, progress, records, reports, samples, templates
+from tracker import access, clientdata, gallery, progress, records, reports, samples, templates
 from tracker.cli import main as tracker_main
 from tracker.db import alembic_config
 from tracker.errors import DuplicateRecord, RecordError
-from tracker import gallery
 from tracker.gallery import eligible_pairs, pixels
 from tracker.models import Course, HexselScore, Photo, RecordVersion
 from tracker.photos import Incoming, analyse_pending, import_photos, set_marker_size
