@@ -131,9 +131,10 @@ class Database:
             return open_store(location, self.folder.cache, FileLocks(self.folder.photos / ".lock"))
         self._lock_engine = create_engine(self.folder.database_url, poolclass=NullPool)
         store = open_store(location, self.folder.cache, None)
-        # Keyed on the store's location as the store spells it (``s3://bucket/prefix/``), not as configured:
-        # instances that write one store differently (a trailing slash) must still share its lock.
-        store.locks = AdvisoryLocks(self._lock_engine, store.location)
+        # Keyed on the store's location as the store spells it, not as configured: instances that write one
+        # store differently (a trailing slash) must share its lock. Without the final slash, the usual spelling
+        # keeps the key it had, so instances of an earlier version still share the lock during an upgrade.
+        store.locks = AdvisoryLocks(self._lock_engine, store.location.rstrip("/"))
         return store
 
     def close(self) -> None:
