@@ -80,6 +80,8 @@ class PostgresServer:
     folder: pathlib.Path
     port: int
     _as_postgres: bool
+    #: Commits survive :meth:`halt` (``synchronous_commit`` on), as on a real server; else they may not.
+    durable: bool = False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://tracker@127.0.0.1:{self.port}/{database}"
@@ -102,8 +104,10 @@ class PostgresServer:
 
     def start(self) -> None:
         """Start the server on its folder and port (fsync off: test data only)."""
+        # Without synchronous_commit a commit returns before its WAL is written: a halt can lose it.
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit={'on' if self.durable else 'off'} -c full_page_writes=off "
+                   "-c max_connections=200")
         self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-l", self.folder / "server.log",
                   "-o", options, "-w", "start")
 
@@ -119,13 +123,13 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_postgres() -> PostgresServer:
-    """initdb a cluster in a new folder and start it on a free port."""
+def start_postgres(durable: bool = False) -> PostgresServer:
+    """initdb a cluster in a new folder and start it on a free port (``durable``: see :class:`PostgresServer`)."""
     as_postgres = os.geteuid() == 0
     folder = pathlib.Path(tempfile.mkdtemp(prefix="tracker-pg-"))
     if as_postgres:
         shutil.chown(folder, "postgres", "postgres")
-    server = PostgresServer(folder, free_port(), as_postgres)
+    server = PostgresServer(folder, free_port(), as_postgres, durable)
     bin_dir = postgres_bin()
     log = folder / "server.log"
     try:

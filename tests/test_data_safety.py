@@ -5,6 +5,13 @@ imports and backups, erasure that a crash interrupts, user text used as a
 path, reused ids, one bad photo stopping the analysis, degenerate images and
 regions, permissions, concurrent runs. Races run real processes
 (``tests/paused.py`` pauses one at a chosen point); each wait is bounded.
+
+The module is in the backend matrix (see conftest): the races, crashes and
+erasures run on SQLite and the photo folder and on a clinic group's
+PostgreSQL and S3 store, where the store's lock is an advisory lock.
+Subprocesses inherit the test's backend through ``os.environ``. Tests of
+what no backend touches (restore's parsing of archives, image decoding,
+names) run on the defaults only.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from datetime import date
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, event, select, text, update
+from sqlalchemy import create_engine, event, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from analysis import UnsupportedImage, analyse, decode
 from analysis.errors import ImageTooLarge, NoFace
@@ -40,8 +48,10 @@ from tracker.cli import main as tracker_main
 from tracker.db import _sqlite_pragmas, alembic_config, open_data_folder
 from tracker.errors import RecordError
 from tracker.models import AuditEvent, Client, PendingDeletion, Photo, PhotoAnalysis
-from tracker.photostore import PhotoStore
+from tracker.photostore import PhotoStore, StoreBusy
 from tracker_helpers import ACTOR, client_with_course, new_db, sample_bytes
+
+pytestmark = pytest.mark.backends
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAUSED = ROOT / "tests" / "paused.py"
@@ -56,7 +66,27 @@ def db(tmp_path):
 
 
 def env() -> dict:
+    """A subprocess's environment: this test's, with its backend's variables (set by conftest's fixture)."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def interrupted_writes(store) -> set[str]:
+    """The folder store's half-written ``.incoming-*`` files (an S3 PUT is atomic: an S3 store has none)."""
+    return {p.name for p in store.tmp.glob(".incoming-*")} if hasattr(store, "tmp") else set()
+
+
+def assert_nowhere_in_the_records(db, personal: str) -> None:
+    """``personal`` is in no row of the database: on SQLite not even in the file's bytes (freed pages included),
+    on PostgreSQL in no row of any table, each row read as text."""
+    if db.folder.database_file is not None:
+        assert personal.encode() not in db.folder.database_file.read_bytes()
+        return
+    with db.engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        tables = inspect(conn).get_table_names()
+        found = {t: conn.execute(text(f"SELECT count(*) FROM {quote(t)} AS r WHERE r::text LIKE :p"),
+                                 {"p": f"%{personal}%"}).scalar() for t in tables}
+    assert "clients" in tables and not any(found.values()), found
 
 
 def cli(capsys, data: pathlib.Path, *argv) -> tuple[int, str, str]:
@@ -133,6 +163,7 @@ def assert_nothing_written(tmp_path: pathlib.Path, target: pathlib.Path, before:
     assert {p for p in tmp_path.rglob("*")} == before, "restore left files behind"
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 @pytest.mark.parametrize("evil", ["../../evil.txt", "/tmp/evil-absolute.txt", "photos/../../evil.txt",
                                   "photos/ab/../../../evil.txt", "evil.txt", "cache/ab/x", "photos/ab/short"])
 def test_restore_refuses_a_member_outside_the_data_layout(archived, tmp_path, evil):
@@ -146,6 +177,7 @@ def test_restore_refuses_a_member_outside_the_data_layout(archived, tmp_path, ev
     assert not pathlib.Path("/tmp/evil-absolute.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_refuses_a_photo_that_does_not_hash_to_its_name(archived, tmp_path):
     members = dict(archived[1])
     name = next(n for n in members if n.startswith("photos/"))
@@ -173,6 +205,7 @@ def _database_at_revision(data: bytes, tmp_path: pathlib.Path, revision: str) ->
     return path.read_bytes()
 
 
+@pytest.mark.only_default_backend  # a SQLite file inside an archive, checked before any backend
 @pytest.mark.parametrize("kind,message", [("damaged", "damaged|not a tracker database"),
                                           ("not_sqlite", "not a tracker database|cannot be opened"),
                                           ("unknown_revision", "schema revision")])
@@ -189,6 +222,7 @@ def test_restore_refuses_a_bad_database(archived, tmp_path, kind, message):
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_refuses_members_over_the_size_limit(archived, tmp_path, monkeypatch):
     archive = archived[0]
     monkeypatch.setattr(backup, "MAX_PHOTO_BYTES", 1000)
@@ -197,6 +231,7 @@ def test_restore_refuses_members_over_the_size_limit(archived, tmp_path, monkeyp
     assert not (tmp_path / "restored").exists()
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_refuses_an_archive_larger_than_the_free_disk(archived, tmp_path, monkeypatch):
     archive = archived[0]
     monkeypatch.setattr(backup.shutil, "disk_usage", lambda _: type("Usage", (), {"free": 10})())
@@ -218,6 +253,7 @@ print("peak_growth_mb", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - be
 """
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_streams_a_zip_bomb_in_bounded_memory(tmp_path):
     """128 MB of zeros in a 0.2 MB archive, as its 'database': streamed, refused, in a few MB of memory."""
     archive, size = tmp_path / "bomb.zip", 128 * 2**20
@@ -238,6 +274,7 @@ def test_restore_streams_a_zip_bomb_in_bounded_memory(tmp_path):
     assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
 
 
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_prints_no_traceback(archived, tmp_path, capsys):
     evil = make_archive(tmp_path / "evil.zip", {**archived[1], "../../evil.txt": b"x"})
     not_zip = tmp_path / "notes.zip"
@@ -274,8 +311,32 @@ def test_garbage_collection_waits_for_a_running_import(db, tmp_path):
     assert "removed 0 unreferenced files" in out
 
 
-@pytest.mark.parametrize("point", ["first_original", "mid_write", "commit"])
+def test_the_store_lock_is_the_store_s_however_its_location_is_written(db):
+    """Instances naming one store differently (``s3://bucket/prefix/`` or without the slash) share its lock, so
+    a collector still waits for an import (on PostgreSQL the advisory lock's key is the store's location)."""
+    written = (db.folder.photo_store or str(db.folder.photos)) + "/"
+    other = open_data_folder(db.folder.root, db.folder.database_url, written)
+    try:
+        with db.store.locked(exclusive=False), pytest.raises(StoreBusy):  # an import's hold
+            other.store.acquire(exclusive=True, timeout=0)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("point", ["first_original", "commit"])
 def test_a_killed_import_leaves_only_what_check_reports_and_repairs(db, tmp_path, capsys, point):
+    _kill_an_import_then_check_and_repair(db, tmp_path, capsys, point)
+
+
+@pytest.mark.only_default_backend  # a half-written temporary file exists only in the folder store
+def test_an_import_killed_mid_write_leaves_only_what_check_reports_and_repairs(db, tmp_path, capsys):
+    _kill_an_import_then_check_and_repair(db, tmp_path, capsys, "mid_write")
+
+
+def _kill_an_import_then_check_and_repair(db, tmp_path, capsys, point: str) -> None:
+    """Kill a real import at ``point``: what it left (stored originals no row refers to, on S3 objects in the
+    bucket; half-written files) is reported by ``check``, kept out of backups and removed by garbage collection;
+    its locks (flock, or PostgreSQL's advisory lock and row lock) die with it."""
     ids = client_with_course(db, sessions=1, with_photos=False)
     files = body_photos(tmp_path / "incoming", 2)
     markers = tmp_path / "markers"
@@ -283,7 +344,7 @@ def test_a_killed_import_leaves_only_what_check_reports_and_repairs(db, tmp_path
     wait_for(markers / point, importer)
     importer.send_signal(signal.SIGKILL)
     importer.wait(WAIT_S)
-    leftovers = db.store.all_hashes() | set(p.name for p in db.store.tmp.glob(".incoming-*"))
+    leftovers = db.store.all_hashes() | interrupted_writes(db.store)
     assert leftovers, "the kill left nothing to find: the test did not kill mid-import"
     code, out, err = cli(capsys, db.folder.root, "check")
     assert code == 2 and "check --collect-garbage" in err
@@ -294,8 +355,10 @@ def test_a_killed_import_leaves_only_what_check_reports_and_repairs(db, tmp_path
         assert [n for n in zf.namelist() if n.startswith("photos/")] == []  # orphans are not archived
     code, _, err = cli(capsys, db.folder.root, "check", "--collect-garbage")
     assert code == 0, err
-    assert db.store.all_hashes() == set() and list(db.store.tmp.glob(".incoming-*")) == []
+    assert db.store.all_hashes() == set() and interrupted_writes(db.store) == set()
     assert cli(capsys, db.folder.root, "check")[0] == 0
+    with db.session() as s:
+        assert s.scalar(select(Photo)) is None
 
 
 # --- Major 4: erasure -----------------------------------------------------------------------
@@ -315,10 +378,9 @@ def test_an_erasure_interrupted_after_its_commit_is_finished_by_the_next_run(db,
     def power_cut(*_, **__):
         raise KeyboardInterrupt("power cut after the commit")
 
-    monkeypatch.setattr(PhotoStore, "collect_garbage", power_cut)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):  # not undo(): it unsets the backend
+        patched.setattr(PhotoStore, "collect_garbage", power_cut)
         clientdata.erase_client(db, db.store, ACTOR, gone["client"])
-    monkeypatch.undo()
     assert all(db.store.exists(h) for h in hashes)  # the crash left the files ...
     with db.session() as s:
         assert s.get(Client, gone["client"]) is None
@@ -328,7 +390,7 @@ def test_an_erasure_interrupted_after_its_commit_is_finished_by_the_next_run(db,
     assert not any(db.store.exists(h) for h in hashes)
     with db.session() as s:
         assert s.scalar(select(PendingDeletion)) is None
-    assert b"Zelda Erasable" not in db.folder.database_file.read_bytes()
+    assert_nowhere_in_the_records(db, "Zelda Erasable")
 
 
 def test_erasure_keeps_an_audit_record_without_personal_data(db):
@@ -344,6 +406,7 @@ def test_erasure_keeps_an_audit_record_without_personal_data(db):
 
 # --- Major 5: user text as a path -----------------------------------------------------------
 
+@pytest.mark.only_default_backend  # exports are local files on every backend; the store names objects by hash
 def test_a_view_name_is_never_a_path(db, tmp_path):
     ids = client_with_course(db, sessions=2, with_photos=False)
     evil = "x/../../../ESCAPED"
@@ -367,12 +430,14 @@ def test_a_view_name_is_never_a_path(db, tmp_path):
     assert not [p for p in tmp_path.parent.rglob("*ESCAPED*") if tmp_path not in p.parents]
 
 
+@pytest.mark.only_default_backend  # name validation, before any backend
 @pytest.mark.parametrize("view", ["x/../y", "..", ".hidden", "a\\b", "ne\nck", "<img src=x>", "a" * 61, ""])
 def test_view_names_are_checked_in_the_records_layer(view):
     with pytest.raises(RecordError):
         photos.check_view(view)
 
 
+@pytest.mark.only_default_backend  # name validation, before any backend
 def test_body_area_names_in_the_clinic_s_words_are_accepted():
     assert [photos.check_view(v) for v in ("neck", "left hand", "décolleté", "upper-arm_2", "front")] == [
         "neck", "left hand", "décolleté", "upper-arm_2", "front"]
@@ -390,6 +455,7 @@ def test_an_erased_client_s_id_is_never_given_to_the_next_client(db):
     assert min(after["photos"]) > last_photo and min(after["sessions"]) > max(gone["sessions"])
 
 
+@pytest.mark.only_default_backend  # upgrades a SQLite database of revision 0001
 def test_migration_0002_upgrades_a_0001_database_without_losing_rows(tmp_path):
     from alembic import command
     from alembic.autogenerate import compare_metadata
@@ -431,7 +497,7 @@ def test_one_analysis_per_photo_and_version_is_enforced_by_the_database(db):
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
         s.add(PhotoAnalysis(photo_id=ids["photos"][0], analysis_version=photos.analysis.__version__))
-        with pytest.raises(Exception, match="UNIQUE"):
+        with pytest.raises(IntegrityError, match="UNIQUE constraint failed|violates unique constraint"):
             s.commit()
 
 
@@ -448,7 +514,10 @@ def test_one_bad_photo_never_stops_the_analysis(db, tmp_path, monkeypatch):
             ((files[1], "neck", None), (files[2], "hand", REGION))])
         s.commit()
         # A record from before regions were checked: a NaN region made analyse fail for every photo.
-        s.execute(update(Photo).where(Photo.id == later[1].id).values(region=[[0, 0], [float("nan"), 5], [9, 9]]))
+        # PostgreSQL's JSON cannot hold a NaN: there the unchecked region is an outline that crosses itself.
+        bad, reason = (([[0, 0], [float("nan"), 5], [9, 9]], "not a finite number") if db.folder.database_file
+                       else ([[0, 0], [90, 90], [90, 0], [0, 90]], "edges cross"))
+        s.execute(update(Photo).where(Photo.id == later[1].id).values(region=bad))
         s.commit()
         real = photos.analysis.analyse
 
@@ -465,9 +534,10 @@ def test_one_bad_photo_never_stops_the_analysis(db, tmp_path, monkeypatch):
     assert later[0].id in outcome  # ... and the others went on
     with db.session() as s:
         record = photos.latest_analysis(s.get(Photo, later[1].id))
-        assert "not a finite number" in record.error_message and photos.pending(s, ACTOR) == []
+        assert reason in record.error_message and photos.pending(s, ACTOR) == []
 
 
+@pytest.mark.only_default_backend  # image decoding, before any backend
 def test_a_10000_by_1_image_gives_a_typed_error(tmp_path, capsys, db):
     from analysis.cli import main as analysis_main
 
@@ -485,6 +555,7 @@ def test_a_10000_by_1_image_gives_a_typed_error(tmp_path, capsys, db):
     assert preview.error and "too small or too narrow" in preview.error
 
 
+@pytest.mark.only_default_backend  # pure geometry
 @pytest.mark.parametrize("points,reason", [
     ([[10, 10], [float("nan"), 20], [30, 90]], "finite"),
     ([[10, 10], [float("inf"), 20], [30, 90]], "finite"),
@@ -500,6 +571,7 @@ def test_bad_regions_are_refused_with_a_reason(points, reason):
         validate_polygon(points, 100, 100)
 
 
+@pytest.mark.only_default_backend  # pure analysis
 def test_the_body_analysis_refuses_a_bad_region_with_a_typed_error():
     rgb = scene()
     with pytest.raises(UnsupportedImage, match="finite"):
@@ -519,6 +591,7 @@ def test_an_import_refuses_a_region_outside_its_photo(db):
 
 # --- Minor items ---------------------------------------------------------------------------
 
+@pytest.mark.only_default_backend  # output escaping, the same on every backend
 def test_cli_output_escapes_control_characters_in_user_text(tmp_path, capsys):
     data = tmp_path / "data"
     assert tracker_main(["--data", str(data), "init"]) == 0
@@ -533,6 +606,7 @@ def test_cli_output_escapes_control_characters_in_user_text(tmp_path, capsys):
     assert "\x1b" not in shown and "\r" not in shown and "FAKE" in shown and shown.count("\n") == 6
 
 
+@pytest.mark.only_default_backend  # POSIX modes of the SQLite file and the photo folder
 def test_data_folder_database_photos_and_backups_are_private(db, tmp_path):
     client_with_course(db, sessions=1)
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
@@ -617,6 +691,7 @@ def _png_16bit_blank(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b"")
 
 
+@pytest.mark.only_default_backend  # image decoding, before any backend
 def test_a_decompression_bomb_is_refused_before_decoding():
     bomb = _png_16bit_blank(4200, 4200)  # 34 MB of samples in a 34 KB file
     assert len(bomb) < 100_000 and Image.open(io.BytesIO(bomb)).mode.startswith("I")
@@ -625,6 +700,7 @@ def test_a_decompression_bomb_is_refused_before_decoding():
     assert decode(sample_bytes(1)).width == 1572  # a photograph is not one
 
 
+@pytest.mark.only_default_backend  # image decoding, before any backend
 def test_decoding_refuses_an_image_over_the_memory_budget(monkeypatch):
     from analysis import decoding
 
@@ -633,6 +709,7 @@ def test_decoding_refuses_an_image_over_the_memory_budget(monkeypatch):
         decode(sample_bytes(1))
 
 
+@pytest.mark.only_default_backend  # file-name cleaning, before any backend
 def test_a_non_utf8_file_name_is_imported_cleanly_and_leaves_no_orphan(db, tmp_path, capsys):
     ids = client_with_course(db, sessions=1, with_photos=False)
     folder = tmp_path / "incoming"

@@ -114,7 +114,7 @@ def test_workers_on_postgresql_analyse_every_photo_once_and_take_over_a_killed_w
 
 
 def test_a_worker_rides_out_a_database_restart_and_analyses_what_was_added_after_it(tmp_path):
-    server = start_postgres()  # a server of its own: this test stops it
+    server = start_postgres(durable=True)  # a server of its own: this test halts it, and a commit must survive
     db = init_data_folder(tmp_path / "data", server.new_database())
     try:
         ids = client_with_course(db, sessions=1, with_photos=False)

@@ -127,12 +127,15 @@ class Database:
         """The photo store (see :mod:`tracker.photostore`), its lock chosen by the database: on PostgreSQL
         an advisory lock every instance sharing the database sees, on SQLite ``flock`` on ``photos/.lock``."""
         location = self.folder.photo_store or str(self.folder.photos)
-        if self.engine.dialect.name == "postgresql":
-            self._lock_engine = create_engine(self.folder.database_url, poolclass=NullPool)
-            locks = AdvisoryLocks(self._lock_engine, location)
-        else:
-            locks = FileLocks(self.folder.photos / ".lock")
-        return open_store(location, self.folder.cache, locks)
+        if self.engine.dialect.name != "postgresql":
+            return open_store(location, self.folder.cache, FileLocks(self.folder.photos / ".lock"))
+        self._lock_engine = create_engine(self.folder.database_url, poolclass=NullPool)
+        store = open_store(location, self.folder.cache, None)
+        # Keyed on the store's location as the store spells it, not as configured: instances that write one
+        # store differently (a trailing slash) must share its lock. Without the final slash, the usual spelling
+        # keeps the key it had, so instances of an earlier version still share the lock during an upgrade.
+        store.locks = AdvisoryLocks(self._lock_engine, store.location.rstrip("/"))
+        return store
 
     def close(self) -> None:
         self.engine.dispose()
