@@ -111,11 +111,9 @@ class PostgresServer:
         self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-l", self.folder / "server.log",
                   "-o", options, "-w", "start")
 
-    def halt(self, mode: str = "immediate") -> None:
-        """Stop the server; :meth:`start` resumes it. Either way its clients' connections drop. ``immediate`` is
-        a crash: with fsync and synchronous commit off (test data only) the last commits may be lost with it;
-        ``fast`` is an administrator's restart, which keeps every commit."""
-        self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-m", mode, "-w", "stop")
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (its clients' connections drop); :meth:`start` resumes it."""
+        self._run(postgres_bin() / "pg_ctl", "-D", self.folder / "data", "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):

@@ -131,7 +131,7 @@ def test_a_worker_rides_out_a_database_restart_and_analyses_what_was_added_after
         worker = start_worker(tmp_path / "data", db.folder.database_url, "w1", "--poll", "0.2")
         try:
             until(lambda: finished_count(db) == 1, "the first photo's analysis")
-            server.halt("fast")  # a restart: every connection drops (and no commit is lost)
+            server.halt()  # as a crash: every connection drops
             time.sleep(2)  # the worker polls into the outage
             server.start()
             second = add(files[1])  # the app's pool replaces its dead connections too
