@@ -5,7 +5,8 @@ screenings, consents, courses, sessions with products and Hexsel scores,
 every photo still held (removed ones too, marked as such, until erasure) with
 its analyses and its original, the previous values of every corrected record
 (who changed it, when and why), and the log of who viewed, changed or
-exported their records (ids and actions, as the audit log keeps them).
+exported their records (when, which action on which record; not which
+member of staff).
 
 Erasure deletes every row that describes the client (screenings, consents,
 courses, sessions, products, photos, analyses, audit events about them) and,
@@ -68,7 +69,9 @@ def client_record(s: DbSession, client: Client) -> dict:
         } for course in client.courses],
         "history": [_columns(v, skip=("client_id",)) for v in s.scalars(
             select(RecordVersion).where(RecordVersion.client_id == client.id).order_by(RecordVersion.id))],
-        "access_log": [_columns(e, skip=("client_id", "clinic_id")) for e in s.scalars(
+        # When and how the records were used, not which member of staff did it (CJEU C-579/21, Pankki S: the
+        # employees' identities are not the client's to receive; the clinic answers for them).
+        "access_log": [_columns(e, skip=("client_id", "clinic_id", "actor")) for e in s.scalars(
             select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id))],
     }
 
