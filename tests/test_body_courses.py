@@ -289,6 +289,16 @@ def test_a_de_identified_body_pair_shows_the_marked_region_not_a_black_frame(sam
     assert picture[: gallery.PAIR_HEIGHT].mean() > 60  # the pair on white, with both photos in it
 
 
+def test_cropping_to_a_region_that_is_off_the_photo_or_degenerate_shows_nothing():
+    rgb = np.full((100, 200, 3), 200, np.uint8)
+    inside = gallery.crop_to_region(rgb, np.array([[50.0, 20], [150, 20], [150, 80], [50, 80]]))
+    assert inside.shape == (66, 110, 3)  # the box (100 x 60) and 5 % of it on each side
+    for region in ([[300.0, 20], [400, 20], [400, 80]],  # beside the photo
+                   [[50.0, 20], [np.inf, 20], [150, 80]],  # mapped to infinity by a degenerate alignment
+                   [[50.0, 20], [np.nan, 20], [150, 80]]):
+        assert not gallery.crop_to_region(rgb, np.array(region)).any()
+
+
 # --- the app ------------------------------------------------------------------------------
 
 def app(root, monkeypatch) -> AppTest:

@@ -142,7 +142,10 @@ def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None,
 
 def crop_to_region(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
     """The bounding box of ``region`` (N x 2 pixels), widened by :data:`REGION_MARGIN`, clipped to the image;
-    black when the region lies outside it (a body photo is never shown whole when it was to be cropped)."""
+    black when the region lies outside it or is not finite (a degenerate alignment mapped it to infinity): a
+    body photo is never shown whole when it was to be cropped."""
+    if not np.isfinite(region).all():
+        return np.zeros_like(rgb)
     low, high = region.min(axis=0), region.max(axis=0)
     margin = REGION_MARGIN * (high - low)
     left, top = np.floor(np.maximum(low - margin, 0)).astype(int)
@@ -282,7 +285,11 @@ def _marked_region(photo: Photo, baseline: Photo) -> np.ndarray | None:
     alignment = ((found.result or {}).get("alignment") or {}) if found else {}
     if not baseline.region or alignment.get("method") != "features":
         return None
-    return apply(np.linalg.inv(np.asarray(alignment["matrix"], dtype=float)), np.asarray(baseline.region, float))
+    try:
+        inverse = np.linalg.inv(np.asarray(alignment["matrix"], dtype=float))
+    except np.linalg.LinAlgError:
+        return None  # a degenerate alignment: nothing to crop to, so the photo is shown black
+    return apply(inverse, np.asarray(baseline.region, float))
 
 
 @dataclass(frozen=True)
