@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 import re
 
 import pytest
@@ -70,6 +71,23 @@ def test_an_identified_report_keeps_the_treatment_log(course, monkeypatch):
     shown = page_text(pdf)
     assert NAME in shown and "bruising" in shown and "batch B1" in shown
     assert re.search(r"Session 1, \d{4}-\d{2}-\d{2}", captions[0])
+
+
+def test_hostile_text_neither_stops_a_report_nor_reverses_its_lines(course):
+    """A direction override typed after a name, and runs of spaces and dots long enough to exhaust the
+    bidirectional step's recursion, in the name and in the reactions."""
+    db, _ = course
+    ids = client_with_course(db, "Ann\u202e Smith" + " " * 1200 + "Jr", sessions=2)
+    with db.session() as s:
+        for session in s.query(Session).filter(Session.id.in_(ids["sessions"])):
+            session.immediate_reactions = "." * 1500
+        s.commit()
+        photos.analyse_pending(s, db.store, ACTOR, ids["client"])
+        pairs = [p for p in gallery.eligible_pairs(s, ACTOR) if p.client_id == ids["client"]]
+        pdf = reports.report_pdf(s, db.store, ACTOR, pairs, "none", title="=" * 1200)
+    heading = next(line for line in page_text(pdf).splitlines() if line.startswith("Ann"))
+    assert heading.startswith("Ann Smith") and f"report of {date.today().isoformat()}" in heading
+    assert "\u2026" in heading and "\u202e" not in page_text(pdf)
 
 
 @pytest.mark.parametrize("name", ["Łucja Wiśniewska", "Ольга Петрова", "Ζωή Παπαδοπούλου", "محمد الأحمد",

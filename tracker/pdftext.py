@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import pathlib
+import unicodedata
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
@@ -37,17 +38,39 @@ def font_folder() -> pathlib.Path:
 USER_TEXT_STYLES = ("", "B")
 
 
+#: Explicit embeddings, overrides and isolates: typed into a name, one would reverse the rest of its line.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: The longest run of characters without a direction of their own (spaces, punctuation) that is printed whole:
+#: fpdf2's bidirectional step recurses once per such character, and about a thousand exceed Python's stack.
+MAX_NEUTRAL_RUN = 100
+_STRONG = frozenset(("L", "R", "AL", "EN", "AN"))
+
+
 @functools.cache
 def _covered() -> frozenset[int]:
     """The code points both styles of :data:`USER_TEXT_STYLES` have a glyph for."""
-    maps = [TTFont(font_folder() / _FILES[style], lazy=True)["cmap"].getBestCmap() for style in USER_TEXT_STYLES]
-    return frozenset.intersection(*(frozenset(m) for m in maps))
+    covered = []
+    for style in USER_TEXT_STYLES:
+        with TTFont(font_folder() / _FILES[style], lazy=True) as font:
+            covered.append(frozenset(font["cmap"].getBestCmap()))
+    return frozenset.intersection(*covered)
 
 
 def printable(text: str) -> str:
-    """``text`` with each character the regular and bold fonts lack as ``?`` (line breaks and tabs kept)."""
-    covered = _covered()
-    return "".join(c if ord(c) in covered or c in "\n\t" else "?" for c in text)
+    """``text`` as the PDFs print it: each character the regular and bold fonts lack as ``?`` (line breaks and
+    tabs kept), explicit direction controls (:data:`BIDI_CONTROLS`) left out, and a run of direction-neutral
+    characters longer than :data:`MAX_NEUTRAL_RUN` cut short with an ellipsis."""
+    covered, out, run = _covered(), [], 0
+    for c in text:
+        if c in BIDI_CONTROLS:
+            continue
+        run = 0 if unicodedata.bidirectional(c) in _STRONG else run + 1
+        if run > MAX_NEUTRAL_RUN:
+            if run == MAX_NEUTRAL_RUN + 1:
+                out.append("\u2026")
+            continue
+        out.append(c if ord(c) in covered or c in "\n\t" else "?")
+    return "".join(out)
 
 
 def new_pdf(**kwargs) -> FPDF:
