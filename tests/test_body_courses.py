@@ -7,24 +7,27 @@ import json
 import pathlib
 from datetime import date
 
+import cv2
 import numpy as np
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select
 from streamlit.testing.v1 import AppTest
 
+import analysis
+from analysis import decode, locate_face
 from analysis.simulate import Recapture, render_cellulite, render_scalp
 from tracker import access, clientdata, gallery, progress, records, reports, samples, templates
 from tracker.cli import main as tracker_main
 from tracker.db import alembic_config
 from tracker.errors import DuplicateRecord, RecordError
 from tracker.gallery import eligible_pairs, pixels
-from tracker.models import Course, HexselScore, Photo, RecordVersion
+from tracker.models import Course, HexselScore, Photo, PhotoAnalysis, RecordVersion
 from tracker.photos import Incoming, analyse_pending, import_photos, set_marker_size
 from tracker.progress import BEYOND, NOT_COMPARABLE
 from conftest import encode
 from pdfs import pdf_text
-from tracker_helpers import ACTOR, new_db
+from tracker_helpers import ACTOR, new_db, sample_bytes
 
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
 PASSWORD = "a long enough secret"
@@ -277,10 +280,15 @@ def test_a_de_identified_body_pair_shows_the_marked_region_not_a_black_frame(sam
         assert len(pairs) == 2
         for pair in pairs:
             whole = gallery.gallery_pixels(db.store, pair.before, "none", height=400)
-            for photo in (pair.before, pair.after):
-                shown = gallery.gallery_pixels(db.store, photo, mode, height=400, baseline=pair.before)
+            crops = [gallery.gallery_pixels(db.store, photo, mode, height=400, baseline=pair.before)
+                     for photo in (pair.before, pair.after)]
+            for shown in crops:
                 assert shown.mean() > 40  # the photo's pixels, not the black of "nothing to de-identify with"
                 assert shown.shape[0] < 0.9 * whole.shape[0] or shown.shape[1] < 0.9 * whole.shape[1]
+            # The later photo's crop shows the same skin: on the scalp, the region carried the wrong way
+            # (forward, not inverse, alignment) correlates 0.09 with the baseline's crop, the right way 0.53.
+            grey = [cv2.cvtColor(cv2.resize(c, crops[0].shape[1::-1]), cv2.COLOR_RGB2GRAY).ravel() for c in crops]
+            assert np.corrcoef(grey)[0, 1] > 0.3
             marked = np.asarray(pair.before.region) * 400 / pair.before.height
             span = np.ptp(marked, axis=0) * (1 + 2 * gallery.REGION_MARGIN)
             shown = gallery.gallery_pixels(db.store, pair.before, mode, height=400)
@@ -297,6 +305,41 @@ def test_cropping_to_a_region_that_is_off_the_photo_or_degenerate_shows_nothing(
                    [[50.0, 20], [np.inf, 20], [150, 80]],  # mapped to infinity by a degenerate alignment
                    [[50.0, 20], [np.nan, 20], [150, 80]]):
         assert not gallery.crop_to_region(rgb, np.array(region)).any()
+
+
+def test_a_region_that_cannot_be_carried_into_a_later_photo_hides_that_photo():
+    baseline = Photo(region=[[10.0, 10], [90, 10], [90, 60], [10, 60]])
+
+    def later(matrix):
+        done = [PhotoAnalysis(analysis_version=analysis.__version__, stale=False,
+                              result={"alignment": {"method": "features", "matrix": matrix}})]
+        return Photo(region=None, analyses=done if matrix is not None else [])
+
+    assert gallery._marked_region(later(np.eye(3).tolist()), baseline).tolist() == baseline.region
+    assert gallery._marked_region(later(None), baseline) is None  # not analysed (yet, or it failed)
+    assert gallery._marked_region(later(np.zeros((3, 3)).tolist()), baseline) is None  # singular
+    horizon = [[1.0, 0, 0], [0, 1, 0], [0.02, 0, 1]]  # its inverse sends x > 50 beyond infinity
+    assert gallery._marked_region(later(horizon), baseline) is None
+
+
+@pytest.mark.parametrize("mode", ["mask_eyes", "crop_lower_face"])
+def test_a_face_inside_a_body_area_s_crop_is_still_hidden(mode):
+    """A neck region marked from just below the eyes: its bounding box shows the eyes, which the mode hides."""
+    rgb = decode(sample_bytes(1)).rgb
+    face = locate_face(rgb).face
+    eyes = face.xy[[468, 473]]  # the iris centres
+    top = eyes[:, 1].max() + 0.3 * face.inter_ocular_px
+    neck = np.array([[eyes[0, 0] - 200, top], [eyes[1, 0] + 200, top - 120],  # slanted: the box reaches the eyes
+                     [eyes[1, 0] + 200, rgb.shape[0] - 50], [eyes[0, 0] - 200, rgb.shape[0] - 50]])
+    crop = gallery.crop_to_region(rgb, neck)
+    left, upper = np.floor(np.maximum(neck.min(axis=0) - gallery.REGION_MARGIN * np.ptp(neck, axis=0), 0)).astype(int)
+    x, y = int(eyes[1, 0]) - left, int(eyes[1, 1]) - upper  # the right eye, in the crop
+    assert 10 <= y and crop[y - 10:y + 11, x - 10:x + 11].max() > 100  # the bare crop shows it: iris and white
+    shown = gallery.deidentify(rgb, mode, region=neck)
+    if mode == "mask_eyes":
+        assert shown.shape == crop.shape and shown[y - 10:y + 11, x - 10:x + 11].max() == 0
+    else:
+        assert shown.shape[0] < crop.shape[0] - y  # cut below the eyes
 
 
 # --- the app ------------------------------------------------------------------------------

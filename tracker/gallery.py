@@ -23,9 +23,11 @@ solid band (from the face's landmarks, with a margin) or crops each photo to
 the lower face, below the eyes; a watermark can be added to every image. A
 body area or scalp photo has no face to go by: either mode crops it to the
 region the practitioner marked on the baseline (mapped into each later photo
-by its feature alignment), with a small margin, so a neck or décolletage photo
-loses the face above it. A photo with neither landmarks nor a region (nor a
-face found again) is shown black rather than whole.
+by its feature alignment), with a small margin, and a face the crop still
+shows (a neck region reaching the chin) is then hidden as the mode says. A
+later photo the region cannot be carried into (not analysed, or a degenerate
+alignment), and a photo with neither landmarks nor a region (nor a face found
+again), is shown black rather than whole.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import Session as DbSession, object_session
 
 import analysis
 from analysis import AnalysisError, decode, locate_face
@@ -110,21 +112,32 @@ def deidentify(rgb: np.ndarray, mode: str, landmarks: np.ndarray | None = None,
     """Mask the eyes or crop to the lower face (see module docstring); ``none`` returns the photo.
 
     ``landmarks`` (478 x 2, in this image's pixels) saves finding the face again. ``region`` (N x 2, in this
-    image's pixels), the marked region of a body area, is what a photo without landmarks is cropped to.
+    image's pixels), the marked region of a body area, is what a photo without landmarks is cropped to; a face
+    the crop still shows (a neck region reaching up to the chin and eyes) is then hidden as ``mode`` says.
     """
     if mode == "none":
         return rgb
     if mode not in DEIDENTIFY:
         raise ValueError(f"de-identification is one of {', '.join(DEIDENTIFY)}")
     if landmarks is None and region is not None:
-        return crop_to_region(rgb, region)
-    if landmarks is not None:
-        face = Face(np.column_stack([landmarks, np.zeros(len(landmarks))]))
-    else:
-        try:
-            face = locate_face(rgb).face
-        except AnalysisError:
-            return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
+        crop = crop_to_region(rgb, region)
+        face = _find_face(crop)
+        return crop if face is None else _hide_face(crop, mode, face)
+    face = _find_face(rgb) if landmarks is None else Face(np.column_stack([landmarks, np.zeros(len(landmarks))]))
+    if face is None:
+        return np.zeros_like(rgb)  # no landmarks to de-identify with: show nothing rather than a face
+    return _hide_face(rgb, mode, face)
+
+
+def _find_face(rgb: np.ndarray) -> Face | None:
+    try:
+        return locate_face(rgb).face
+    except AnalysisError:
+        return None
+
+
+def _hide_face(rgb: np.ndarray, mode: str, face: Face) -> np.ndarray:
+    """Mask the eyes and brows with a margin, or crop to the face below them."""
     iod = face.inter_ocular_px
     eyes = face.xy[list(LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW)]
     if mode == "mask_eyes":
@@ -278,18 +291,27 @@ def _landmarks(photo: Photo) -> np.ndarray | None:
 
 def _marked_region(photo: Photo, baseline: Photo) -> np.ndarray | None:
     """A body area's marked region in ``photo``'s pixels: as marked, on the baseline; carried into a later photo
-    by the inverse of its feature alignment (photo -> baseline). None for a face, or a photo not aligned."""
+    by the inverse of its feature alignment (photo -> baseline). None when it cannot be carried: no alignment
+    (not analysed, or failed), a singular one, or one that maps part of the region behind the horizon."""
     if photo.region:
         return np.asarray(photo.region, dtype=float)
     found = latest_analysis(photo)
     alignment = ((found.result or {}).get("alignment") or {}) if found else {}
-    if not baseline.region or alignment.get("method") != "features":
+    if alignment.get("method") != "features":
         return None
     try:
         inverse = np.linalg.inv(np.asarray(alignment["matrix"], dtype=float))
     except np.linalg.LinAlgError:
-        return None  # a degenerate alignment: nothing to crop to, so the photo is shown black
-    return apply(inverse, np.asarray(baseline.region, float))
+        return None
+    marked = np.asarray(baseline.region, dtype=float)
+    if (np.column_stack([marked, np.ones(len(marked))]) @ inverse[2] <= 0).any():
+        return None  # a point at or beyond infinity: its "region" would be most of the photo
+    return apply(inverse, marked)
+
+
+def _baseline_of(photo: Photo) -> Photo:
+    """The baseline of the photo's view in its course (the photo itself when it is the baseline)."""
+    return first_of_view(object_session(photo), photo.session.course_id, photo.view) or photo
 
 
 @dataclass(frozen=True)
@@ -300,15 +322,21 @@ class _Shot:
     height: int
     landmarks: np.ndarray | None
     region: np.ndarray | None = None
+    hidden: bool = False  # a body area whose marked region could not be found in this photo: shown black
 
     @classmethod
     def of(cls, photo: Photo, mode: str, baseline: Photo | None = None) -> _Shot:
-        """``baseline``: the photo the region was marked on (the photo itself when omitted)."""
+        """``baseline``: the photo the region was marked on (looked up when omitted)."""
         if mode == "none":
             return cls(photo.sha256, photo.height, None)
         landmarks = _landmarks(photo)
-        region = None if landmarks is not None else _marked_region(photo, baseline or photo)
-        return cls(photo.sha256, photo.height, landmarks, region)
+        if landmarks is not None:
+            return cls(photo.sha256, photo.height, landmarks)
+        baseline = baseline or _baseline_of(photo)
+        if not baseline.region:
+            return cls(photo.sha256, photo.height, None)  # a face photo analysed without landmarks: found again
+        region = _marked_region(photo, baseline)
+        return cls(photo.sha256, photo.height, None, region, hidden=region is None)
 
 
 def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
@@ -322,6 +350,8 @@ def _thumbnail(store: PhotoStore, shot: _Shot, height: int) -> np.ndarray:
 
 def _gallery_pixels(store: PhotoStore, shot: _Shot, mode: str, mark: str, height: int) -> np.ndarray:
     small = _thumbnail(store, shot, height)
+    if shot.hidden:
+        return watermark(np.zeros_like(small), mark)
     scale = small.shape[0] / shot.height
     landmarks = None if shot.landmarks is None else shot.landmarks * scale
     region = None if shot.region is None else shot.region * scale
@@ -358,8 +388,9 @@ class PairPicture:
 def pair_picture(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: str = "",
                  height: int = PAIR_HEIGHT) -> PairPicture:
     labels = pair_labels(pair, mode)
-    before, after = _Shot.of(pair.before, mode), _Shot.of(pair.after, mode, pair.before)
-    regions = tuple(None if s.region is None else np.round(s.region, 1).tolist() for s in (before, after))
+    before, after = _Shot.of(pair.before, mode, pair.before), _Shot.of(pair.after, mode, pair.before)
+    regions = tuple("hidden" if s.hidden else None if s.region is None else np.round(s.region, 1).tolist()
+                    for s in (before, after))
     key = _key(pair.before.sha256, labels, mode, mark, height, analysis.__version__, regions)
     return PairPicture(store.cache_dir(pair.after.sha256) / f"pair-{key}.jpg", labels, before, after, mode, mark,
                        height)
