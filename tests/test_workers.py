@@ -8,6 +8,7 @@ SQLite claim's 30 minutes). Each wait is bounded.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -140,7 +141,7 @@ def test_a_worker_rides_out_a_database_restart_and_analyses_what_was_added_after
             worker.send_signal(signal.SIGTERM)
             out, err = worker.communicate(timeout=WAIT_S)
         assert worker.returncode == 0, err
-        assert "database unavailable (OperationalError); connecting again in 1 s" in out
+        assert re.search(r"database unavailable \(OperationalError[ 0-9A-Z]*\); connecting again in 1 s", out), out
         assert analysed_ids(out) == [first, second] and "stopped when asked: 2 photos analysed" in out, out
         assert "Traceback" not in err
         with db.session() as s:
@@ -148,6 +149,21 @@ def test_a_worker_rides_out_a_database_restart_and_analyses_what_was_added_after
     finally:
         db.close()
         server.stop()
+
+
+def test_a_broken_database_is_an_error_the_worker_stops_on_not_an_outage_it_waits_out(tmp_path):
+    db = init_data_folder(tmp_path / "data")
+    client_with_course(db, sessions=1, with_photos=False)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE photo_analyses")  # a schema someone broke: waiting will not mend it
+    db.close()
+    running = start_worker(tmp_path / "data", None, "w1", "--poll", "0.2")
+    try:
+        out, err = running.communicate(timeout=WAIT_S)
+    finally:
+        running.kill()
+    assert running.returncode == 1 and "connecting again" not in out
+    assert err.startswith("error: the command failed and saved nothing (OperationalError") and "Traceback" not in err
 
 
 def test_a_worker_on_sqlite_drains_the_queue_and_exits_with_once(tmp_path):

@@ -18,11 +18,14 @@ once. On SQLite it claims the photo as ``python -m tracker analyse`` does
 (:func:`tracker.photos.claim`). SIGTERM or SIGINT let the current photo
 finish, then the worker exits.
 
-A database that goes away (a restart, a fail-over, a network cut) does not
-stop a worker: it logs the outage and connects again after a pause that grows
-from 1 s to 30 s (:data:`RECONNECT_PAUSES_S`), then goes on with the queue; a
-photo it was analysing when the connection dropped lost its lock with it and
-is taken again.
+A PostgreSQL server that goes away (a restart, a fail-over, a network cut)
+does not stop a worker that has reached it once: it logs the outage and
+connects again after a pause that grows from 1 s to 30 s
+(:data:`RECONNECT_PAUSES_S`, from the start again once it is back), then goes
+on with the queue; a photo it was analysing when the connection dropped lost
+its lock with it and is taken again. A database it never reached, a refused
+login or a missing table is a mistake to fix, not an outage: the worker
+stops with the error.
 
 Each photo gives one log line on standard output, with ids and codes only,
 never personal data.
@@ -37,7 +40,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from . import photos
 from .db import Database
@@ -49,6 +52,8 @@ IN_PROCESS, WORKER = "in_process", "worker"
 DEFAULT_POLL_S = 5.0
 #: Seconds to wait before each attempt to reach the database again during one outage (the last one repeats).
 RECONNECT_PAUSES_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: PostgreSQL's SQLSTATEs for a server shutting down or starting (besides class 08, connection exceptions).
+SERVER_GOING = frozenset(("57P01", "57P02", "57P03"))
 
 
 def analysis_mode() -> str:
@@ -81,25 +86,41 @@ def work(db: Database, actor: str, once: bool = False, poll_s: float = DEFAULT_P
     holds), through database outages; returns how many photos this worker analysed."""
     stop = stop or threading.Event()
     baselines = photos._Baselines(db.store)
-    done, outages = [0], 0
+    state = {"done": 0, "reached": False, "reached_again": False}
+    outages = 0
     log(f"started ({db.engine.dialect.name}, {'until the queue is empty' if once else f'polling every {poll_s:g} s'})")
     while not stop.is_set():
+        state["reached_again"] = False
         try:
-            _drain(db, actor, once, poll_s, stop, baselines, log, done)
+            _drain(db, actor, once, poll_s, stop, baselines, log, state)
             break
-        except (OperationalError, InterfaceError) as exc:  # the connection is gone: wait, then connect again
+        except (OperationalError, InterfaceError) as exc:
+            if not (state["reached"] and lost_connection(db, exc)):
+                raise
+            outages = 0 if state["reached_again"] else outages + 1
             pause = RECONNECT_PAUSES_S[min(outages, len(RECONNECT_PAUSES_S) - 1)]
-            log(f"database unavailable ({type(exc).__name__}); connecting again in {pause:g} s")
-            outages += 1
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            log(f"database unavailable ({type(exc).__name__}{f' {sqlstate}' if sqlstate else ''}); "
+                f"connecting again in {pause:g} s")
             stop.wait(pause)
-    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {done[0]} photos analysed")
-    return done[0]
+    log(f"stopped{' when asked' if stop.is_set() else ': nothing left to analyse'}: {state['done']} photos analysed")
+    return state["done"]
+
+
+def lost_connection(db: Database, exc: DBAPIError) -> bool:
+    """True for a PostgreSQL connection that dropped or cannot be made while the server is away (worth waiting
+    for); False for a refused login, a missing table, SQLite's errors (a local file has no outage)."""
+    if db.engine.dialect.name != "postgresql":
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # None: no answer from a server at all
+    return exc.connection_invalidated or sqlstate is None or sqlstate.startswith("08") or sqlstate in SERVER_GOING
 
 
 def _drain(db: Database, actor: str, once: bool, poll_s: float, stop: threading.Event, baselines, log,
-           done: list[int]) -> None:
-    """Take pending photos one at a time on one lock connection (``done[0]`` counts them) until ``stop``, or
-    with ``once`` an empty queue; raises the database's error when the connection is lost."""
+           state: dict) -> None:
+    """Take pending photos one at a time on one lock connection until ``stop``, or with ``once`` an empty
+    queue; counts them in ``state["done"]`` and notes in ``state`` that the database answered. Raises the
+    database's error when the connection is lost."""
     held = db.engine.dialect.name == "postgresql"
     with db.engine.connect() as locks:
         while not stop.is_set():
@@ -108,6 +129,7 @@ def _drain(db: Database, actor: str, once: bool, poll_s: float, stop: threading.
             else:
                 with db.session() as s:
                     photo_id = photos.next_claimable(s)
+            state["reached"] = state["reached_again"] = True
             if photo_id is None:
                 locks.rollback()
                 if once:
@@ -115,7 +137,7 @@ def _drain(db: Database, actor: str, once: bool, poll_s: float, stop: threading.
                 stop.wait(poll_s)
                 continue
             try:
-                done[0] += _one(db, actor, photo_id, baselines, held=held, log=log)
+                state["done"] += _one(db, actor, photo_id, baselines, held=held, log=log)
             finally:
                 locks.rollback()  # releases the photo's lock, after its result was committed
 
