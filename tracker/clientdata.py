@@ -4,9 +4,11 @@ The export is everything the clinic holds about the client: their details,
 screenings, consents, courses, sessions with products and Hexsel scores,
 every photo still held (removed ones too, marked as such, until erasure) with
 its analyses and its original, the previous values of every corrected record
-(who changed it, when and why), and the log of who viewed, changed or
-exported their records (when, which action on which record; not which
-member of staff).
+(who changed it, when and why), and the log of when their records were
+viewed, changed or exported (which action on which record). The one rule
+for staff names: who recorded something in the client's record (screened,
+scored, corrected or removed it) is part of that record, as on a paper
+chart, and is exported; who only consulted it is not (CJEU C-579/21).
 
 Erasure deletes every row that describes the client (screenings, consents,
 courses, sessions, products, photos, analyses, audit events about them) and,
