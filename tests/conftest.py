@@ -14,6 +14,7 @@ from skimage import data
 
 from analysis import locate_face
 from analysis.simulate import clinic_portrait
+from tracker_helpers import new_db
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +53,15 @@ def png_header_only(width: int, height: int) -> bytes:
         ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
             + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A new data folder with its database open (of the test's backend, in a ``backends`` module); a module
+    that needs another kind defines its own ``db``."""
+    database = new_db(tmp_path / "data")
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="session")

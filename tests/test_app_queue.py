@@ -43,14 +43,21 @@ def analysis_captions(at) -> list[str]:
     return [c.value for c in at.caption if c.value.startswith("Analysis: ")]
 
 
-def test_queue_mode_saves_photos_for_the_workers_and_shows_their_status(clinic, monkeypatch, tmp_path):
-    monkeypatch.setenv("TRACKER_ANALYSIS", "worker")
-    db = clinic["db"]
-    ids = client_with_course(db, "Quinn Queued", sessions=2, with_photos=False)
+def save_a_photo(clinic, monkeypatch, name: str, sessions: int):
+    """A new client with a course, and the app's session page after saving one front photo to the first
+    session; returns the client's ids and the page."""
+    ids = client_with_course(clinic["db"], name, sessions=sessions, with_photos=False)
     at = session_page(clinic, monkeypatch, ids)
     at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg")]).run()
     at.button(key="save_photos").click().run()
     assert not at.exception and not errors(at)
+    return ids, at
+
+
+def test_queue_mode_saves_photos_for_the_workers_and_shows_their_status(clinic, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRACKER_ANALYSIS", "worker")
+    db = clinic["db"]
+    ids, at = save_a_photo(clinic, monkeypatch, "Quinn Queued", sessions=2)
     assert "Saved 1 photo(s); queued for analysis." in [x.value for x in at.success]
     with db.session() as s:
         [baseline] = s.scalars(select(Photo).where(Photo.session_id == ids["sessions"][0])).all()
@@ -99,11 +106,7 @@ def test_queue_mode_saves_photos_for_the_workers_and_shows_their_status(clinic, 
 def test_without_workers_the_app_analyses_in_the_request(clinic, monkeypatch):
     monkeypatch.delenv("TRACKER_ANALYSIS", raising=False)
     db = clinic["db"]
-    ids = client_with_course(db, "Ivy Inprocess", sessions=1, with_photos=False)
-    at = session_page(clinic, monkeypatch, ids)
-    at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg")]).run()
-    at.button(key="save_photos").click().run()
-    assert not at.exception and not errors(at)
+    ids, at = save_a_photo(clinic, monkeypatch, "Ivy Inprocess", sessions=1)
     assert "Saved and analysed 1 photo(s)." in [x.value for x in at.success]
     assert analysis_captions(at) == ["Analysis: analysed"]
     assert "refresh_session_status" not in [b.key for b in at.button]

@@ -58,13 +58,6 @@ PAUSED = ROOT / "tests" / "paused.py"
 WAIT_S = 90  # the longest any process in these tests may take (the machine is shared)
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = new_db(tmp_path / "data")
-    yield database
-    database.close()
-
-
 def env() -> dict:
     """A subprocess's environment: this test's, with its backend's variables (set by conftest's fixture)."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -18,16 +18,9 @@ from tracker.db import init_data_folder, open_data_folder
 from tracker.errors import RecordError
 from tracker.models import Client, Photo
 from tracker.photostore import PhotoUnreadable, sha256_of
-from tracker_helpers import ACTOR, client_with_course, new_db, new_folder, sample_bytes
+from tracker_helpers import ACTOR, client_with_course, new_folder, sample_bytes
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = new_db(tmp_path / "data")
-    yield database
-    database.close()
 
 
 def every_row(db) -> dict[str, list]:

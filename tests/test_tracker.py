@@ -20,16 +20,9 @@ from tracker.db import alembic_config, head_revision, migrate, open_data_folder
 from tracker.errors import BadPhoto, DuplicatePhoto, DuplicateRecord, NeedsConfirmation, NotAllowed, RecordError
 from tracker.models import AuditEvent, Base, Client, Photo, PhotoAnalysis, RecordVersion
 from tracker.photostore import atomic_write, sha256_of
-from tracker_helpers import ACTOR, client_with_course, injected, new_db, new_folder, sample_bytes
+from tracker_helpers import ACTOR, client_with_course, injected, new_folder, sample_bytes
 
 pytestmark = pytest.mark.backends
-
-@pytest.fixture
-def db(tmp_path):
-    database = new_db(tmp_path / "data")
-    yield database
-    database.close()
-
 
 @pytest.mark.only_default_backend
 def test_migration_builds_the_schema_on_an_empty_database(tmp_path):
