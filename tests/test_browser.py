@@ -41,12 +41,12 @@ def test_sign_in_and_see_progress(tmp_path):
         open_progress(page)
         chart = page.locator("[data-testid='stVegaLiteChart']").first
         chart.wait_for(timeout=60_000)
-        assert chart.locator("canvas, svg").count() > 0
+        chart.locator("canvas, svg").first.wait_for(timeout=60_000)  # drawn (Vega renders after the page)
         image = page.locator("[data-testid='stImage'] img").first
         image.wait_for(timeout=60_000)
         page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=image.element_handle(),
                                timeout=60_000)
-        assert page.get_by_text("beyond measurement noise").count() > 0
+        page.get_by_text("beyond measurement noise").first.wait_for(timeout=60_000)
 
 
 def test_record_a_session_upload_photos_and_draw_a_region(tmp_path):
