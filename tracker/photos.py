@@ -133,7 +133,7 @@ def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
 
 def _hold_until_transaction_ends(s: DbSession, store: PhotoStore) -> None:
     """Take the store's shared lock until ``s``'s transaction commits or rolls back (see module docstring)."""
-    lock = store.acquire(exclusive=False)
+    lock = s.info["store_hold"] = store.acquire(exclusive=False)
 
     def release(_session, transaction) -> None:
         if transaction.parent is None:
@@ -330,14 +330,27 @@ def remove_photo(s: DbSession, store: PhotoStore, actor: Actor, photo_id: int, r
 
 
 def _delete_after_commit(s: DbSession, store: PhotoStore, digest: str) -> None:
-    """Delete an original from the store when (and only if) the transaction that dropped its row commits."""
+    """Delete an original from the store when (and only if) the transaction that dropped its row commits.
+
+    As garbage collection does: under the store's exclusive lock, and only if no row refers to it once the
+    lock is held. An import of the same bytes (for the right client) may have committed, or be about to,
+    since the row was dropped."""
     if "delete_originals" not in s.info:
         pending = s.info["delete_originals"] = []
+        engine = s.get_bind()
 
         def commit(_s):
-            for item in pending:
-                store.delete(item)
+            items = list(pending)
             pending.clear()
+            if not items:
+                return
+            if "store_hold" in s.info:
+                s.info["store_hold"].release()  # this transaction's import has committed: its hold is over
+            with store.locked(exclusive=True), engine.connect() as conn:
+                used = set(conn.scalars(select(Photo.sha256).where(Photo.sha256.in_(items))))
+                for item in items:
+                    if item not in used:
+                        store.delete(item)
 
         event.listen(s, "after_commit", commit)
         event.listen(s, "after_soft_rollback", lambda _s, _t: pending.clear())
