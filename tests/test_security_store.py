@@ -8,12 +8,14 @@ bounded.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 
 import pytest
 from sqlalchemy import event, select
 
-from tracker import photos
+from tracker import access, limits, photos, records
 from tracker.models import Photo
 from tracker.photos import Incoming, import_photos
 from tracker_helpers import ACTOR, client_with_course, sample_bytes
@@ -82,3 +84,113 @@ def test_removing_a_wrong_client_photo_still_deletes_its_unused_original(db):
         photos.remove_photo(s, db.store, ACTOR, ids["photos"][0], "wrong_client")
         s.commit()
     assert not db.store.exists(digest)
+
+
+# --- 16.6 and 16.7: sign-in attempts are counted before hashing; hashing is bounded -------------------
+
+PASSWORD = "a long enough secret"
+
+
+class Hashes:
+    """Stands in for scrypt (the work of a sign-in): each call takes ``seconds``; counts calls and the most
+    running at once. Its output never matches a stored hash."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.calls, self.running, self.most = seconds, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, secret, **params):
+        with self.lock:
+            self.calls += 1
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.running -= 1
+        return bytes(64)
+
+
+def at_once(count: int, attempt) -> list[str]:
+    """Run ``attempt(i)`` in ``count`` threads released together, each with its own session (connection);
+    returns each one's outcome: the SignInRefused message, or "signed in"."""
+    start, outcomes = threading.Barrier(count), [None] * count
+
+    def run(i):
+        start.wait(WAIT_S)
+        try:
+            attempt(i)
+            outcomes[i] = "signed in"
+        except access.SignInRefused as exc:
+            outcomes[i] = exc.message
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert not any(t.is_alive() for t in threads)
+    return outcomes
+
+
+def add_staff(db) -> None:
+    with db.session() as s:
+        access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+
+
+@pytest.mark.parametrize("who", ["staff", "client"])
+def test_concurrent_wrong_sign_ins_reach_the_hash_at_most_the_limit(db, monkeypatch, who):
+    """12 wrong passwords (or codes) for one account at once: before the fix every one was hashed (the count
+    was read before hashing and written after), so the lockout let 12 guesses through instead of 5."""
+    if who == "staff":
+        add_staff(db)
+        guess = lambda s: access.sign_in_staff(s, "lee", "wrong password!")  # noqa: E731
+    else:
+        with db.session() as s:
+            client, _ = records.add_client(s, ACTOR, "Ada Example")
+            s.commit()
+        guess = lambda s: access.sign_in_client(s, f"{client.id}-AAAA-AAAA")  # noqa: E731
+    hashes = Hashes(0.3)
+    monkeypatch.setattr(hashlib, "scrypt", hashes)
+
+    def attempt(_i):
+        with db.session() as s:
+            guess(s)
+
+    outcomes = at_once(12, attempt)
+    assert hashes.calls == access.MAX_FAILURES
+    assert sum("Too many failed sign-ins" in o for o in outcomes) == 12 - access.MAX_FAILURES
+    with db.session() as s, pytest.raises(access.SignInRefused, match="Too many failed sign-ins"):
+        guess(s)  # and the key is locked
+
+
+@pytest.mark.only_default_backend
+def test_no_more_hashes_than_the_limit_run_at_once(db, monkeypatch):
+    """12 sign-ins to 12 accounts at once (each hash needs 128 MiB: 12 took 1.7 GB before the fix); they
+    queue for the process's hashes and are all answered."""
+    hashes = Hashes(0.3)
+    monkeypatch.setattr(hashlib, "scrypt", hashes)
+
+    def attempt(i):
+        with db.session() as s:
+            access.sign_in_staff(s, f"nobody{i}", "wrong password!")
+
+    outcomes = at_once(12, attempt)
+    assert outcomes == ["Unknown username or wrong password."] * 12
+    assert hashes.calls == 12 and 1 < hashes.most <= limits.CONCURRENT_HASHES
+
+
+@pytest.mark.only_default_backend
+def test_a_sign_in_that_waits_too_long_for_a_hash_is_refused_clearly(db, monkeypatch):
+    hashes = Hashes(1.0)
+    monkeypatch.setattr(hashlib, "scrypt", hashes)
+    monkeypatch.setattr(limits, "HASH_WAIT_S", 0.1)
+
+    def attempt(i):
+        with db.session() as s:
+            access.sign_in_staff(s, f"nobody{i}", "wrong password!")
+
+    outcomes = at_once(2 * limits.CONCURRENT_HASHES, attempt)
+    assert outcomes.count("The server is busy checking other sign-ins: try again in a minute.") \
+        == limits.CONCURRENT_HASHES
+    assert hashes.most == limits.CONCURRENT_HASHES

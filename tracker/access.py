@@ -9,9 +9,12 @@ the secret proves the code, so signing in needs one hash, not one per client.
 Signing in always costs one scrypt, whether the account or client exists or
 not, so the time taken does not tell which usernames exist. Failures are
 counted per account and per client code in the database (shared by every app
-process): after :data:`MAX_FAILURES` in a row the key is locked for
-:data:`LOCKOUT_S` seconds, and each further failure locks it again, until a
-successful sign-in (or a password reset) clears the count.
+process), each attempt atomically and before its hash is computed: after
+:data:`MAX_FAILURES` in a row the key is locked for :data:`LOCKOUT_S`
+seconds, and each further failure locks it again, until a successful sign-in
+(or a password reset) clears the count. At most :data:`~tracker.limits.CONCURRENT_HASHES`
+hashes run at once in a process (each needs 128 MiB); further attempts
+wait their turn, for :data:`~tracker.limits.HASH_WAIT_S` at most.
 
 A signed-in :class:`Viewer` carries a fingerprint of the credential it signed
 in with. :func:`current` re-checks it against the database on every page run,
@@ -48,14 +51,16 @@ import hmac
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select, true, update
+from sqlalchemy import ColumnElement, case, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import limits
 from .errors import NotAllowed, NotFound, RecordError
 from .models import ROLES, AuditEvent, Client, Clinic, SetupToken, SignInFailure, User
 
@@ -70,8 +75,17 @@ LOCKOUT_S = 15 * 60
 IDLE_TIMEOUT_DEFAULT_MIN = 30
 
 
+#: Free hashes in this process (see module docstring): unauthenticated attempts must not exhaust its memory.
+_HASHES = threading.BoundedSemaphore(limits.CONCURRENT_HASHES)
+
+
 def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
+    if not _HASHES.acquire(timeout=limits.HASH_WAIT_S):
+        raise SignInRefused("The server is busy checking other sign-ins: try again in a minute.")
+    try:
+        return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM)
+    finally:
+        _HASHES.release()
 
 
 def hash_secret(secret: str) -> str:
@@ -260,46 +274,62 @@ def _key(kind: str, name: str) -> str:
     return hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()
 
 
-def _check_not_locked(s: Session, key: str, now: float) -> None:
-    locked_until = s.scalar(select(SignInFailure.locked_until).where(SignInFailure.key == key))
-    if locked_until is not None and locked_until > now:
-        minutes = max(1, round((locked_until - now) / 60))
-        raise SignInRefused(f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}.")
+def _refused_until(locked_until: float, now: float) -> SignInRefused:
+    minutes = max(1, round((locked_until - now) / 60))
+    return SignInRefused(f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}.")
 
 
-def _record_failure(s: Session, key: str, now: float) -> None:
-    """Count a failure for ``key`` and lock it once :data:`MAX_FAILURES` are reached; commits."""
+def _count_attempt(s: Session, key: str, now: float) -> None:
+    """Count an attempt for ``key`` as a failure before its hash is computed, and commit; raises
+    :class:`SignInRefused` when the key is locked. A success then clears the count (:func:`_succeeded`).
+
+    One ``UPDATE`` counts and locks (at the :data:`MAX_FAILURES`-th attempt), and only while the key is not
+    locked: concurrent attempts are counted one after another by the database, so no more than
+    :data:`MAX_FAILURES` of them, in any number of threads and processes, ever reach the hash.
+    """
+    s.commit()  # a transaction of its own (on SQLite a write after an old read snapshot cannot wait its turn)
     s.execute(delete(SignInFailure).where(SignInFailure.last_at < now - 86400,
                                           func.coalesce(SignInFailure.locked_until, 0) < now))
-    bump = (update(SignInFailure).where(SignInFailure.key == key)
-            .values(failures=SignInFailure.failures + 1, last_at=now))
-    if s.execute(bump).rowcount == 0:
+    counted = func.coalesce(SignInFailure.locked_until, 0) <= now
+    bump = (update(SignInFailure).where(SignInFailure.key == key, counted)
+            .values(failures=SignInFailure.failures + 1, last_at=now,
+                    locked_until=case((SignInFailure.failures + 1 >= MAX_FAILURES, now + LOCKOUT_S),
+                                      else_=SignInFailure.locked_until)))
+    for _ in range(2):
+        if s.execute(bump).rowcount:
+            s.commit()
+            return
+        locked_until = s.scalar(select(SignInFailure.locked_until).where(SignInFailure.key == key))
+        if locked_until is not None:
+            s.commit()
+            raise _refused_until(locked_until, now)
         try:
             s.add(SignInFailure(key=key, failures=1, last_at=now))
-            s.flush()
-        except IntegrityError:  # another process counted the same key first
+            s.commit()
+            return
+        except IntegrityError:  # another attempt counted the same key first: count this one after it
             s.rollback()
-            s.execute(bump)
-    failures = s.scalar(select(SignInFailure.failures).where(SignInFailure.key == key))
-    if failures >= MAX_FAILURES:
-        s.execute(update(SignInFailure).where(SignInFailure.key == key).values(locked_until=now + LOCKOUT_S))
-    s.commit()
+    raise SignInRefused("Too many sign-ins at once: try again in a minute.")
+
+
+def _succeeded(s: Session, key: str) -> None:
+    s.execute(delete(SignInFailure).where(SignInFailure.key == key))
 
 
 def sign_in_staff(s: Session, username: str, password: str, now: float | None = None) -> Viewer:
-    """Sign a staff member in; commits the outcome (a failure counts even though it raises).
+    """Sign a staff member in; commits the outcome (an attempt counts as a failure until it succeeds).
 
     Raises :class:`SignInRefused` with a message for people: the same one for an
     unknown username and a wrong password.
     """
     now = time.time() if now is None else now
     key = _key("user", username)
-    _check_not_locked(s, key, now)
+    _count_attempt(s, key, now)
     user = authenticate(s, username, password)
     if user is None:
-        _record_failure(s, key, now)
+        s.commit()
         raise SignInRefused("Unknown username or wrong password.")
-    s.execute(delete(SignInFailure).where(SignInFailure.key == key))
+    _succeeded(s, key)
     s.add(AuditEvent(actor=user.username, action="login", entity="user", entity_id=user.id))
     s.commit()
     return staff_viewer(user)
@@ -312,13 +342,12 @@ def sign_in_client(s: Session, code: str, now: float | None = None) -> Viewer:
     client_id = _parse_code(code.strip().upper())
     key = _key("client", str(client_id))
     if client_id is not None:
-        _check_not_locked(s, key, now)
+        _count_attempt(s, key, now)
     client = client_for_code(s, code)  # one hash, even for a malformed code
     if client is None:
-        if client_id is not None:
-            _record_failure(s, key, now)
+        s.commit()
         raise refused
-    s.execute(delete(SignInFailure).where(SignInFailure.key == key))
+    _succeeded(s, key)
     s.add(AuditEvent(actor="client", action="login", entity="client", entity_id=client.id, client_id=client.id,
                      clinic_id=client.clinic_id))
     s.commit()
