@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from tracker import access, limits, photos, records
 from tracker.models import Photo
 from tracker.photos import Incoming, import_photos
+from tracker.photostore import FolderStore, StoreProblem
 from tracker_helpers import ACTOR, client_with_course, sample_bytes
 
 pytestmark = pytest.mark.backends
@@ -194,3 +195,26 @@ def test_a_sign_in_that_waits_too_long_for_a_hash_is_refused_clearly(db, monkeyp
     assert outcomes.count("The server is busy checking other sign-ins: try again in a minute.") \
         == limits.CONCURRENT_HASHES
     assert hashes.most == limits.CONCURRENT_HASHES
+
+
+# --- minor (c): storing the right bytes again repairs a corrupt original --------------------------------
+
+def corrupt(store, digest: str) -> None:
+    """Damage a stored original in place, as a failing disk or a careless hand would."""
+    if isinstance(store, FolderStore):
+        path = store.path(digest)
+        path.chmod(0o600)
+        path.write_bytes(b"not the photo")
+        path.chmod(0o400)
+    else:
+        store.client.put_object(Bucket=store.bucket, Key=store.key(digest), Body=b"not the photo")
+
+
+def test_storing_the_right_bytes_again_repairs_a_corrupt_original(db):
+    data = sample_bytes(1)
+    with db.store.locked(exclusive=False):
+        digest = db.store.put(data)
+        corrupt(db.store, digest)
+        assert db.store.verify({digest}) == [StoreProblem(digest, "corrupt")]
+        assert db.store.put(data) == digest
+    assert db.store.verify({digest}) == [] and db.store.get(digest) == data

@@ -251,7 +251,10 @@ class PhotoStore:
         return self.cache_root / sha256[:2] / sha256
 
     def put(self, data: bytes) -> str:
-        """Store bytes (once, never overwriting) and return their SHA-256. Call it under the shared lock."""
+        """Store bytes and return their SHA-256. Call it under the shared lock.
+
+        An original is never overwritten, except one that no longer hashes to its name: storing the right
+        bytes again repairs it (an import of the same photo, a restore)."""
         raise NotImplementedError
 
     def get(self, sha256: str) -> bytes:
@@ -332,8 +335,8 @@ class FolderStore(PhotoStore):
     def put(self, data: bytes) -> str:
         digest = sha256_of(data)
         target = self.path(digest)
-        if not target.exists():
-            atomic_write(target, data, self.tmp)
+        if not target.exists() or file_sha256(target) != digest:
+            atomic_write(target, data, self.tmp)  # a rename: it replaces a corrupt (read-only) file too
             target.chmod(stat.S_IRUSR)
         return digest
 
@@ -411,10 +414,15 @@ class S3Store(PhotoStore):
         from botocore.exceptions import ClientError
 
         digest = sha256_of(data)
+        condition = {"IfNoneMatch": "*"}
         if self.exists(digest):
-            return digest
+            try:
+                self.get(digest)
+                return digest
+            except PhotoUnreadable:
+                condition = {}  # corrupt: replaced by the right bytes
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(digest), Body=data, IfNoneMatch="*",
+            self.client.put_object(Bucket=self.bucket, Key=self.key(digest), Body=data, **condition,
                                    **self.encryption)
         except ClientError as exc:
             # Another process stored the same bytes in between: the object is already what we wanted.
