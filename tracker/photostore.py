@@ -12,7 +12,8 @@ interface (:class:`PhotoStore`):
   S3-compatible service, chosen by ``TRACKER_PHOTO_STORE=s3://bucket/prefix``
   (see :func:`open_store`). An object appears whole or not at all (a PUT is
   atomic), is written with a conditional PUT (``If-None-Match: *``) after a
-  HEAD so that it is never overwritten, and with server-side encryption when
+  HEAD so that it is never overwritten (unless it is corrupt: see
+  :meth:`PhotoStore.put`), and with server-side encryption when
   ``TRACKER_S3_SSE`` asks for it (``AES256``, or ``aws:kms`` with
   ``TRACKER_S3_SSE_KMS_KEY_ID``).
 
