@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, select
 
 from tracker import access, limits, photos, records
+from tracker.errors import RecordError
 from tracker.models import Photo
 from tracker.photos import Incoming, import_photos
 from tracker.photostore import FolderStore, StoreProblem
@@ -218,3 +219,23 @@ def test_storing_the_right_bytes_again_repairs_a_corrupt_original(db):
         assert db.store.verify({digest}) == [StoreProblem(digest, "corrupt")]
         assert db.store.put(data) == digest
     assert db.store.verify({digest}) == [] and db.store.get(digest) == data
+
+
+# --- minor (g): common passwords are refused ------------------------------------------------------------
+
+@pytest.mark.only_default_backend
+@pytest.mark.parametrize("password", ["1234567890", "QwertyUiop", "  1q2w3e4r5t  ", "iloveyou12"])
+def test_a_common_password_is_refused_whatever_its_case(db, password):
+    with db.session() as s:
+        with pytest.raises(RecordError, match="one of the most common"):
+            access.add_user(s, access.owner(ACTOR), "lee", password, "practitioner")
+        user = access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner")
+        with pytest.raises(RecordError, match="one of the most common"):
+            access.reset_password(s, access.owner(ACTOR), user.username, password)
+
+
+@pytest.mark.only_default_backend
+def test_the_common_password_list_is_shipped_and_long_enough():
+    common = access._common_passwords()
+    assert len(common) > 1500 and all(len(p) >= access.MIN_PASSWORD for p in common)
+    assert all(p == p.lower() for p in common)

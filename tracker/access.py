@@ -46,9 +46,11 @@ References
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
+import pathlib
 import re
 import secrets
 import threading
@@ -356,9 +358,21 @@ def sign_in_client(s: Session, code: str, now: float | None = None) -> Viewer:
 
 # --- staff accounts ----------------------------------------------------------------
 
+#: Passwords too common to keep anyone out (see the file's header for where they come from), lowercased.
+COMMON_PASSWORDS = pathlib.Path(__file__).resolve().parent / "common-passwords.txt"
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise RecordError(f"passwords need at least {MIN_PASSWORD} characters")
+    if password.strip().lower() in _common_passwords():
+        raise RecordError("this password is one of the most common ones, which attackers try first: choose another")
 
 
 def clinics_named(s: Session, names: Iterable[str]) -> list[Clinic]:
