@@ -13,9 +13,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from tracker import access, limits, photos, records
+from tracker.cli import main as tracker_main
 from tracker.errors import RecordError
 from tracker.models import Photo
 from tracker.photos import Incoming, import_photos
@@ -239,3 +240,24 @@ def test_the_common_password_list_is_shipped_and_long_enough():
     common = access._common_passwords()
     assert len(common) > 1500 and all(len(p) >= access.MIN_PASSWORD for p in common)
     assert all(p == p.lower() for p in common)
+
+
+# --- minor (f): a command's error line carries no SQL parameters ------------------------------------------
+
+REFUSE_CLIENTS = {
+    "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON clients BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+    "postgresql": ["CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ "
+                   "LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse BEFORE INSERT ON clients FOR EACH ROW EXECUTE FUNCTION refuse()"]}
+
+
+def test_a_database_error_is_one_line_without_the_personal_data_it_was_writing(db, capsys):
+    with db.engine.begin() as conn:
+        for statement in REFUSE_CLIENTS[db.engine.dialect.name]:
+            conn.execute(text(statement))
+    code = tracker_main(["--data", str(db.folder.root), "client", "add", "--name", "Ada Secretname",
+                         "--contact", "ada.private@example.org", "--dob", "1985-12-10"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: the command failed and saved nothing") and "refused" in err
+    assert err.count("\n") == 1
+    assert not any(word in err for word in ("Secretname", "ada.private", "1985", "parameters", "INSERT"))

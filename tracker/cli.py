@@ -668,7 +668,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {printable(getattr(exc, 'message', exc))}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug, a full disk, a locked database: say so in one line, save nothing
-        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {printable(exc)})",
+        print(f"error: the command failed and saved nothing ({type(exc).__name__}: {_first_line(exc)})",
               file=sys.stderr)
         return 1
     return 0
+
+
+def _first_line(exc: Exception) -> str:
+    """The error's first line: a database error's statement, parameters and details (names, dates of birth,
+    contacts typed into the record) follow it, and must not reach a terminal or a log."""
+    lines = str(exc).strip().splitlines()
+    return printable(lines[0] if lines else "")
