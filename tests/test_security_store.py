@@ -18,7 +18,7 @@ from sqlalchemy import event, select, text
 from tracker import access, limits, photos, records
 from tracker.cli import main as tracker_main
 from tracker.errors import RecordError
-from tracker.models import Photo
+from tracker.models import Client, Photo
 from tracker.photos import Incoming, import_photos
 from tracker.photostore import FolderStore, StoreProblem
 from tracker_helpers import ACTOR, client_with_course, sample_bytes
@@ -261,3 +261,22 @@ def test_a_database_error_is_one_line_without_the_personal_data_it_was_writing(d
     assert code == 1 and err.startswith("error: the command failed and saved nothing") and "refused" in err
     assert err.count("\n") == 1
     assert not any(word in err for word in ("Secretname", "ada.private", "1985", "parameters", "INSERT"))
+
+
+# --- minor (d): free text is bounded -------------------------------------------------------------------
+
+def test_a_name_or_a_note_too_long_is_refused_clearly_and_nothing_is_written(db):
+    with db.session() as s:
+        with pytest.raises(RecordError, match=r"the client name is 200,000 characters long: at most 200"):
+            records.add_client(s, ACTOR, "A" * 200_000)
+        s.rollback()
+        client, _ = records.add_client(s, ACTOR, "Ada Example", notes="n" * limits.TEXT_CHARS)
+        s.commit()
+        client_id = client.id
+        with pytest.raises(RecordError, match=r"the client notes is 10,001 characters long"):
+            records.update_client(s, ACTOR, client_id, "longer notes", notes="n" * (limits.TEXT_CHARS + 1))
+            s.flush()
+        s.rollback()
+    with db.session() as s:
+        assert [c.name for c in s.scalars(select(Client))] == ["Ada Example"]
+        assert len(s.get(Client, client_id).notes) == limits.TEXT_CHARS

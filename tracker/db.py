@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from . import limits
 from .photostore import AdvisoryLocks, FileLocks, PhotoStore, open_store
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parent / "migrations"
@@ -118,6 +119,7 @@ class Database:
         self.folder = folder
         self.engine = make_engine(folder)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", limits.check_lengths)  # free text bounded, however written
         self.store = self._open_store()  # its settings (S3 endpoint, encryption) are read now, once
 
     def session(self) -> Session:
