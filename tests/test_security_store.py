@@ -9,16 +9,18 @@ bounded.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 import time
 
 import pytest
 from sqlalchemy import event, select, text
 
-from tracker import access, limits, photos, records
+from tracker import access, clientdata, limits, photos, records
 from tracker.cli import main as tracker_main
 from tracker.errors import RecordError
-from tracker.models import Client, Photo
+from tracker.db import open_data_folder
+from tracker.models import Client, PendingDeletion, Photo
 from tracker.photos import Incoming, import_photos
 from tracker.photostore import FolderStore, StoreProblem
 from tracker_helpers import ACTOR, client_with_course, sample_bytes
@@ -280,3 +282,27 @@ def test_a_name_or_a_note_too_long_is_refused_clearly_and_nothing_is_written(db)
     with db.session() as s:
         assert [c.name for c in s.scalars(select(Client))] == ["Ada Example"]
         assert len(s.get(Client, client_id).notes) == limits.TEXT_CHARS
+
+
+# --- minor (a): erasure never says done while the name is still in tracker.db --------------------------
+
+@pytest.mark.only_default_backend  # the SQLite write-ahead log
+def test_erasure_says_so_while_a_reader_keeps_the_name_in_the_database_then_finishes(db, monkeypatch):
+    monkeypatch.setattr(clientdata, "CHECKPOINT_WAIT_S", 0.2)
+    ids = client_with_course(db, "Zelda Unforgettable", sessions=1)
+    reader = sqlite3.connect(db.folder.database_file)  # another program, in the middle of reading
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM clients").fetchone()
+        with pytest.raises(clientdata.ErasureIncomplete, match="another program is reading the database"):
+            clientdata.erase_client(db, db.store, ACTOR, ids["client"])
+        with db.session() as s:
+            assert s.get(Client, ids["client"]) is None and s.scalars(select(PendingDeletion)).all()
+    finally:
+        reader.close()
+    reopened = open_data_folder(db.folder.root)  # any later command finishes the erasure
+    reopened.close()
+    with db.session() as s:
+        assert not s.scalars(select(PendingDeletion)).all()
+    for path in (db.folder.database_file, db.folder.database_file.with_name("tracker.db-wal")):
+        assert not path.exists() or b"Unforgettable" not in path.read_bytes()

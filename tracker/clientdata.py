@@ -17,7 +17,10 @@ in the same transaction, queues each of the client's originals in
 no other record uses, together with every unreferenced file in the store
 (originals left by an import that was killed before it committed, which may
 be this client's), and checkpoints the SQLite write-ahead log and vacuums the
-database so that deleted pages do not keep the data on disk. A crash between
+database so that deleted pages do not keep the data on disk. While another
+program holds a read transaction the log cannot be emptied: erasure waits,
+tries again, and then says so (:class:`ErasureIncomplete`) and keeps the
+queue, which the next opening of the data folder finishes. A crash between
 the commit and the deletions leaves the queue, which the next opening of the
 data folder finishes (:func:`finish_erasures`). One audit event records that
 an erasure happened: the former id, the actor and the number of files, no
@@ -36,7 +39,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session as DbSession
 
-from .db import Database
+from .db import BUSY_TIMEOUT_S, Database
+from .errors import RecordError
 from .models import AuditEvent, Client, PendingDeletion, Photo, RecordVersion
 from .photostore import PhotoStore, StoreBusy, atomic_write, safe_name, safe_suffix
 from .progress import course_progress
@@ -134,12 +138,38 @@ def finish_erasures(db: Database, store: PhotoStore | None = None, wait: bool = 
         removed = store.collect_garbage(referenced, timeout=None if wait else 0)
     except StoreBusy:
         return 0
+    if db.engine.dialect.name == "sqlite" and not _wipe_sqlite_journal(db):
+        if not wait:
+            return 0  # the queue stays: the next opening of the data folder tries again
+        raise ErasureIncomplete("the client's records are erased, but another program is reading the database, "
+                                "so their details are still in tracker.db: close the other tracker windows and "
+                                "commands, then run 'python -m tracker check' to finish the erasure")
     with db.session() as s:
         s.execute(delete(PendingDeletion).where(PendingDeletion.id.in_(queued)))
         s.commit()
-    if db.engine.dialect.name == "sqlite":
-        with db.engine.connect() as conn:
+    return sum(1 for r in removed if r.problem == "unreferenced")
+
+
+class ErasureIncomplete(RecordError):
+    """The rows are gone, but their bytes may still be in the database file: the erasure is finished later."""
+
+
+#: How long erasure waits for programs reading the SQLite database to finish, per try (seconds), and how often.
+CHECKPOINT_WAIT_S, CHECKPOINT_TRIES = 5.0, 3
+
+
+def _wipe_sqlite_journal(db: Database) -> bool:
+    """Vacuum the database and empty its write-ahead log, so that no freed page keeps erased data; False when
+    a reader's open transaction keeps the log from being emptied (``wal_checkpoint`` reports it busy)."""
+    with db.engine.connect() as conn:
+        conn.execute(text(f"PRAGMA busy_timeout = {int(CHECKPOINT_WAIT_S * 1000)}"))
+        try:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             conn.execute(text("VACUUM"))
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    return sum(1 for r in removed if r.problem == "unreferenced")
+            for _ in range(CHECKPOINT_TRIES):
+                busy, _, _ = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                if not busy:
+                    return True
+            return False
+        finally:
+            conn.execute(text(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}"))
