@@ -133,11 +133,14 @@ def _check(item: Incoming) -> tuple[analysis.DecodedImage, str]:
 
 def _hold_until_transaction_ends(s: DbSession, store: PhotoStore) -> None:
     """Take the store's shared lock until ``s``'s transaction commits or rolls back (see module docstring)."""
-    lock = s.info["store_hold"] = store.acquire(exclusive=False)
+    lock = store.acquire(exclusive=False)
+    s.info.setdefault("store_holds", []).append(lock)  # every import of the transaction holds one
 
     def release(_session, transaction) -> None:
         if transaction.parent is None:
             lock.release()  # idempotent: later transactions of the session find it released
+            if lock in s.info.get("store_holds", ()):
+                s.info["store_holds"].remove(lock)
 
     event.listen(s, "after_transaction_end", release)
 
@@ -344,8 +347,8 @@ def _delete_after_commit(s: DbSession, store: PhotoStore, digest: str) -> None:
             pending.clear()
             if not items:
                 return
-            if "store_hold" in s.info:
-                s.info["store_hold"].release()  # this transaction's import has committed: its hold is over
+            for hold in s.info.pop("store_holds", ()):
+                hold.release()  # this transaction's imports have committed: their holds are over
             with store.locked(exclusive=True), engine.connect() as conn:
                 used = set(conn.scalars(select(Photo.sha256).where(Photo.sha256.in_(items))))
                 for item in items:
