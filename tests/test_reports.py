@@ -74,10 +74,11 @@ def test_an_identified_report_keeps_the_treatment_log(course, monkeypatch):
 
 
 def test_hostile_text_neither_stops_a_report_nor_reverses_its_lines(course):
-    """A direction override typed after a name, and runs of spaces and dots long enough to exhaust the
-    bidirectional step's recursion, in the name and in the reactions."""
+    """A direction override typed after a name, a run of spaces longer than the PDFs print whole in the name
+    (which the records bound at 200 characters), and runs of dots long enough to exhaust the bidirectional
+    step's recursion in the reactions."""
     db, _ = course
-    ids = client_with_course(db, "Ann\u202e Smith" + " " * 1200 + "Jr", sessions=2)
+    ids = client_with_course(db, "Ann\u202e Smith" + " " * 180 + "Jr", sessions=2)
     with db.session() as s:
         for session in s.query(Session).filter(Session.id.in_(ids["sessions"])):
             session.immediate_reactions = "." * 1500
