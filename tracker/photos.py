@@ -9,6 +9,11 @@ reports and :meth:`~tracker.photostore.PhotoStore.collect_garbage` removes.
 The import holds the store's shared lock until its transaction ends, so a
 collector never removes an original whose row is about to commit.
 
+What is stored is the file without its location, device identifiers and other
+free metadata (:func:`tracker.metadata.strip_identifying`: the compressed image
+data copied unchanged, so the pixels are the camera's); the import's audit
+event names what was removed. Photos imported before this were stored whole.
+
 Two imports for the same client never both add a photo: the duplicate check
 runs after taking the client's write lock (an ``UPDATE`` of the client's row,
 held until the transaction ends), so the second import sees the first's rows.
@@ -61,6 +66,7 @@ from analysis.visual import Check, capture_checks, ghost
 from .errors import BadPhoto, DuplicatePhoto, NotAllowed, NotFound, RecordError
 from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysis, RecordVersion, Session,
                      ViewBaseline, utcnow)
+from .metadata import strip_identifying
 from .photostore import PhotoStore, sha256_of
 from .access import actor_name, may_see, visible_clients
 from .records import Actor, amend, audit, get_client, get_course, get_session, has_consent
@@ -151,6 +157,8 @@ def import_photos(s: DbSession, store: PhotoStore, actor: Actor, session_id: int
     items = [replace(i, name=clean_name(i.name), view=None if i.view is None else check_view(i.view))
              for i in items]
     session = check_photo_consent(s, actor, session_id)
+    stripped = [strip_identifying(i.data, i.name) for i in items]  # before the hash: the record is of what is kept
+    items = [replace(i, data=kept.data) for i, kept in zip(items, stripped)]
     client = session.course.client
     checked, digests = [], set()
     for item in items:
@@ -173,8 +181,9 @@ def import_photos(s: DbSession, store: PhotoStore, actor: Actor, session_id: int
     s.flush()  # rows first: a database error leaves no original behind
     for item, *_ in checked:
         store.put(item.data)
-    for photo in photos:
-        audit(s, actor, "import", "photo", photo.id, client.id, session_id=session.id, view=photo.view)
+    for photo, kept in zip(photos, stripped):
+        audit(s, actor, "import", "photo", photo.id, client.id, session_id=session.id, view=photo.view,
+              **({"metadata_removed": list(kept.removed)} if kept.removed else {}))
     return photos
 
 
