@@ -66,7 +66,7 @@ from .noise import change_noise
 from .polygon import validate_polygon
 from .reference import BackdropSample, ColourReference, find_reference, reference_normalisation
 from .pose import HeadPose, head_pose
-from .reasons import Reason
+from .reasons import Reason, face_small
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
 from .resample import Pyramid, level_eyes_frame, warp
 
@@ -252,10 +252,8 @@ def _quality(photo: FacePhoto, frame: _Frame, geometry: np.ndarray) -> dict:
         found.append(Reason("not_standard_view",
                             f"the head is turned {abs(photo.pose.yaw_deg):.0f} degrees: not a standard view"))
     iod = photo.face.inter_ocular_px
-    needed = MIN_TEXTURE_PX_PER_MM * MEAN_IPD_MM / SCALE_MARGIN
-    if iod < needed:
-        found.append(Reason("face_small", f"the face is small (eyes {iod:.0f} px apart, {needed:.0f} needed): "
-                                          "texture and fine lines are not measured; take the photo closer"))
+    if iod < eyes_needed_px(MIN_TEXTURE_PX_PER_MM):
+        found.append(face_small(iod, eyes_needed_px(MIN_TEXTURE_PX_PER_MM)))
     lab, colour = frame.lab, frame.colour
     if geometry.sum() and colour.sum() < MIN_VISIBLE_SKIN * geometry.sum():
         found.append(Reason("skin_hidden", "most of the skin is hidden by hair, highlights or shadow"))
@@ -282,6 +280,12 @@ def _face_dict(photo: FacePhoto) -> dict:
         "yaw_deg": photo.pose.yaw_deg, "pitch_deg": photo.pose.pitch_deg, "roll_deg": photo.pose.roll_deg,
         "view": photo.pose.view,
     }
+
+
+def eyes_needed_px(px_per_mm: float) -> float:
+    """How far apart a photo's eyes must be, in pixels, for its analysis frame to resolve ``px_per_mm``
+    pixels per mm of skin (:data:`SCALE_MARGIN`, :data:`analysis.metrics.MEAN_IPD_MM`)."""
+    return px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
 
 
 def _analysis_iod(*photos: FacePhoto) -> float:
