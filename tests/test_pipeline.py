@@ -226,3 +226,19 @@ def test_a_different_person_is_never_comparable(astronaut_face):
 def test_the_same_person_is_recognised(astronaut, astronaut_face):
     r = analyse(recapture(NUISANCE, astronaut, astronaut_face), astronaut_face)
     assert r["identity"]["same"] is True and r["identity"]["reason"] is None
+
+
+def test_the_colour_reference_is_searched_once_per_photo(astronaut, astronaut_face, monkeypatch):
+    # The astronaut shows no chart or card: "none found" is kept too, not searched for again.
+    from analysis import reference
+    searched = []
+    find = reference.find_colour_chart
+    monkeypatch.setattr(reference, "find_colour_chart", lambda rgb, *a, **k: searched.append(1) or find(rgb, *a, **k))
+    baseline = locate_face(astronaut)
+    photo = locate_face(recapture(Recapture(rotation_deg=3.0, exposure=0.9), astronaut, astronaut_face))
+    analyse(photo, baseline)
+    assert len(searched) == 2  # one search per photo
+    analyse(photo, baseline)
+    assert len(searched) == 2  # each photo keeps what its search found
+    analyse(locate_face(recapture(Recapture(rotation_deg=-2.0), astronaut, astronaut_face)), baseline)
+    assert len(searched) == 3  # a new session photo against the kept baseline
