@@ -98,6 +98,7 @@ import dlib
 import numpy as np
 
 from .facemesh import Face
+from .resample import Pyramid
 
 #: Euclidean distance between descriptors below which two faces are judged
 #: the same person (see "The threshold" above).
@@ -235,7 +236,7 @@ def _upright_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
     return crop, face.transformed(matrix)
 
 
-def face_descriptor(rgb: np.ndarray, face: Face) -> FaceDescriptor:
+def face_descriptor(rgb: np.ndarray, face: Face, pyramid: Pyramid | None = None) -> FaceDescriptor:
     """The identity descriptor of ``face`` in ``rgb``.
 
     Parameters
@@ -244,6 +245,9 @@ def face_descriptor(rgb: np.ndarray, face: Face) -> FaceDescriptor:
         The photo, sRGB.
     face : analysis.facemesh.Face
         The face's MediaPipe landmarks in the pixel coordinates of ``rgb``.
+    pyramid : analysis.resample.Pyramid, optional
+        The photo's halvings: the face is cut from the smallest still at least
+        :data:`_WORK_IOD_PX` between the eyes, not shrunk from the whole photo.
 
     Returns
     -------
@@ -256,7 +260,11 @@ def face_descriptor(rgb: np.ndarray, face: Face) -> FaceDescriptor:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise TypeError("expected an H x W x 3 uint8 RGB array")
-    crop, upright = _upright_crop(rgb, face)
+    source, in_source = rgb, face
+    if pyramid is not None:
+        source, to_level = pyramid.level_for(min(1.0, _WORK_IOD_PX / face.inter_ocular_px))
+        in_source = face.transformed(to_level[:2])
+    crop, upright = _upright_crop(source, in_source)
     half = 0.5 * _BOX_SIDE_IOD * upright.inter_ocular_px
     c = crop.shape[0] / 2
     box = dlib.rectangle(int(round(c - half)), int(round(c - half)), int(round(c + half)), int(round(c + half)))

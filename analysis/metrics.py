@@ -101,9 +101,16 @@ def area_metrics(area: str | None) -> tuple[str, ...]:
 METRICS = area_metrics(None)
 #: Regions with fewer pixels than this give no metrics (None).
 MIN_PIXELS = 30
-#: Texture and lines need the frame to resolve this many pixels per mm of skin
-#: (the texture band is then within periods of about 6 mm); spots need the second.
-MIN_TEXTURE_PX_PER_MM = 2.0
+#: Texture and lines need the analysis frame to resolve this many pixels per mm of skin; spots need the
+#: second. Below 5 px/mm the texture band is the frame's finest octave (:func:`texture_band_px`: sigmas 1
+#: and 2 px), a difference of Gaussians whose half-power band spans periods of 3.7 to 14 px, peaking at
+#: 6.5 px. At 1.5 px/mm that is 2.5 to 9.3 mm of skin (peak 4.4 mm): fine lines, wrinkles and skin relief,
+#: still finer than the face's own folds and features (10 mm and more), which a coarser frame lets into
+#: the band. The line filter's finest scale (one pixel) is then 0.7 mm. On faces-london's real pairs
+#: (``validation/texture.py``, ``validation/results/texture.txt``) a 30 % smoothing of the forehead was
+#: seen beyond the other people's no-change p95 in 95 % of pairs as taken (1.8 px/mm), 92 % at
+#: 1.5 px/mm and 76 % at 1.2 px/mm, where the cheeks' detection falls to 0-11 %.
+MIN_TEXTURE_PX_PER_MM = 1.5
 MIN_SPOT_PX_PER_MM = 1.0
 
 RED_MARGIN_A = 4.0            # a* units above the reference median: "markedly redder"

@@ -64,9 +64,9 @@ from .marker import DEFAULT_MARKER_MM, Scale, marker_mask, measure_scale
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
 from .noise import change_noise
 from .polygon import validate_polygon
-from .reference import BackdropSample, ColourReference, find_reference, reference_normalisation
+from .reference import UNSEARCHED, BackdropSample, ColourReference, find_reference, reference_normalisation
 from .pose import HeadPose, head_pose
-from .reasons import Reason
+from .reasons import Reason, face_small
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
 from .resample import Pyramid, level_eyes_frame, warp
 
@@ -114,12 +114,18 @@ class FacePhoto:
     @cached_property
     def colour_reference(self) -> ColourReference | None:
         """A colour chart or grey card in the photo (:mod:`analysis.reference`), searched for once."""
-        return find_reference(self.rgb)
+        return find_reference(self.rgb, self.pyramid)
+
+    @cached_property
+    def pyramid(self) -> Pyramid:
+        """The photo's area-averaged halvings (:class:`analysis.resample.Pyramid`), built once per photo:
+        a baseline kept by the records serves every later session's comparison."""
+        return Pyramid(self.rgb)
 
     @cached_property
     def descriptor(self) -> FaceDescriptor:
         """The face's identity descriptor (:mod:`analysis.identity`), computed once per photo."""
-        return face_descriptor(self.rgb, self.face)
+        return face_descriptor(self.rgb, self.face, self.pyramid)
 
 
 def _pixels(image) -> np.ndarray:
@@ -252,10 +258,8 @@ def _quality(photo: FacePhoto, frame: _Frame, geometry: np.ndarray) -> dict:
         found.append(Reason("not_standard_view",
                             f"the head is turned {abs(photo.pose.yaw_deg):.0f} degrees: not a standard view"))
     iod = photo.face.inter_ocular_px
-    needed = MIN_TEXTURE_PX_PER_MM * MEAN_IPD_MM / SCALE_MARGIN
-    if iod < needed:
-        found.append(Reason("face_small", f"the face is small (eyes {iod:.0f} px apart, {needed:.0f} needed): "
-                                          "texture and fine lines are not measured; take the photo closer"))
+    if iod < eyes_needed_px(MIN_TEXTURE_PX_PER_MM):
+        found.append(face_small(iod, eyes_needed_px(MIN_TEXTURE_PX_PER_MM)))
     lab, colour = frame.lab, frame.colour
     if geometry.sum() and colour.sum() < MIN_VISIBLE_SKIN * geometry.sum():
         found.append(Reason("skin_hidden", "most of the skin is hidden by hair, highlights or shadow"))
@@ -282,6 +286,12 @@ def _face_dict(photo: FacePhoto) -> dict:
         "yaw_deg": photo.pose.yaw_deg, "pitch_deg": photo.pose.pitch_deg, "roll_deg": photo.pose.roll_deg,
         "view": photo.pose.view,
     }
+
+
+def eyes_needed_px(px_per_mm: float) -> float:
+    """How far apart a photo's eyes must be, in pixels, for its analysis frame to resolve ``px_per_mm``
+    pixels per mm of skin (:data:`SCALE_MARGIN`, :data:`analysis.metrics.MEAN_IPD_MM`)."""
+    return px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
 
 
 def _analysis_iod(*photos: FacePhoto) -> float:
@@ -319,8 +329,7 @@ def _single_face(photo: FacePhoto) -> dict:
 
 def backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndarray, base_face: Face | None,
                            exclude_polygon: np.ndarray | None = None, clearance_px: float = 0.0, *,
-                           photo_reference: ColourReference | None = None,
-                           baseline_reference: ColourReference | None = None) -> Normalisation:
+                           photo_reference=UNSEARCHED, baseline_reference=UNSEARCHED) -> Normalisation:
     """The pair's lighting normalisation: by a colour chart or grey card both photos show, else on the
     backdrop, sampled at overview resolution (:func:`analysis.reference.reference_normalisation`)."""
     w, h = base.photo_size
@@ -365,8 +374,8 @@ def align_faces(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid | N
     residual = 100.0 * rms_residual(matrix, src, dst) / baseline.face.inter_ocular_px
     iod = min(ECC_IOD_PX, 2.0 * min(photo.face.inter_ocular_px, baseline.face.inter_ocular_px))
     to_frame, size = frame_of(baseline, iod)
-    base_rgb, base_valid = (baseline_source or Pyramid(baseline.rgb)).warp(to_frame, size)
-    photo_rgb, photo_valid = (photo_source or Pyramid(photo.rgb)).warp(compose(to_frame, matrix), size)
+    base_rgb, base_valid = (baseline_source or baseline.pyramid).warp(to_frame, size)
+    photo_rgb, photo_valid = (photo_source or photo.pyramid).warp(compose(to_frame, matrix), size)
     oval = np.zeros(base_rgb.shape[:2], np.uint8)
     cv2.fillPoly(oval, [np.round(apply(to_frame, baseline.face.xy[list(FACE_OVAL)])).astype(np.int32)], 1)
     face = oval.astype(bool) & base_valid & photo_valid
@@ -490,7 +499,7 @@ def face_lighting(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid, 
 
 def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
     iod = _analysis_iod(photo, baseline)
-    photo_source, base_source = Pyramid(photo.rgb), Pyramid(baseline.rgb)
+    photo_source, base_source = photo.pyramid, baseline.pyramid
     matrix, residual, ecc_shift = align_faces(photo, baseline, photo_source, base_source)
     to_frame, size = frame_of(baseline, iod)
     base_rgb, base_valid = base_source.warp(to_frame, size)

@@ -10,6 +10,7 @@ and the plain sentence a client is shown instead of the engine's message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -99,6 +100,16 @@ class Reason:
 
     def __str__(self) -> str:
         return self.message
+
+
+def face_small(eyes_px: float, needed_px: float, measures: str = "texture and fine lines") -> Reason:
+    """Why ``measures`` are not measured in a photo: how far apart its eyes are and how far they must be.
+
+    ``needed_px`` is rounded up, so that a photo with its eyes that far apart is enough.
+    """
+    verb = "need" if " and " in measures else "needs"
+    return Reason("face_small", f"eyes are {eyes_px:.0f} px apart; {measures} {verb} at least "
+                                f"{math.ceil(needed_px - 1e-9)}: move closer or use a higher resolution")
 
 
 def plain_reason(reason: dict) -> str:

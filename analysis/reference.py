@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
 
+from .resample import Pyramid
 from .colour import (Normalisation, Reason, backdrop_gains, lab_from_linear, linear_to_srgb, srgb_to_linear,
                      to_lab)
 
@@ -341,12 +342,38 @@ def render_chart(patch_px: int = 40) -> np.ndarray:
     return image
 
 
-def find_reference(rgb: np.ndarray) -> ColourReference | None:
-    """The best colour reference in a photo: a colour chart, else a grey card, else None."""
-    chart = find_colour_chart(rgb)
+class _Unsearched:
+    def __repr__(self) -> str:
+        return "UNSEARCHED"
+
+
+#: A reference not searched for yet, as opposed to None: searched for, and none found.
+UNSEARCHED = _Unsearched()
+
+
+def _in_photo(found: ColourReference | None, to_level: np.ndarray) -> ColourReference | None:
+    """A reference found in a pyramid level, its outline mapped back to the photo's pixels."""
+    if found is None:
+        return None
+    polygon = _map_points(np.linalg.inv(to_level), found.polygon_array())
+    return replace(found, polygon=tuple(tuple(map(float, p)) for p in polygon))
+
+
+def find_reference(rgb: np.ndarray, pyramid: Pyramid | None = None) -> ColourReference | None:
+    """The best colour reference in a photo: a colour chart, else a grey card, else None.
+
+    With the photo's ``pyramid`` (:class:`analysis.resample.Pyramid`) each search shrinks its copy from
+    the smallest halving still larger than it needs, instead of from the whole photo.
+    """
+    def search(find, max_side: int) -> ColourReference | None:
+        if pyramid is None:
+            return find(rgb)
+        level, to_level = pyramid.level_for(max_side / max(rgb.shape[:2]))
+        return _in_photo(find(level), to_level)
+    chart = search(find_colour_chart, CHART_DETECT_MAX_SIDE)
     if chart is not None:
         return chart
-    return find_grey_card(rgb)
+    return search(find_grey_card, GREY_CARD_MAX_SIDE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -391,8 +418,8 @@ def _without_references(sample: BackdropSample, photo_to_baseline: np.ndarray,
 
 def reference_normalisation(photo_rgb: np.ndarray, baseline_rgb: np.ndarray, photo_to_baseline: np.ndarray,
                             backdrop: BackdropSample | None = None, *,
-                            photo_reference: ColourReference | None = None,
-                            baseline_reference: ColourReference | None = None) -> Normalisation:
+                            photo_reference: ColourReference | None | _Unsearched = UNSEARCHED,
+                            baseline_reference: ColourReference | None | _Unsearched = UNSEARCHED) -> Normalisation:
     """Normalise a pair's lighting by the best reference both photos share.
 
     Chart, then grey card: when both photos show the same kind, each is
@@ -410,16 +437,18 @@ def reference_normalisation(photo_rgb: np.ndarray, baseline_rgb: np.ndarray, pho
     photo_to_baseline : ndarray, shape (2, 3) or (3, 3)
         Maps the photo's pixels to the baseline's.
     backdrop : BackdropSample, optional
-    photo_reference, baseline_reference : ColourReference, optional
-        References already found or marked by the user; searched for when None.
+    photo_reference, baseline_reference : ColourReference or None, optional
+        References already found or marked by the user, or None when a search found none (a photo is
+        searched once: :attr:`analysis.pipeline.FacePhoto.colour_reference`); searched for when
+        :data:`UNSEARCHED`.
 
     Returns
     -------
     Normalisation
         ``photo_reference`` and ``baseline_reference`` are set whenever found.
     """
-    photo_ref = photo_reference or find_reference(photo_rgb)
-    base_ref = baseline_reference or find_reference(baseline_rgb)
+    photo_ref = find_reference(photo_rgb) if photo_reference is UNSEARCHED else photo_reference
+    base_ref = find_reference(baseline_rgb) if baseline_reference is UNSEARCHED else baseline_reference
     refs = dict(photo_reference=photo_ref, baseline_reference=base_ref)
     if photo_ref is not None and base_ref is not None and photo_ref.kind == base_ref.kind:
         photo_m, base_m = np.asarray(photo_ref.correction), np.asarray(base_ref.correction)

@@ -116,13 +116,18 @@ class Pyramid:
     """
 
     MIN_SIDE = 64
+    #: Frames kept: a baseline is resampled into the same ECC, analysis and overview frames for every
+    #: session compared with it (the frames depend on its own landmarks and the eye distance, capped).
+    KEEP_FRAMES = 4
 
     def __init__(self, rgb: np.ndarray):
         h, w = rgb.shape[:2]
         self.photo_size = (w, h)
         self.levels = [(rgb, np.eye(3))]  # (image, 3 x 3 photo pixels -> level pixels)
+        self._frames: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _level_for(self, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    def level_for(self, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """The smallest level at least ``scale`` times the photo's size: (image, 3 x 3 photo -> level pixels)."""
         while True:
             image, to_level = self.levels[-1]
             if to_level[0, 0] / 2 < scale or min(image.shape[:2]) // 2 < self.MIN_SIDE:
@@ -136,8 +141,21 @@ class Pyramid:
         return self.levels[0]
 
     def warp(self, matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`warp` with ``matrix`` mapping the original photo's pixels into the frame."""
+        """:func:`warp` with ``matrix`` mapping the original photo's pixels into the frame.
+
+        The last :data:`KEEP_FRAMES` frames are kept, read-only, and given again for the same matrix and size.
+        """
+        matrix = np.asarray(matrix, dtype=np.float64)
+        key = (matrix.shape, matrix.tobytes(), tuple(size))
+        if key in self._frames:
+            return self._frames[key]
         w, h = self.photo_size
-        image, to_level = self._level_for(_local_scale(matrix, np.array([w / 2, h / 2])))
+        image, to_level = self.level_for(_local_scale(matrix, np.array([w / 2, h / 2])))
         mapped = to_3x3(matrix) @ np.linalg.inv(to_level)
-        return warp(image, mapped if matrix.shape == (3, 3) else mapped[:2], size)
+        found = warp(image, mapped if matrix.shape == (3, 3) else mapped[:2], size)
+        for array in found:
+            array.flags.writeable = False
+        self._frames[key] = found
+        while len(self._frames) > self.KEEP_FRAMES:
+            del self._frames[next(iter(self._frames))]
+        return found

@@ -25,7 +25,7 @@ from skimage import color
 
 from .colour import linear_to_srgb, srgb_to_linear
 from .facemesh import FACE_OVAL, Face
-from .metrics import masked_smooth
+from .metrics import MEAN_IPD_MM, masked_smooth
 from .regions import feature_mask, region_masks, skin_colour_mask
 
 
@@ -219,7 +219,7 @@ def clinic_portrait(rgb: np.ndarray, face: Face, scale: float = 6.0, texture_pct
     big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     big_face = Face(np.column_stack([(face.xy - lo) * scale, face.points[:, 2] * scale]))
     weights = skin_mask(big_face, big)
-    px_per_mm = big_face.inter_ocular_px / 63.0
+    px_per_mm = big_face.inter_ocular_px / MEAN_IPD_MM
     shape = big.shape[:2]
     noise = sum(cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), mm * px_per_mm)
                 for mm in (0.15, 0.4))

@@ -40,6 +40,8 @@ cv2.setNumThreads(1)
 from analysis import analyse, decode, locate_face  # noqa: E402
 from analysis.identity import face_descriptor  # noqa: E402
 from analysis.pipeline import align_faces  # noqa: E402
+from analysis.reference import find_reference  # noqa: E402
+from analysis.resample import Pyramid  # noqa: E402
 from analysis.simulate import Recapture, clinic_portrait  # noqa: E402
 
 
@@ -97,7 +99,8 @@ def run_measurement(baseline_path: str, session_path: str, repeat: int) -> None:
 
     image = stage("decode 12 MP JPEG", lambda: decode(session_jpeg))
     photo = stage("landmarks + pose", lambda: locate_face(image))
-    stage("identity descriptor (dlib ResNet)", lambda: face_descriptor(photo.rgb, photo.face))
+    stage("identity descriptor (dlib ResNet)", lambda: face_descriptor(photo.rgb, photo.face, Pyramid(photo.rgb)))
+    stage("colour chart / grey card search", lambda: find_reference(photo.rgb, Pyramid(photo.rgb)))
     stage("metrics, photo alone", lambda: analyse(photo))
     stage("alignment to baseline (landmarks + ECC)", lambda: align_faces(photo, baseline))
     stage("comparison with baseline (whole)", lambda: analyse(photo, baseline))

@@ -79,11 +79,64 @@ def test_texture_roughness_scales_with_contrast_and_ignores_exposure():
     assert brighter / rough == pytest.approx(1.0, abs=0.02)
 
 
+def test_texture_roughness_is_the_rms_of_the_band_in_percent():
+    band = np.full((40, 40), 0.02, np.float32)
+    band[::2, :] = -0.02  # +-2 % log-luminance contrast, RMS exactly 2 %
+    assert M.texture_roughness(band, full((40, 40))) == pytest.approx(2.0, rel=1e-6)
+    band[:10] = 0.05
+    only = np.zeros((40, 40), bool)
+    only[:10] = True
+    assert M.texture_roughness(band, only) == pytest.approx(5.0, rel=1e-6)  # the mask's pixels only
+    assert M.texture_roughness(band, ~only) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_texture_band_in_pixels():
+    # 0.1 and 0.4 mm; the finer clamped to one pixel, the coarser to at least twice the finer.
+    assert M.texture_band_px(M.MIN_TEXTURE_PX_PER_MM) == (1.0, 2.0)
+    assert M.texture_band_px(10.0) == (1.0, 4.0)
+    assert M.texture_band_px(20.0) == (2.0, 8.0)
+
+
+@pytest.mark.parametrize("period_px", [4.0, 6.5, 12.0, 24.0])
+def test_texture_of_a_sinusoid_is_the_band_response_times_its_rms(period_px):
+    """ln Y = A sin(2 pi x / P): the difference of Gaussians of sigmas 1 and 2 px passes the fraction
+    exp(-2 pi^2 s1^2 / P^2) - exp(-2 pi^2 s2^2 / P^2) of its amplitude, and the RMS of a sine is A / sqrt 2."""
+    amplitude, shape = 0.1, (64, 240)
+    x = np.arange(shape[1], dtype=np.float64)
+    log_y = np.broadcast_to(amplitude * np.sin(2 * np.pi * x / period_px), shape)
+    linear = (0.3 * np.exp(log_y))[..., None].repeat(3, axis=2).astype(np.float32)  # grey: Y = the value
+    mask = full(shape)
+    maps = M.skin_maps(linear, to_lab(linear_to_srgb(linear)), mask, mask, M.MIN_TEXTURE_PX_PER_MM)
+    inner = np.zeros(shape, bool)
+    inner[:, 24:-24] = True  # away from the border, where the filters reflect the pattern
+    gain = np.exp(-2 * np.pi ** 2 / period_px ** 2) - np.exp(-8 * np.pi ** 2 / period_px ** 2)
+    expected = 100 * amplitude * gain / np.sqrt(2)
+    assert M.texture_roughness(maps.fine_log_y, inner) == pytest.approx(expected, rel=0.01)
+
+
+def test_line_density_is_the_share_of_pixels_above_the_threshold():
+    ridges = np.zeros((10, 10), np.float32)
+    ridges[:3] = M.LINE_THRESHOLD + 0.5
+    ridges[3, :5] = M.LINE_THRESHOLD  # at the threshold is not a line
+    assert M.line_density_pct(ridges, full((10, 10))) == pytest.approx(30.0)
+
+
 def test_texture_is_not_measured_below_the_resolution_limit():
     rgb = textured_rgb(0.1)
     values = M.measure(maps_of(rgb, px_per_mm=M.MIN_TEXTURE_PX_PER_MM / 2), full((200, 200)), 12.0)
     assert values["texture_roughness"] is None and values["line_density_pct"] is None
     assert values["redness_a_star"] is not None
+
+
+def test_texture_is_measured_from_the_resolution_limit_up():
+    rgb = textured_rgb(0.1)
+    at = M.measure(maps_of(rgb, px_per_mm=M.MIN_TEXTURE_PX_PER_MM), full((200, 200)), 12.0)
+    below = M.measure(maps_of(rgb, px_per_mm=0.99 * M.MIN_TEXTURE_PX_PER_MM), full((200, 200)), 12.0)
+    assert at["texture_roughness"] is not None and at["line_density_pct"] is not None
+    assert below["texture_roughness"] is None
+    # Both frames are within the finest octave (sigmas 1 and 2 px): the same band, the same value.
+    assert M.texture_roughness(maps_of(rgb, px_per_mm=M.MIN_TEXTURE_PX_PER_MM).fine_log_y, full((200, 200))) \
+        == pytest.approx(M.texture_roughness(maps_of(rgb, px_per_mm=4.0).fine_log_y, full((200, 200))))
 
 
 def test_line_density_finds_dark_lines_and_not_flat_skin():

@@ -116,6 +116,35 @@ def test_texture_needs_resolution(astronaut):
     assert "face_small" in {w["code"] for w in r["quality"]["warnings"]}
 
 
+def studio_portrait(clinic: np.ndarray, clinic_face, eyes_px: float, side: int = 1350) -> np.ndarray:
+    """The clinic-resolution head resized so that its eyes are ``eyes_px`` apart, in a ``side``-square frame."""
+    s = eyes_px / clinic_face.face.inter_ocular_px
+    head = cv2.resize(clinic, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    pad = side - head.shape[0]
+    return cv2.copyMakeBorder(head, pad // 2, pad - pad // 2, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)
+
+
+def test_a_studio_portrait_gets_texture(clinic, clinic_face):
+    # 1350 x 1350 with the eyes 203 px apart, as faces-london's studio portraits: the frame's 1.9 px/mm
+    # resolves texture and fine lines (gate 1.5 px/mm: eyes 158 px apart).
+    r = analyse(studio_portrait(clinic, clinic_face, 203.0))
+    assert r["image"] == {"width": 1350, "height": 1350}
+    assert r["face"]["inter_ocular_px"] == pytest.approx(203.0, abs=3.0)
+    assert r["scale"]["px_per_mm"] == pytest.approx(0.6 * r["face"]["inter_ocular_px"] / 63.0)
+    assert r["metrics"]["texture_roughness"] > 0 and r["metrics"]["line_density_pct"] is not None
+    assert r["regions"]["forehead"]["texture_roughness"] > 0
+    assert "face_small" not in {w["code"] for w in r["quality"]["warnings"]}
+
+
+def test_a_photo_too_small_for_texture_says_what_it_needs(clinic, clinic_face):
+    r = analyse(studio_portrait(clinic, clinic_face, 120.0, side=900))
+    eyes = r["face"]["inter_ocular_px"]
+    assert r["metrics"]["texture_roughness"] is None and r["metrics"]["redness_a_star"] is not None
+    assert {"code": "face_small", "message": f"eyes are {eyes:.0f} px apart; texture and fine lines need at least "
+                                             "158: move closer or use a higher resolution"} \
+        in r["quality"]["warnings"]
+
+
 def test_a_much_closer_photo_is_not_comparable(astronaut, astronaut_face):
     r = analyse(Recapture(scale=1.25).apply(astronaut), astronaut_face)
     assert not r["alignment"]["comparable"]
@@ -197,3 +226,19 @@ def test_a_different_person_is_never_comparable(astronaut_face):
 def test_the_same_person_is_recognised(astronaut, astronaut_face):
     r = analyse(recapture(NUISANCE, astronaut, astronaut_face), astronaut_face)
     assert r["identity"]["same"] is True and r["identity"]["reason"] is None
+
+
+def test_the_colour_reference_is_searched_once_per_photo(astronaut, astronaut_face, monkeypatch):
+    # The astronaut shows no chart or card: "none found" is kept too, not searched for again.
+    from analysis import reference
+    searched = []
+    find = reference.find_colour_chart
+    monkeypatch.setattr(reference, "find_colour_chart", lambda rgb, *a, **k: searched.append(1) or find(rgb, *a, **k))
+    baseline = locate_face(astronaut)
+    photo = locate_face(recapture(Recapture(rotation_deg=3.0, exposure=0.9), astronaut, astronaut_face))
+    analyse(photo, baseline)
+    assert len(searched) == 2  # one search per photo
+    analyse(photo, baseline)
+    assert len(searched) == 2  # each photo keeps what its search found
+    analyse(locate_face(recapture(Recapture(rotation_deg=-2.0), astronaut, astronaut_face)), baseline)
+    assert len(searched) == 3  # a new session photo against the kept baseline

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.metrics import REGISTRY
+from analysis.metrics import MEAN_IPD_MM, REGISTRY
 from analysis.reasons import CODES
 from app_pages.wipe import wipe_html
 from pdfs import page_text
@@ -134,12 +134,12 @@ def test_a_change_within_noise_is_said_to_be_so():
 def test_the_texture_note_gives_the_real_reason_it_is_empty():
     small = result_with_regions(True, [])
     small["change"]["texture_roughness"] = None
-    small["scale"] = {"iod_px": 110.5, "px_per_mm": 110.5 / 63.0}
+    small["scale"] = {"iod_px": 80.0, "px_per_mm": 80.0 / MEAN_IPD_MM}  # the smaller photo's eyes 133 px apart
     chart = progress.series([ProgressRow(1, date(2026, 1, 12), "front", 1, "baseline"), compared_row(small)],
                             "texture_roughness")
     assert not chart.points
-    assert chart.note() == "texture roughness is not measured: the face is too small in the photos " \
-                           "(eyes 184 px apart, 210 needed)"
+    assert chart.note() == "texture roughness is not measured: eyes are 133 px apart; texture roughness needs " \
+                           "at least 158: move closer or use a higher resolution"
     assert chart.note(plain=True) == "texture roughness is not measured: " + CODES["face_small"].plain
     # A result that says why in its own words (a coded quality warning) is quoted.
     small["quality"] = {"warnings": [{"code": "face_small", "message": "the face is small (eyes 150 px apart)"}]}

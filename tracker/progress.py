@@ -30,8 +30,8 @@ from sqlalchemy.orm import selectinload
 
 from analysis.metrics import (MEAN_IPD_MM, MIN_SPOT_PX_PER_MM, MIN_TEXTURE_PX_PER_MM, REGISTRY, Metric,
                               area_metrics)
-from analysis.pipeline import SCALE_MARGIN
-from analysis.reasons import CODES, plain_reason
+from analysis.pipeline import SCALE_MARGIN, eyes_needed_px
+from analysis.reasons import CODES, face_small, plain_reason
 from analysis.regions import REGIONS
 
 from .models import HEXSEL_ITEMS, Course, Photo, Session
@@ -239,16 +239,15 @@ class ProgressRow:
         """Why a metric has no value in a comparable pair: the face too small for it, or too little skin."""
         needed_px_per_mm = _RESOLUTION_NEEDED.get(metric)
         if needed_px_per_mm is not None:
-            for w in self._result.get("quality", {}).get("warnings", []):
-                if isinstance(w, dict) and w.get("code") == "face_small":
-                    return dict(w)
+            if needed_px_per_mm == MIN_TEXTURE_PX_PER_MM:  # the engine's own face_small warning is about texture
+                for w in self._result.get("quality", {}).get("warnings", []):
+                    if isinstance(w, dict) and w.get("code") == "face_small":
+                        return dict(w)
             px_per_mm = self._result.get("scale", {}).get("px_per_mm")
             if px_per_mm is not None and px_per_mm < needed_px_per_mm:
                 # The analysis frame is SCALE_MARGIN of the smaller face (analysis.pipeline._analysis_iod).
-                eyes = px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
-                needed = needed_px_per_mm * MEAN_IPD_MM / SCALE_MARGIN
-                return reason("face_small", f"the face is too small in the photos (eyes {eyes:.0f} px apart, "
-                                            f"{needed:.0f} needed)")
+                return face_small(px_per_mm * MEAN_IPD_MM / SCALE_MARGIN, eyes_needed_px(needed_px_per_mm),
+                                  REGISTRY[metric].word).to_dict()
         return reason("too_little_skin", f"too little usable skin in {where} to measure "
                                          f"{REGISTRY[metric].word} and its noise")
 
