@@ -54,6 +54,7 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("exposure_out_of_range", True, "the photo is far brighter or darker than the first session"),
     # what the records add when there is no comparison to show
     ReasonCode("not_analysed", True, "the photo has not been analysed yet"),
+    ReasonCode("photo_under_review", True, "your clinic is checking this session's photo"),
     ReasonCode("not_comparable", True, "the photos cannot be compared"),
     ReasonCode("noise_unknown", True, "this photo needs to be analysed again"),
     ReasonCode("noise_uncalibrated", True, "this measure is not yet validated on real photos"),

@@ -14,7 +14,9 @@ from app_pages.areas import hexsel_table
 from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
 from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
+from app_pages.ui import flash, show_flash
 from tracker import photos, progress, records, templates
+from tracker.errors import RecordError
 from tracker.models import VIEWS
 from tracker.progress import BEYOND, REGION_LABELS
 
@@ -69,12 +71,44 @@ def chart(s: progress.Series) -> alt.LayerChart:
     return (zone + zero + line + dots).properties(title=f"{m.label} ({m.unit})", height=260)
 
 
+def remove_flagged(photo_id: int) -> None:
+    try:
+        with db.session() as s:
+            photos.remove_photo(s, db.store, viewer(), photo_id, "wrong_client",
+                                "judged not the same person as the first session, on Progress")
+            s.commit()
+        flash(f"Photo {photo_id} was removed from this client's record and its file deleted.")
+    except RecordError as exc:
+        flash(exc.message, "error")
+
+
+def open_session(session_id: int) -> None:
+    st.session_state.session_course, st.session_state.photo_session = course_id, session_id
+
+
+def flagged_photo(row: progress.ProgressRow, photo_sha: str, baseline_sha: str, labels: tuple[str, str]) -> None:
+    """A photo the engine judged to show someone else: shown to staff as taken, unaligned, with what to do."""
+    a, b = st.columns(2)
+    a.image(photo_pixels(baseline_sha), caption=labels[0], width=SIDE_HEIGHT)
+    b.image(photo_pixels(photo_sha), caption=f"{labels[1]}: as taken, not aligned", width=SIDE_HEIGHT)
+    st.caption("The client is not shown this photo or its results. If it is another client's photo, remove it here "
+               "(its file is deleted from this record) and add it to the right client's session; if it is in the "
+               "wrong session or view, open its session to move it.")
+    left, right = st.columns(2)
+    left.button("Remove it: another client's photo", key=f"remove_flagged_{row.photo_id}", type="primary",
+                on_click=remove_flagged, args=(row.photo_id,))
+    if right.button("Open its session", key=f"open_flagged_{row.photo_id}"):
+        open_session(row.session_id)
+        st.switch_page("app_pages/session.py")
+
+
 with db.session() as s:
     client = records.get_client(s, viewer(), client_id, record_view=first_view(client_id))
     s.commit()
     courses = {c.id: f"{c.treatment} ({', '.join(c.areas)}), from {c.started_on}" for c in client.courses}
     title = client.name if viewer().is_staff else "Your progress"
 st.title(title)
+show_flash()
 if not courses:
     st.info("No course yet.")
     st.stop()
@@ -84,8 +118,8 @@ with db.session() as s:
     if course.client_id != client_id:  # never another client's course, whatever the session state says
         st.error("This course belongs to another client.")
         st.stop()
-    rows = progress.course_progress(s, course)
-    hashes = {p.id: p.sha256 for ses in course.sessions for p in ses.photos}
+    rows = progress.course_progress(s, viewer(), course)
+    hashes = progress.photo_hashes(course, rows)  # never a withheld photo's: its pixels are not loaded
     unanalysed = photos.analysis_status(s, [r.photo_id for r in rows if r.status == "not analysed"])
     scores = progress.hexsel_scores(course)
 if scores:  # the clinician's record, with or without photos
@@ -104,6 +138,9 @@ baseline = next((r for r in rows if r.status == "baseline"), None)
 for r in rows:
     if r.photo_id in unanalysed:  # queued for a worker, or being analysed now
         st.info(f"Session {r.session} ({r.held_on}): {status_text(unanalysed[r.photo_id], plain)}.")
+    elif r.status == progress.WITHHELD:
+        st.info(f"Session {r.session} ({r.held_on}): {progress.reason_text(r.reasons, plain)}, so it is not "
+                "shown yet.")
     elif r.status not in ("baseline", "compared"):
         st.warning(f"Session {r.session} ({r.held_on}): {r.status}: {progress.reason_text(r.reasons, plain)}")
 if waiting(unanalysed[r.photo_id] for r in rows if r.photo_id in unanalysed):
@@ -129,38 +166,43 @@ else:
     st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
                f"is shown: {progress.reason_text(row.reasons, plain)}.")
 
-face = view in VIEWS
-matrix = None if face or row.matrix is None else tuple(map(tuple, row.matrix))
-before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id], matrix)
-labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
-side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
-with side:
-    a, b = st.columns(2)
-    # both fit the screen: a portrait at SIDE_HEIGHT, a landscape (a scalp, a thigh) the column's width
-    width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0])) \
-        if before.shape[0] >= before.shape[1] else "stretch"
-    a.image(before, caption=labels[0], width=width)
-    b.image(after, caption=f"{labels[1]} (aligned{', lighting matched' if face else ''})", width=width)
-with slide:
-    st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels, matrix), height=IMAGE_HEIGHT + 8)
-    st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
-               "right.")
-with heat:
-    if not row.comparable:
-        st.info("Not shown: the two photos are not comparable.")
-    elif redness_map is None:
-        st.info("Maps of where redness and texture changed are made for faces.")
-    else:
-        maps = ((redness_map, 3.0, "redness_a_star",
-                 "Redness change: blue less red, red more red (full colour = 3 a*)"),
-                (texture_map, 1.0, "texture_roughness",
-                 "Texture change: blue smoother, red rougher (full colour = 1 % contrast)"))
-        for column, (change_map, full, metric, caption) in zip(st.columns(2), maps):
-            shown = row.change(metric)  # a map only where the number itself may be shown
-            if shown.shown:
-                column.image(heat_overlay(before, change_map, full), caption=caption, width=width)
-            else:
-                column.info(f"No map of {shown.metric.word}: {shown.why(plain)}.")
+if row.other_person:  # staff only: a client's rows never hold another person's photo (course_progress)
+    flagged_photo(row, hashes[row.photo_id], hashes[baseline.photo_id],
+                  (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}"))
+else:
+    face = view in VIEWS
+    matrix = None if face or row.matrix is None else tuple(map(tuple, row.matrix))
+    before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id], matrix)
+    labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
+    side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
+    with side:
+        a, b = st.columns(2)
+        # both fit the screen: a portrait at SIDE_HEIGHT, a landscape (a scalp, a thigh) the column's width
+        width = min(before.shape[1], round(SIDE_HEIGHT * before.shape[1] / before.shape[0])) \
+            if before.shape[0] >= before.shape[1] else "stretch"
+        a.image(before, caption=labels[0], width=width)
+        b.image(after, caption=f"{labels[1]} (aligned{', lighting matched' if face and row.comparable else ''})",
+                width=width)
+    with slide:
+        st.iframe(wipe_page(hashes[row.photo_id], hashes[baseline.photo_id], labels, matrix), height=IMAGE_HEIGHT + 8)
+        st.caption("Drag across the photo (or use the arrow keys): the first session left of the line, this session "
+                   "right.")
+    with heat:
+        if not row.comparable:
+            st.info("Not shown: the two photos are not comparable.")
+        elif redness_map is None:
+            st.info("Maps of where redness and texture changed are made for faces.")
+        else:
+            maps = ((redness_map, 3.0, "redness_a_star",
+                     "Redness change: blue less red, red more red (full colour = 3 a*)"),
+                    (texture_map, 1.0, "texture_roughness",
+                     "Texture change: blue smoother, red rougher (full colour = 1 % contrast)"))
+            for column, (change_map, full, metric, caption) in zip(st.columns(2), maps):
+                shown = row.change(metric)  # a map only where the number itself may be shown
+                if shown.shown:
+                    column.image(heat_overlay(before, change_map, full), caption=caption, width=width)
+                else:
+                    column.info(f"No map of {shown.metric.word}: {shown.why(plain)}.")
 
 st.subheader("Across the course")
 charted = [progress.series(rows, metric.name) for metric in row.summary]

@@ -223,6 +223,7 @@ def correct(action, message: str) -> None:
 with db.session() as s:
     current = records.get_session(s, who, session_id)
     kept = [(p.id, p.sha256, p.view, p.original_name) for p in current.photos]
+    flagged = {p.id for p in current.photos if photos.judged_other_person(p)}
     baseline_ids = {photo_id for _, photo_id in photos.baselines_key(s, course_id)}
     statuses = photos.analysis_status(s, [p.id for p in current.photos])
     product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
@@ -242,6 +243,9 @@ for photo_id, sha, photo_view, original in kept:
         right.text(f"Photo {photo_id}: {original}, view {photo_view}"
                    + (" - baseline of this view" if photo_id in baseline_ids else ""))
         right.caption(f"Analysis: {status_text(statuses[photo_id], plain=False)}")
+        if photo_id in flagged:
+            right.warning("The analysis judged that this photo does not show the same person as the first session: "
+                          "the client is not shown it. If it is another client's photo, remove it as theirs.")
         with right.popover("Correct this photo"):
             with st.form(f"photo_{photo_id}"):
                 action = st.radio("Correction", ["make it the baseline of its view", "move it", "remove it"],

@@ -205,7 +205,7 @@ def main() -> None:
                 assert found and all("Ada Smi" in r.name for r in found)
                 rows.append((f"client search 'ada smi', {len(found)} found ({who})", f"{ms:.1f} ms", "< 200 ms"))
             ms, progress_rows = median_ms(db, lambda s: progress.course_progress(
-                s, records.get_course(s, practitioner, 500)))
+                s, practitioner, records.get_course(s, practitioner, 500)))
             assert len(progress_rows) == SESSIONS * len(VIEWS) and progress_rows[-1].status == "compared"
             rows.append(("one client's progress (course of 10 sessions, 30 photos)", f"{ms:.1f} ms", "< 100 ms"))
 

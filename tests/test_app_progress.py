@@ -9,12 +9,15 @@ import re
 
 import pyarrow as pa
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis.metrics import REGISTRY
 from analysis.reasons import CODES
 from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures
+from app_pages import common
 from tracker import access, photos, progress, records
+from tracker.models import Photo
 from tracker.db import init_data_folder
 from tracker_helpers import ACTOR, client_with_course
 
@@ -73,21 +76,16 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
-@pytest.mark.parametrize("who", ["staff", "client"])
-def test_a_non_comparable_session_shows_its_reason_and_no_number(clinic, monkeypatch, who):
-    at = as_staff(clinic, monkeypatch) if who == "staff" else as_client(clinic, monkeypatch)
+def test_a_non_comparable_session_shows_its_reason_and_no_number(clinic, monkeypatch):
+    at = as_staff(clinic, monkeypatch)
     assert not at.exception
     assert at.select_slider(key="progress_session").value == 2  # opens on the latest comparable session
-    assert any("redness down" in m.value and "±" in m.value for m in at.markdown) == (who == "staff")
+    assert any("redness down" in m.value and "±" in m.value for m in at.markdown)
     at.select_slider(key="progress_session").set_value(3).run()
     assert not at.exception
     text = shown_text(at)
     warning = " ".join(w.value for w in at.warning)
-    assert "not comparable" in warning
-    if who == "staff":
-        assert DIFFERENT_PERSON["message"] in warning
-    else:  # a client gets the plain sentence, never the engine's text
-        assert CODES["different_person"].plain in warning and DIFFERENT_PERSON["message"] not in text
+    assert "not comparable" in warning and DIFFERENT_PERSON["message"] in warning
     assert not any(f in text for f in figures(clinic["hidden"], SHOWN))
     assert not any("since" in m.value for m in at.markdown)  # no summary line for this session
     assert not at.dataframe and any("No region is comparable" in i.value for i in at.info)  # no region table
@@ -99,6 +97,46 @@ def test_a_non_comparable_session_shows_its_reason_and_no_number(clinic, monkeyp
     assert "session date" in layers and "change in a*" in layers
     assert not any(f in layers for f in figures(clinic["hidden"], ["redness_a_star"]))
     assert any("Session 3 left out" in c.value for c in at.caption)
+
+
+def loaded_photos(monkeypatch) -> list[str]:
+    """The hashes of the photos the pages load from the store, in order (none served from a cache)."""
+    st.cache_data.clear()
+    loaded = []
+    real = common.photo_pixels
+    monkeypatch.setattr(common, "photo_pixels", lambda sha: loaded.append(sha) or real(sha))
+    return loaded
+
+
+def test_staff_see_a_photo_judged_someone_else_flagged_as_taken_with_its_removal(clinic, monkeypatch):
+    """Issue 16.1: not aligned, not "lighting matched", with a one-click removal and the way to its session."""
+    loaded = loaded_photos(monkeypatch)
+    at = as_staff(clinic, monkeypatch)
+    at.select_slider(key="progress_session").set_value(3).run()
+    assert not at.exception
+    with clinic["db"].session() as s:
+        flagged = s.get(Photo, clinic["photos"][2]).sha256
+    assert flagged in loaded
+    assert not at.tabs  # no aligned side by side, wipe or heat map of another person
+    assert any("is not shown this photo" in c.value for c in at.caption)
+    assert at.button(key=f"remove_flagged_{clinic['photos'][2]}").label == "Remove it: another client's photo"
+    assert at.button(key=f"open_flagged_{clinic['photos'][2]}")
+
+
+def test_a_photo_judged_someone_else_never_reaches_the_client(clinic, monkeypatch):
+    """Issue 16.1: it was shown full size beside the baseline, "aligned, lighting matched"."""
+    loaded = loaded_photos(monkeypatch)
+    at = as_client(clinic, monkeypatch)
+    assert not at.exception
+    slider = at.select_slider(key="progress_session")
+    assert slider.value == 2 and list(slider.options) == ["2"]  # session 3 is not offered
+    with clinic["db"].session() as s:
+        shas = [s.get(Photo, p).sha256 for p in clinic["photos"]]
+    assert loaded and shas[2] not in loaded and set(loaded) <= {shas[0], shas[1]}
+    text = shown_text(at)
+    assert "Session 3" in text and "your clinic is checking this session's photo" in text
+    assert CODES["different_person"].plain not in text and DIFFERENT_PERSON["message"] not in text
+    assert not any("remove_flagged" in str(b.key) for b in at.button)
 
 
 def test_the_region_table_has_readable_names_and_every_column(clinic, monkeypatch):
@@ -138,3 +176,22 @@ def test_the_gallery_shows_a_page_of_comparable_pairs(clinic, monkeypatch):
     assert len(extra) + 1 == 7 and at.button(key="build_pdf").label == "Build a PDF report of 6 pair(s)"  # one unticked
     at.button(key="build_pdf").click().run()
     assert at.session_state.report_pdf.startswith(b"%PDF")
+
+
+def test_the_flagged_photo_is_removed_in_one_click(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, access.owner("test"), "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    course = course_with_a_different_person(db)
+    at = as_staff({**course, "root": root}, monkeypatch)
+    at.select_slider(key="progress_session").set_value(3).run()
+    at.button(key=f"remove_flagged_{course['photos'][2]}").click().run()
+    assert not at.exception
+    assert any("was removed from this client's record" in m.value for m in at.success)
+    with db.session() as s:
+        assert s.get(Photo, course["photos"][2]) is None
+        assert [r.session for r in progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, course["course"]))] \
+            == [1, 2]
+    db.close()

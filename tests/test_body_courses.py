@@ -110,7 +110,7 @@ def test_each_treatment_names_its_views_and_what_they_need():
 def test_a_scalp_showing_more_is_a_change_beyond_noise_of_the_right_sign(db, scalp_course):
     with db.session() as s:
         course = records.get_course(s, ACTOR, scalp_course["course"])
-        base, later = progress.course_progress(s, course)
+        base, later = progress.course_progress(s, ACTOR, course)
         result = s.scalar(select(Photo).where(Photo.session_id == scalp_course["sessions"][1])).analyses[-1].result
     assert result["area"] == "scalp" and not result["scale"]["nominal"]
     assert base.status == "baseline" and set(base.to_dict()["values"]) == {"scalp_visible_pct", "part_width_mm"}
@@ -132,7 +132,7 @@ def test_a_change_of_light_direction_shows_the_reason_and_no_number(db, root, ca
     ids = body_course(db, "cellulite/fat", ["body"], [("posterior_thighs", jpeg(before.rgb)),
                                                      ("posterior_thighs", jpeg(side.rgb))], before.region.tolist())
     with db.session() as s:
-        _, later = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
+        _, later = progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, ids["course"]))
     shown = later.change("dimple_shadow_pct")
     assert shown.verdict == NOT_COMPARABLE and shown.change is None and shown.reasons[0]["code"] == "light_direction"
     assert later.to_dict(plain=True)["change"]["dimple_shadow_pct"] == {
@@ -154,7 +154,7 @@ def test_without_a_marker_the_scale_is_nominal_and_the_records_say_so(db):
     ids = body_course(db, "hair loss", ["scalp"], [("vertex", jpeg(scene.rgb)), ("vertex", jpeg(again))],
                       scene.region.tolist())
     with db.session() as s:
-        base, later = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
+        base, later = progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, ids["course"]))
     assert "nominal" in later.scale_note() and later.to_dict()["scale"]["nominal"] is True
     assert list(later.to_dict()["change"]) == ["scalp_visible_pct"]  # no part width on the vertex view
     assert later.change("scalp_visible_pct").verdict == progress.WITHIN  # a re-capture only
@@ -167,7 +167,7 @@ def test_recording_the_marker_size_reanalyses_the_course(db, scalp_course):
         assert set_marker_size(s, ACTOR, scalp_course["course"], 10.0, "our markers are 10 mm") == 2
         s.commit()
         analyse_pending(s, db.store, ACTOR, scalp_course["client"])
-        base, later = progress.course_progress(s, records.get_course(s, ACTOR, scalp_course["course"]))
+        base, later = progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, scalp_course["course"]))
         assert "printed 10 mm marker" in later.scale_note()
         assert base.values["part_width_mm"] == pytest.approx(4.0, abs=0.4)  # twice the millimetres
         assert later.change("scalp_visible_pct").verdict == BEYOND  # a share: the scale does not change it
@@ -248,14 +248,14 @@ def test_the_sample_courses_are_labelled_simulated_and_show_their_known_change(s
             client = records.get_client(s, ACTOR, client_id)
             assert "SIMULATED" in client.name
             assert all(p.original_name.startswith("SIMULATED-") for x in client.courses[0].sessions for p in x.photos)
-        rows = progress.course_progress(s, records.get_client(s, ACTOR, ids["hair-loss"]).courses[0])
+        rows = progress.course_progress(s, ACTOR, records.get_client(s, ACTOR, ids["hair-loss"]).courses[0])
         assert rows[-1].change("scalp_visible_pct").change == pytest.approx(
             last["visible_pct"] - first["visible_pct"], abs=2.0)
         assert rows[-1].change("part_width_mm").change == pytest.approx(
             last["part_width_mm"] - first["part_width_mm"], abs=0.2)
         cellulite = records.get_client(s, ACTOR, ids["cellulite"]).courses[0]
         assert [x.total for x in progress.hexsel_scores(cellulite)] == [11, 10, 9, 7]
-        assert progress.course_progress(s, cellulite)[-1].change("dimple_shadow_pct").verdict == BEYOND
+        assert progress.course_progress(s, ACTOR, cellulite)[-1].change("dimple_shadow_pct").verdict == BEYOND
         assert s.scalar(select(HexselScore.id).limit(1)) is not None
 
 

@@ -17,7 +17,7 @@ def test_a_course_on_postgresql(tmp_path, postgres_server):
     ids = client_with_course(db, sessions=3)
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
+        rows = progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, ids["course"]))
         assert [r.status for r in rows] == ["baseline", "compared", "compared"]
         assert rows[-1].change("redness_a_star").change == pytest.approx(injected(3), abs=0.2)
         assert [(o.courses, o.sessions) for o in records.client_overview(s, ACTOR)] == [(1, 3)]

@@ -17,7 +17,7 @@ from analysis.reasons import CODES
 from app_pages.wipe import wipe_html
 from pdfs import page_text
 from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures, forge
-from tracker import gallery, pdftext, progress, records, reports
+from tracker import access, gallery, pdftext, photos, progress, records, reports
 from tracker.cli import main
 from tracker.models import Photo
 from tracker.progress import BEYOND, NOT_COMPARABLE, NOT_MEASURED, WITHIN, ProgressRow, ShownChange
@@ -37,7 +37,7 @@ def clinic(tmp_path_factory):
 
 def rows_of(db, course_id):
     with db.session() as s:
-        return progress.course_progress(s, records.get_course(s, ACTOR, course_id))
+        return progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, course_id))
 
 
 def compared_row(result: dict) -> ProgressRow:
@@ -83,6 +83,26 @@ def test_a_pair_that_is_not_comparable_shows_its_reason_not_a_number(clinic):
     # The comparable session is shown with its bound, and a real minus sign (a* -1 is within real-photo noise).
     redness = rows[1].change("redness_a_star")
     assert redness.verdict == WITHIN and redness.figure().startswith("\u2212") and " ± " in redness.figure()
+
+
+def test_a_photo_judged_to_be_someone_else_never_reaches_the_client(clinic):
+    """Issue 16.1: the client's rows hold neither the photo nor its results; staff see it flagged."""
+    with clinic["db"].session() as s:
+        course = records.get_course(s, ACTOR, clinic["course"])
+        client = access.client_viewer(course.client)
+        staff_rows = progress.course_progress(s, ACTOR, course)
+        client_rows = progress.course_progress(s, client, course)
+        staff_hashes = progress.photo_hashes(course, staff_rows)
+        client_hashes = progress.photo_hashes(course, client_rows)
+        flagged = s.get(Photo, clinic["photos"][2])
+        assert photos.judged_other_person(flagged) and not photos.judged_other_person(s.get(Photo, clinic["photos"][1]))
+    assert [r.other_person for r in staff_rows] == [False, False, True]
+    assert [r.status for r in client_rows] == ["baseline", "compared", progress.WITHHELD]
+    withheld = client_rows[2]
+    assert withheld.reasons[0]["code"] == "photo_under_review" and not withheld.other_person
+    assert withheld._result == {} and not withheld.to_dict(plain=True).get("change")
+    assert clinic["photos"][2] in staff_hashes and clinic["photos"][2] not in client_hashes
+    assert set(client_hashes) == {clinic["photos"][0], clinic["photos"][1]}
 
 
 def test_a_shown_change_cannot_be_built_without_its_bound_or_from_a_non_comparable_pair():

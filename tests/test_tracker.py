@@ -357,7 +357,7 @@ def test_course_progress_lists_each_session_change(db):
     ids = client_with_course(db, sessions=3)
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))
+        rows = progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, ids["course"]))
     assert [r.status for r in rows] == ["baseline", "compared", "compared"]
     redness = [r.change("redness_a_star") for r in rows[1:]]
     assert redness[0].change == pytest.approx(injected(2), abs=0.2)
@@ -489,7 +489,7 @@ def test_a_chosen_baseline_is_honoured_and_makes_old_analyses_stale(db):
         assert photos.first_of_view(s, ids["course"], "front").id == second
         assert {p.id for p in photos.pending(s, ACTOR)} == {first, second, third}
         photos.analyse_pending(s, db.store, ACTOR)
-        rows = {r.photo_id: r for r in progress.course_progress(s, records.get_course(s, ACTOR, ids["course"]))}
+        rows = {r.photo_id: r for r in progress.course_progress(s, ACTOR, records.get_course(s, ACTOR, ids["course"]))}
         assert rows[second].status == "baseline"
         assert photos.latest_analysis(s.get(Photo, first)).reference_photo_id == second
         (latest, *_) = records.history(s, ACTOR, ids["client"])
@@ -507,7 +507,7 @@ def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_unti
         photos.remove_photo(s, db.store, ACTOR, third, "unusable", "motion blur")
         s.commit()
         course = records.get_course(s, ACTOR, ids["course"])
-        assert [r.photo_id for r in progress.course_progress(s, course)] == [first, second]
+        assert [r.photo_id for r in progress.course_progress(s, ACTOR, course)] == [first, second]
         assert [(p.before.id, p.after.id) for p in gallery.eligible_pairs(s, ACTOR)] == [(first, second)]
         assert photos.pending(s, ACTOR) == []
         removed = s.get(Photo, third)

@@ -464,7 +464,7 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "course" and action == "show":
         course = records.get_course(s, owner, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
-        rows = progress.course_progress(s, course)
+        rows = progress.course_progress(s, actor, course)
         scores = progress.hexsel_scores(course)
         if args.json:
             by_session = {x.session: x.to_dict() for x in scores}

@@ -89,7 +89,7 @@ def export_client(s: DbSession, store: PhotoStore, actor: Actor, client_id: int,
     client = get_client(s, actor, client_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = client_record(s, client)
-    record["progress"] = {course.id: [vars(r) for r in course_progress(s, course)] for course in client.courses}
+    record["progress"] = {course.id: [vars(r) for r in course_progress(s, actor, course)] for course in client.courses}
     for course in client.courses:
         for session in course.sessions:
             for photo in session.all_photos:  # removed ones too: held until erasure (another client's is deleted)

@@ -377,6 +377,13 @@ def latest_analysis(photo: Photo) -> PhotoAnalysis | None:
     return current[-1] if current else None
 
 
+def judged_other_person(photo: Photo) -> bool:
+    """Whether the photo's current analysis judged it to show someone other than its baseline's person."""
+    found = latest_analysis(photo)
+    reasons = (found.result or {}).get("alignment", {}).get("reasons", []) if found is not None else []
+    return any(isinstance(r, dict) and r.get("code") == "different_person" for r in reasons)
+
+
 def _finished():
     """SQL: the photo (``Photo``) has a finished analysis by the installed version that is not stale."""
     return exists().where(PhotoAnalysis.photo_id == Photo.id, PhotoAnalysis.analysis_version == analysis.__version__,

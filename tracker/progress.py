@@ -34,11 +34,14 @@ from analysis.pipeline import SCALE_MARGIN, eyes_needed_px
 from analysis.reasons import CODES, face_small, plain_reason
 from analysis.regions import REGIONS
 
+from .access import Viewer, as_viewer
 from .models import HEXSEL_ITEMS, Course, Photo, Session
 from .photos import latest_analysis
 from .templates import view_spec
 
 BEYOND, WITHIN, NOT_COMPARABLE, NOT_MEASURED = "beyond noise", "within noise", "not comparable", "not measured"
+#: The status of a row a client is not shown: the engine judged its photo to show someone else.
+WITHHELD = "withheld"
 #: Face and skin metrics shown in summaries and charts, in the registry's order.
 SUMMARY = tuple(m for m in REGISTRY.values() if m.summary and m.area is None)
 SKIN_METRICS = area_metrics(None)
@@ -147,12 +150,18 @@ class ProgressRow:
     held_on: date
     view: str
     photo_id: int
-    status: str  # "baseline", "compared", "not analysed", or the analysis error code
+    status: str  # "baseline", "compared", "not analysed", WITHHELD, or the analysis error code
     comparable: bool | None = None
     reasons: tuple = ()  # why the pair is not comparable ({"code", "message"}), or why there is no analysis
     values: dict = field(default_factory=dict)  # the baseline's own measurements (baseline rows only)
     metrics: tuple = SKIN_METRICS  # what this photo's view measures (tracker.templates.view_spec)
+    session_id: int | None = None
     _result: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def other_person(self) -> bool:
+        """Whether the engine judged this photo to show someone other than the baseline's person."""
+        return any(r["code"] == "different_person" for r in self.reasons)
 
     @property
     def summary(self) -> tuple[Metric, ...]:
@@ -286,8 +295,34 @@ def _shown(m: Metric, change, bound, beyond, base, missing: dict) -> ShownChange
     return ShownChange(m, BEYOND if beyond else WITHIN, change, bound, percent)
 
 
-def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
-    """One row per photo of the course, in session order."""
+def course_progress(s: DbSession, viewer: Viewer | str, course: Course) -> list[ProgressRow]:
+    """One row per photo of the course, in session order, as ``viewer`` may see it.
+
+    A photo the engine judged to show someone else is never shown to a client, nor are its results: its row
+    is :data:`WITHHELD`, saying only that the clinic is checking it. Staff see it, flagged
+    (:attr:`ProgressRow.other_person`).
+    """
+    rows = _rows(s, course)
+    if as_viewer(viewer).is_staff:
+        return rows
+    return [_withheld(r) if r.other_person else r for r in rows]
+
+
+def _withheld(row: ProgressRow) -> ProgressRow:
+    checking = reason("photo_under_review", "this photo is being checked before it is shown")
+    return ProgressRow(session=row.session, held_on=row.held_on, view=row.view, photo_id=row.photo_id,
+                       session_id=row.session_id, status=WITHHELD, comparable=False, metrics=row.metrics,
+                       reasons=(checking,))
+
+
+def photo_hashes(course: Course, rows: list[ProgressRow]) -> dict[int, str]:
+    """The stored hash of each photo that ``rows`` (:func:`course_progress`) let be shown: never a withheld
+    one's, so a page cannot load its pixels."""
+    shown = {r.photo_id for r in rows if r.status != WITHHELD}
+    return {p.id: p.sha256 for ses in course.sessions for p in ses.photos if p.id in shown}
+
+
+def _rows(s: DbSession, course: Course) -> list[ProgressRow]:
     # Sessions, photos and analyses in three queries, not one per session and photo (bench/bench_group.py).
     sessions = s.scalars(select(Session).where(Session.course_id == course.id).order_by(Session.number)
                          .options(selectinload(Session.photos).selectinload(Photo.analyses))).all()
@@ -295,8 +330,8 @@ def course_progress(s: DbSession, course: Course) -> list[ProgressRow]:
     for session in sessions:
         for photo in session.photos:
             found = latest_analysis(photo)
-            common = dict(session=session.number, held_on=session.held_on, view=photo.view, photo_id=photo.id,
-                          metrics=view_spec(course, photo.view)[1])
+            common = dict(session=session.number, session_id=session.id, held_on=session.held_on, view=photo.view,
+                          photo_id=photo.id, metrics=view_spec(course, photo.view)[1])
             if found is None:
                 rows.append(ProgressRow(status="not analysed", comparable=False, reasons=(
                     reason("not_analysed", "the photo is not analysed yet"),), **common))

@@ -144,7 +144,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
     pdf.set_auto_page_break(True, margin=15)
     for pair, image in zip(pairs, pair_jpegs(store, pairs, mode, mark)):
         course = courses[pair.course_id]
-        rows = [r for r in course_progress(s, course) if r.view == pair.view]
+        rows = [r for r in course_progress(s, actor, course) if r.view == pair.view]
         pdf.add_page()
         pdf.set_font(SANS, "B", 14)
         pdf.cell(0, 9, printable(title), new_x="LMARGIN", new_y="NEXT")
