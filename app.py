@@ -12,7 +12,8 @@ they hold no analysis or SQL.
 
 import streamlit as st
 
-from app_pages.common import clinic_names, plain, sign_out, viewer
+from app_pages.common import clinic_names, sign_out, viewer
+from app_pages.ui import plain
 
 st.set_page_config(page_title="Skin progress tracker", page_icon=":material/face:", layout="wide")
 

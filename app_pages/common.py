@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import string
 import sys
 import threading
 import time
@@ -17,16 +15,6 @@ from tracker import clinics, records
 from tracker.access import Viewer, current, idle_timeout_s, register_setup_token, require_admin, require_staff
 from tracker.errors import NotAllowed, NotFound
 from tracker.db import Database, data_folder, init_data_folder
-
-_MARKUP = re.compile("([" + re.escape(string.punctuation) + "])")
-
-
-def plain(text: object) -> str:
-    """User text made safe to put inside markdown (titles, captions, ``st.write``): every ASCII
-    punctuation character backslash-escaped, so no link, image, HTML, emphasis, LaTeX or colour
-    directive can form; line breaks become spaces. For text of several lines use ``st.text``."""
-    return _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
-
 
 @st.cache_resource(show_spinner=False)
 def _database(root: str) -> Database:

@@ -11,7 +11,9 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import choose_clinic, database, staff_only
+from app_pages.ui import plain
 from tracker import gallery, reports
+from tracker.templates import view_label
 
 PER_PAGE = 6
 
@@ -56,9 +58,10 @@ with db.session() as s:
     page = st.number_input(f"Page (of {pages}, {len(pairs)} pairs)", 1, pages, 1, key="gallery_page") \
         if pages > 1 else 1
     shown = pairs[(page - 1) * PER_PAGE:page * PER_PAGE]
-    for pair, image in zip(shown, gallery.pair_jpegs(db.store, shown, mode, mark, gallery.SCREEN_HEIGHT)):
+    pictures = gallery.pair_jpegs(db.store, shown, mode, mark, gallery.SCREEN_HEIGHT)
+    for number, (pair, image) in enumerate(zip(shown, pictures), start=(page - 1) * PER_PAGE + 1):
         with st.container(border=True):
-            label = (f"Client #{pair.client_id}, course #{pair.course_id}, {pair.view}: session "
+            label = (f"Client #{pair.client_id}, course #{pair.course_id}, {plain(view_label(pair.view))}: session "
                      f"{pair.before.session.number} ({pair.before.session.held_on}) and session "
                      f"{pair.after.session.number} ({pair.after.session.held_on})")
             key = pair_key(pair)
@@ -66,7 +69,7 @@ with db.session() as s:
             st.image(image, width="stretch")
             st.download_button("Download PNG", png_of(gallery.pair_picture(db.store, pair, mode, mark)),
                                key=f"png_{pair.course_id}_{pair.view}",
-                               file_name=f"course{pair.course_id}-{pair.view}.png", mime="image/png",
+                               file_name=f"before-after-{number}.png", mime="image/png",
                                on_click="ignore")
     chosen = [p for p in pairs if pair_key(p) not in excluded]
     if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):

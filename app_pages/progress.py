@@ -15,6 +15,7 @@ from app_pages.common import client_in_view, database, face_model, first_view, p
 from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
 from app_pages.ui import flash, show_flash
+from app_pages.ui import plain as as_text
 from tracker import photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import VIEWS
@@ -106,7 +107,7 @@ with db.session() as s:
     client = records.get_client(s, viewer(), client_id, record_view=first_view(client_id))
     s.commit()
     courses = {c.id: f"{c.treatment} ({', '.join(c.areas)}), from {c.started_on}" for c in client.courses}
-    title = client.name if viewer().is_staff else "Your progress"
+    title = as_text(client.name) if viewer().is_staff else "Your progress"
 st.title(title)
 show_flash()
 if not courses:

@@ -173,7 +173,7 @@ else:
                 st.error(f"{plain(file_name)}: {preview_.error}")
                 continue
             left, right = st.columns(2)
-            left.image(preview_.rgb, caption=f"{file_name} - view {preview_.view or 'unknown'}", width="stretch")
+            left.image(preview_.rgb, caption=plain(f"{file_name} - view {preview_.view or 'unknown'}"), width="stretch")
             if preview_.ghost is not None:
                 right.image(preview_.ghost, caption="Baseline ghost overlay: line the face up with it", width="stretch")
             for check in preview_.checks:

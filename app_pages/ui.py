@@ -6,25 +6,33 @@ from __future__ import annotations
 import math
 import os
 import re
+import string
+import unicodedata
 from datetime import date
 
 import streamlit as st
 
 from tracker.records import EARLIEST_BIRTH
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&@])")
+_MARKUP = re.compile("([" + re.escape(string.punctuation) + "])")
 _ZWSP = "\u200b"
 DATE_FORMAT = "YYYY/MM/DD"
 CHECK_LOOK = {"pass": (st.success, ":material/check_circle:"), "warn": (st.warning, ":material/warning:"),
               "fail": (st.error, ":material/cancel:")}
 
 
-def plain(text) -> str:
-    """User text made safe for Streamlit markdown: every markup character escaped, so a name or a note
-    never becomes a link, an image, an emoji or a formula; a zero-width space after ``@ . :`` stops the
-    automatic links of bare addresses (``www.x``, ``a@b.c``, ``https://``), which escapes do not.
-    (``app_pages.common.plain`` may replace this.)"""
-    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+def plain(text: object) -> str:
+    """User text made safe to put inside markdown (titles, captions, labels, ``st.write``).
+
+    Every ASCII punctuation character is backslash-escaped, so no link, image, HTML, emphasis, LaTeX or
+    colour directive can form; a zero-width space after ``@ . :`` stops the automatic links of bare
+    addresses (``www.x``, ``a@b.c``, ``https://``), which escapes do not; line breaks and runs of spaces
+    become one space, so a name cannot forge lines of the page; bidirectional and other invisible format
+    characters (Unicode category Cf, e.g. U+202E) are dropped, so a name cannot reorder what follows it.
+    For text of several lines use ``st.text``.
+    """
+    visible = "".join(c for c in str(text) if unicodedata.category(c) != "Cf")
+    escaped = _MARKUP.sub(r"\\\1", " ".join(visible.split()))
     return re.sub(r"(\\[@.:])", r"\1" + _ZWSP, escaped)
 
 

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from analysis import decode, locate_face
 from analysis.simulate import Recapture
 from conftest import apply_environment, encode
-from app_pages.common import plain
+from app_pages.ui import plain
 from tracker import access, clientdata, photos, records
 from tracker.db import init_data_folder
 from tracker.models import AuditEvent, Client, Photo
@@ -412,8 +412,15 @@ def test_names_are_shown_as_text_never_as_markup(clinic, monkeypatch):
 
 
 def test_plain_escapes_every_markdown_construct():
+    zwsp = "\u200b"
     assert plain("**b** _i_ `c` [l](u) ![i](u) <b> $m$ :red[x] # h\n- item") == (
-        r"\*\*b\*\* \_i\_ \`c\` \[l\]\(u\) \!\[i\]\(u\) \<b\> \$m\$ \:red\[x\] \# h \- item")
+        r"\*\*b\*\* \_i\_ \`c\` \[l\]\(u\) \!\[i\]\(u\) \<b\> \$m\$ \:" + zwsp
+        + r"red\[x\] \# h \- item")
+    # issue 16.8: no bare-address link, no forged line, no reordering by a bidi override
+    assert plain("www.evil.example a@b.c") == (
+        "www\\." + zwsp + "evil\\." + zwsp + "example a\\@" + zwsp + "b\\." + zwsp + "c")
+    assert plain("Ada\u202eelpmaxE\u2066 \n\n**Diagnosis**:  x") == (
+        "AdaelpmaxE" + r" \*\*Diagnosis\*\*\:" + zwsp + " x")
 
 
 # --- issue 9: the clinic workflow -------------------------------------------------------------------

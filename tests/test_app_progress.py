@@ -16,6 +16,7 @@ from analysis.metrics import REGISTRY
 from analysis.reasons import CODES
 from presentation_helpers import DIFFERENT_PERSON, course_with_a_different_person, figures
 from app_pages import common
+from app_pages.ui import plain
 from tracker import access, photos, progress, records
 from tracker.models import Photo
 from tracker.db import init_data_folder
@@ -184,8 +185,11 @@ def test_the_flagged_photo_is_removed_in_one_click(tmp_path, monkeypatch):
     with db.session() as s:
         access.add_user(s, access.owner("test"), "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
-    course = course_with_a_different_person(db)
+    name = "![x](http://evil.example/x.png) [Ada](http://evil.example)\u202e\n\n**Diagnosis**"
+    course = course_with_a_different_person(db, name=name)
     at = as_staff({**course, "root": root}, monkeypatch)
+    assert at.title[0].value == plain(name)  # issue 16.8: the client's name was rendered as markdown
+    assert not re.findall(r"(?<!\\)[][!()*<>]", at.title[0].value) and "\u202e" not in at.title[0].value
     at.select_slider(key="progress_session").set_value(3).run()
     at.button(key=f"remove_flagged_{course['photos'][2]}").click().run()
     assert not at.exception

@@ -523,6 +523,17 @@ def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_unti
     assert not db.store.exists(digest)
 
 
+@pytest.mark.parametrize("view", ["[x](http://evil.example)", "a/../b", "x" * 61, "front\nforged"])
+def test_moving_a_photo_to_a_view_checks_the_name_like_an_import(db, view):
+    """Issue 16.9: `photos move --view` and the app's "Move to view" skipped the body-area name check."""
+    ids = client_with_course(db, sessions=1)
+    with db.session() as s:
+        with pytest.raises(RecordError, match="use front, left_45, right_45 or a body area's name"):
+            photos.move_photo(s, ACTOR, ids["photos"][0], "typo", view=view)
+        photos.move_photo(s, ACTOR, ids["photos"][0], "a body area", view=" left thigh ")
+        assert s.get(Photo, ids["photos"][0]).view == "left thigh"
+
+
 def test_another_clients_photo_is_deleted_with_its_original_once_committed(db):
     ids = client_with_course(db, sessions=2)
     first, second = ids["photos"]

@@ -294,7 +294,7 @@ def move_photo(s: DbSession, actor: Actor, photo_id: int, reason: str, session_i
             raise DuplicatePhoto(f"session {target.id} already holds this photo")
         changes["session_id"] = session_id
     if view is not None and view.strip() and view.strip() != photo.view:
-        changes["view"] = view.strip()
+        changes["view"] = check_view(view)
     if not changes:
         raise RecordError(f"nothing to change in photo {photo.id}")
     old_course = photo.session.course_id
