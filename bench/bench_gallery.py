@@ -43,7 +43,7 @@ from tracker import access, gallery, photos, records, reports  # noqa: E402
 from tracker.db import init_data_folder  # noqa: E402
 
 SAMPLES = ROOT / "sample_images"
-ACTOR = "bench"
+ACTOR = access.owner("bench")
 PASSWORD = "a long enough secret"
 REPEATS = 3
 

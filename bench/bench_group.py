@@ -46,7 +46,7 @@ from tracker.db import init_data_folder  # noqa: E402
 from tracker.models import Client, Clinic, Consent, Course, Photo, PhotoAnalysis, Session  # noqa: E402
 
 SAMPLES = ROOT / "sample_images"
-ACTOR = "bench"
+ACTOR = access.owner("bench")
 CLIENTS, SESSIONS, VIEWS = 1000, 10, ("front", "left_45", "right_45")
 CLINICS = 4  # the clients are spread over the group's clinics; a practitioner works in one
 FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Iris", "Jon", "Kai", "Lena", "Milo", "Nora")

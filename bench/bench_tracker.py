@@ -30,12 +30,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from analysis import decode  # noqa: E402
 from analysis.simulate import Recapture  # noqa: E402
-from tracker import photos, records  # noqa: E402
+from tracker import access, photos, records  # noqa: E402
 from tracker.db import init_data_folder  # noqa: E402
 from tracker.models import Client, Course, Session  # noqa: E402
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
-ACTOR = "bench"
+ACTOR = access.owner("bench")
 
 
 def timed(fn):

@@ -106,7 +106,7 @@ def main() -> None:
     with db.session() as s:
         access.add_user(s, access.owner("docs"), "lee", "a long enough secret", "practitioner", "Dr Lee")
         s.commit()
-    client_id = load_sample_course(db, "docs")
+    client_id = load_sample_course(db, access.owner("docs"))
     client_with_course(db, "Zoe Example", sessions=2, with_photos=False)  # a course due for its next session
     client_with_course(db, "Quinn Queued", sessions=2)  # photos saved, not analysed: queued for the workers
     with db.session() as s:

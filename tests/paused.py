@@ -30,7 +30,7 @@ def pause(markers: pathlib.Path, point: str, wait: bool = True) -> None:
 def main() -> int:
     markers, data, operation, *rest = sys.argv[1:]
     markers = pathlib.Path(markers)
-    from tracker import backup, photos
+    from tracker import access, backup, photos
     from tracker.db import open_data_folder
 
     db = open_data_folder(data)
@@ -42,7 +42,7 @@ def main() -> int:
             return real_add(*args)
 
         backup._add = paused_add
-        backup.backup(db.folder, pathlib.Path(rest[0]))
+        backup.backup(db.folder, pathlib.Path(rest[0]), actor=access.owner("dr.paused"))
         return 0
     session_id, view, point, *files = rest
     items = [photos.Incoming(pathlib.Path(f).name, pathlib.Path(f).read_bytes(), view) for f in files]
@@ -72,7 +72,7 @@ def main() -> int:
         return real_import(*args)
 
     with db.session() as s:
-        import_photos(s, db.store, "dr.paused", int(session_id), items)
+        import_photos(s, db.store, access.owner("dr.paused"), int(session_id), items)
         if point == "commit":
             pause(markers, point)
         s.commit()

@@ -19,7 +19,7 @@ from tracker.models import AuditEvent, Client, User
 from tracker_helpers import ACTOR, SAMPLES
 
 PASSWORD = "a long enough secret"
-OWNER = access.owner(ACTOR)
+OWNER = ACTOR
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tracker_helpers import ACTOR, client_with_course, sample_bytes
 
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
 PASSWORD = "a long enough secret"
-OWNER = access.owner(ACTOR)
+OWNER = ACTOR
 #: The backend settings (database, photo store) of each module-wide data folder, by its path.
 SETTINGS: dict[str, dict] = {}
 

@@ -25,7 +25,7 @@ def clinic(tmp_path_factory):
     root = tmp_path_factory.mktemp("queue") / "data"
     db = init_data_folder(root)
     with db.session() as s:
-        access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner", "Dr Lee")
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
     yield {"root": root, "db": db}
     db.close()

@@ -140,7 +140,7 @@ def test_a_change_of_light_direction_shows_the_reason_and_no_number(db, root, ca
         "reasons": ["the light falls on the skin differently from the first session"]}
     assert "dimple shadows: not comparable, because" in shown.sentence()
     assert progress.series([r for r in [later]], "dimple_shadow_pct").points == ()
-    assert tracker_main(["--data", str(root), "--actor", ACTOR, "course", "show", str(ids["course"])]) == 0
+    assert tracker_main(["--data", str(root), "--actor", ACTOR.name, "course", "show", str(ids["course"])]) == 0
     out = capsys.readouterr().out
     assert "Dimple shadows (% of region)" in out and "dimple shadows: not comparable: the shading across" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("2 "))

@@ -145,7 +145,7 @@ def archived(tmp_path_factory) -> tuple[pathlib.Path, dict[str, bytes]]:
     db = new_db(folder / "data")
     client_with_course(db, sessions=1)
     archive = folder / "good.zip"
-    backup.backup(db.folder, archive)
+    backup.backup(db.folder, archive, actor=ACTOR)
     db.close()
     with zipfile.ZipFile(archive) as zf:
         return archive, {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
@@ -165,7 +165,7 @@ def test_restore_refuses_a_member_outside_the_data_layout(archived, tmp_path, ev
     target = tmp_path / "deep" / "restored"
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match="not part of a data folder"):
-        backup.restore(archive, target)
+        backup.restore(archive, target, actor=ACTOR)
     assert_nothing_written(tmp_path, target, before)
     assert not pathlib.Path("/tmp/evil-absolute.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
 
@@ -178,7 +178,7 @@ def test_restore_refuses_a_photo_that_does_not_hash_to_its_name(archived, tmp_pa
     archive = make_archive(tmp_path / "swapped.zip", members)
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match="does not hash to its own name"):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
@@ -211,7 +211,7 @@ def test_restore_refuses_a_bad_database(archived, tmp_path, kind, message):
     archive = make_archive(tmp_path / f"{kind}.zip", members)
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match=message):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
@@ -220,7 +220,7 @@ def test_restore_refuses_members_over_the_size_limit(archived, tmp_path, monkeyp
     archive = archived[0]
     monkeypatch.setattr(backup, "MAX_PHOTO_BYTES", 1000)
     with pytest.raises(RecordError, match="the limit is 1000"):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert not (tmp_path / "restored").exists()
 
 
@@ -229,17 +229,17 @@ def test_restore_refuses_an_archive_larger_than_the_free_disk(archived, tmp_path
     archive = archived[0]
     monkeypatch.setattr(backup.shutil, "disk_usage", lambda _: type("Usage", (), {"free": 10})())
     with pytest.raises(RecordError, match="bytes are free"):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert not (tmp_path / "restored").exists()
 
 
 BOMB_SCRIPT = """
 import pathlib, resource, sys
-from tracker import backup
+from tracker import access, backup
 from tracker.errors import RecordError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
-    backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+    backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), actor=access.owner("dr.test"))
 except RecordError as exc:
     print("refused:", exc.message)
 print("peak_growth_mb", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
@@ -392,7 +392,7 @@ def test_erasure_keeps_an_audit_record_without_personal_data(db):
     with db.session() as s:
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "delete")))
     assert [(e.entity, e.entity_id, e.client_id, e.actor) for e in events] == [
-        ("client", gone["client"], None, ACTOR)]
+        ("client", gone["client"], None, ACTOR.name)]
     assert events[0].detail == {"erased": True, "photo_files": 1}
     assert "Zelda" not in json.dumps(events[0].detail)
 
@@ -608,9 +608,9 @@ def test_data_folder_database_photos_and_backups_are_private(db, tmp_path):
     assert not wal.exists() or mode(wal) == 0o600
     assert all(mode(db.store.path(h)) == 0o400 for h in db.store.all_hashes())
     archive = tmp_path / "backups" / "clinic.zip"
-    backup.backup(db.folder, archive)
+    backup.backup(db.folder, archive, actor=ACTOR)
     assert mode(archive) == 0o600
-    backup.restore(archive, tmp_path / "restored")
+    backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     restored = tmp_path / "restored"
     assert mode(restored) == 0o700 and mode(restored / "tracker.db") == 0o600
 
@@ -630,7 +630,7 @@ def test_a_killed_backup_leaves_nothing_after_the_next_run(db, tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait(WAIT_S)
     assert list(scratch.iterdir()) == []  # no copy of the database outside the backup folder
-    assert backup.backup(db.folder, folder / "clinic.zip")["files"]
+    assert backup.backup(db.folder, folder / "clinic.zip", actor=ACTOR)["files"]
     assert [p.name for p in folder.iterdir()] == ["clinic.zip"] and list(scratch.iterdir()) == []
 
 

@@ -44,14 +44,14 @@ def test_an_incremental_backup_restores_every_row_and_photo_exactly(db, tmp_path
     with db.session() as s:
         photos.analyse_pending(s, db.store, ACTOR)
     full = tmp_path / "backups" / "monday.zip"
-    first = backup.backup(db, full)
+    first = backup.backup(db, full, actor=ACTOR)
     assert sorted(first["photos"]) == sorted(db.store.all_hashes()) and len(first["files"]) == 3
     # Tuesday: a new client with a new photo, another erased (its id must never come back).
     gone = client_with_course(db, "Zelda Erasable", sessions=1, with_photos=False)
     clientdata.erase_client(db, db.store, ACTOR, gone["client"])
     more = client_with_course(db, "Bea Second", sessions=3)
     incremental = tmp_path / "backups" / "tuesday.zip"
-    second = backup.backup(db, incremental, previous=[full])
+    second = backup.backup(db, incremental, previous=[full], actor=ACTOR)
     new_photos = db.store.all_hashes() - set(first["photos"])
     assert new_photos == {sha256_of(sample_bytes(3))}
     assert set(second["files"]) == {"tracker.db" if db.folder.database_file else "records.jsonl",
@@ -61,13 +61,13 @@ def test_an_incremental_backup_restores_every_row_and_photo_exactly(db, tmp_path
     # Alone, the incremental archive lacks Monday's photos: refused, and nothing is written.
     alone = new_folder(backend, tmp_path / "alone")
     with pytest.raises(RecordError, match="lacks 2 photos .*--previous"):
-        backup.restore(incremental, alone)
+        backup.restore(incremental, alone, actor=ACTOR)
     assert not alone.root.exists()
     if alone.database_file is None:
         assert inspect(create_engine(alone.database_url)).get_table_names() == []
 
     target = new_folder(backend, tmp_path / "restored")
-    backup.restore(incremental, target, previous=[full])
+    backup.restore(incremental, target, previous=[full], actor=ACTOR)
     restored = open_target(target)
     assert every_row(restored) == every_row(db)
     assert every_object(restored) == every_object(db) == {d: d for d in db.store.all_hashes()}
@@ -98,7 +98,7 @@ def test_a_logical_dump_restores_on_either_database_and_a_crafted_one_is_refused
     members = {f"photos/{d[:2]}/{d}": db.store.get(d) for d in referenced}
     archive_of(tmp_path / "dump.zip", {"records.jsonl": out.getvalue(), **members})
     target = new_folder(backend, tmp_path / "restored")
-    backup.restore(tmp_path / "dump.zip", target)
+    backup.restore(tmp_path / "dump.zip", target, actor=ACTOR)
     restored = open_target(target)
     assert every_row(restored) == every_row(db) and every_object(restored) == every_object(db)
     restored.close()
@@ -107,7 +107,7 @@ def test_a_logical_dump_restores_on_either_database_and_a_crafted_one_is_refused
     archive_of(tmp_path / "crafted.zip", {"records.jsonl": crafted, **members})
     target = new_folder(backend, tmp_path / "target")
     with pytest.raises(RecordError, match="table or column the schema lacks"):
-        backup.restore(tmp_path / "crafted.zip", target)
+        backup.restore(tmp_path / "crafted.zip", target, actor=ACTOR)
     assert not target.root.exists()
     if target.database_file is None:
         assert inspect(create_engine(target.database_url)).get_table_names() == []
@@ -120,7 +120,7 @@ def test_a_logical_dump_restores_on_either_database_and_a_crafted_one_is_refused
             lines.append(line)
     archive_of(tmp_path / "orphans.zip", {"records.jsonl": b"".join(lines), **members})
     with pytest.raises(RecordError, match="do not fit the schema"):
-        backup.restore(tmp_path / "orphans.zip", target)
+        backup.restore(tmp_path / "orphans.zip", target, actor=ACTOR)
     assert not target.root.exists()
 
 
@@ -181,9 +181,9 @@ def test_a_single_clinic_s_archive_restores_onto_the_backend(tmp_path, backend):
     single = init_data_folder(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}", str(tmp_path / "photos"))
     ids = client_with_course(single, "Ada Example", sessions=2)
     archive = tmp_path / "single.zip"
-    assert "tracker.db" in backup.backup(single, archive)["files"]
+    assert "tracker.db" in backup.backup(single, archive, actor=ACTOR)["files"]
     target = new_folder(backend, tmp_path / "joined")
-    backup.restore(archive, target)
+    backup.restore(archive, target, actor=ACTOR)
     joined = open_target(target)
 
     def summary(db):

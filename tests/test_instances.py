@@ -47,7 +47,7 @@ def test_two_app_instances_on_one_database_and_store_see_each_other_s_writes(tmp
     db = init_data_folder(root)
     assert db.engine.dialect.name == "postgresql" and type(db.store).__name__ == "S3Store"
     with db.session() as s:
-        access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner", "Dr Lee")
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
     pia = client_with_course(db, "Pia Photo", sessions=1, marketing=False, with_photos=False)
     photo = SAMPLES / "session-1-front.jpg"

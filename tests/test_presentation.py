@@ -204,7 +204,7 @@ def test_the_pdf_shows_no_number_from_a_non_comparable_pair(clinic):
 
 
 def test_course_show_prints_the_reason_in_place_of_numbers(clinic, capsys):
-    argv = ["--data", str(clinic["root"]), "--actor", ACTOR, "course", "show", str(clinic["course"])]
+    argv = ["--data", str(clinic["root"]), "--actor", ACTOR.name, "course", "show", str(clinic["course"])]
     assert main(argv) == 0
     out = capsys.readouterr().out
     session3 = next(line for line in out.splitlines() if line.strip().startswith("3 "))

@@ -139,7 +139,7 @@ def at_once(count: int, attempt) -> list[str]:
 
 def add_staff(db) -> None:
     with db.session() as s:
-        access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner", "Dr Lee")
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
         s.commit()
 
 
@@ -231,10 +231,10 @@ def test_storing_the_right_bytes_again_repairs_a_corrupt_original(db):
 def test_a_common_password_is_refused_whatever_its_case(db, password):
     with db.session() as s:
         with pytest.raises(RecordError, match="one of the most common"):
-            access.add_user(s, access.owner(ACTOR), "lee", password, "practitioner")
-        user = access.add_user(s, access.owner(ACTOR), "lee", PASSWORD, "practitioner")
+            access.add_user(s, ACTOR, "lee", password, "practitioner")
+        user = access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner")
         with pytest.raises(RecordError, match="one of the most common"):
-            access.reset_password(s, access.owner(ACTOR), user.username, password)
+            access.reset_password(s, ACTOR, user.username, password)
 
 
 @pytest.mark.only_default_backend

@@ -106,7 +106,7 @@ def test_every_record_round_trips(db, tmp_path):
 def test_access_codes_and_passwords_are_stored_hashed(db):
     with db.session() as s:
         client, code = records.add_client(s, ACTOR, "Ben Example")
-        user = access.add_user(s, access.owner(ACTOR), "ada", "correct horse battery", "practitioner")
+        user = access.add_user(s, ACTOR, "ada", "correct horse battery", "practitioner")
         s.commit()
         assert code not in client.access_code_hash and "correct horse" not in user.password_hash
         assert access.client_for_code(s, code).id == client.id
@@ -115,9 +115,9 @@ def test_access_codes_and_passwords_are_stored_hashed(db):
         assert access.authenticate(s, "ada", "correct horse battery").id == user.id
         assert access.authenticate(s, "ada", "wrong password!") is None
         with pytest.raises(RecordError, match="10 characters"):
-            access.add_user(s, access.owner(ACTOR), "bob", "short", "admin")
+            access.add_user(s, ACTOR, "bob", "short", "admin")
         with pytest.raises(RecordError, match="already exists"):
-            access.add_user(s, access.owner(ACTOR), "ada", "another long one", "admin")
+            access.add_user(s, ACTOR, "ada", "another long one", "admin")
 
 
 @pytest.mark.only_default_backend
@@ -147,7 +147,7 @@ def test_course_needs_screening_and_consent_or_an_override(db):
             records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1))
         course = records.start_course(s, ACTOR, client.id, "hair loss", ["scalp"], 4, 28, date(2026, 2, 1),
                                       override_reason="aspirin stopped 10 days before, GP letter on file")
-        assert course.override_reason.startswith("aspirin stopped") and course.override_by == ACTOR
+        assert course.override_reason.startswith("aspirin stopped") and course.override_by == ACTOR.name
         with pytest.raises(RecordError, match="expired"):
             records.add_session(s, ACTOR, course.id, date(2026, 2, 1), "Dr", "manual",
                                 products=[{"product": "X", "batch": "1", "expiry": date(2026, 1, 1)}])
@@ -314,7 +314,7 @@ def test_export_holds_the_records_the_originals_the_history_and_who_accessed_the
     assert [p.read_bytes() for p in exported] == [sample_bytes(1), sample_bytes(2)]
     corrected = [v for v in record["history"] if v["entity"] == "client"]
     assert [(v["previous"], v["reason"], v["actor"]) for v in corrected] == [
-        ({"contact": "ada@example.org"}, "moved house", ACTOR)]
+        ({"contact": "ada@example.org"}, "moved house", ACTOR.name)]
     assert {"create", "change"} <= {e["action"] for e in record["access_log"]}
     assert all(e["at"] and "actor" not in e for e in record["access_log"])  # when, not which member of staff
 
@@ -322,9 +322,9 @@ def test_export_holds_the_records_the_originals_the_history_and_who_accessed_the
 def test_backup_then_restore_gives_identical_hashes(db, tmp_path, backend):
     client_with_course(db, sessions=2)
     archive = tmp_path / "backup.zip"
-    manifest = backup.backup(db.folder, archive)
+    manifest = backup.backup(db.folder, archive, actor=ACTOR)
     target = new_folder(backend, tmp_path / "restored")
-    backup.restore(archive, target)
+    backup.restore(archive, target, actor=ACTOR)
     restored = open_data_folder(target.root, target.database_url, target.photo_store)
     assert restored.store.all_hashes() == db.store.all_hashes() and len(manifest["files"]) == 3
     assert restored.store.verify(restored.store.all_hashes()) == []
@@ -333,13 +333,13 @@ def test_backup_then_restore_gives_identical_hashes(db, tmp_path, backend):
         assert rows(a) == rows(b)
     restored.close()
     with pytest.raises(RecordError, match="not empty"):
-        backup.restore(archive, target)
+        backup.restore(archive, target, actor=ACTOR)
 
 
 def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path, backend):
     client_with_course(db, sessions=1)
     archive = tmp_path / "backup.zip"
-    backup.backup(db.folder, archive)
+    backup.backup(db.folder, archive, actor=ACTOR)
     data = bytearray(archive.read_bytes())
     start = data.find(b"\xff\xd8\xff")  # inside the stored photo
     data[start + 5000:start + 5010] = b"0123456789"
@@ -347,7 +347,7 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(db, tmp_path, ba
     damaged.write_bytes(bytes(data))
     target = new_folder(backend, tmp_path / "target")
     with pytest.raises(RecordError, match="damaged|readable"):
-        backup.restore(damaged, target)
+        backup.restore(damaged, target, actor=ACTOR)
     assert not (tmp_path / "target").exists()
     if target.database_file is None:  # PostgreSQL: the database is left as empty as it was
         assert inspect(create_engine(target.database_url)).get_table_names() == []
@@ -429,23 +429,26 @@ def test_the_same_session_submitted_twice_is_recorded_once(db):
         assert len(records.get_course(s, ACTOR, course).sessions) == 1
 
 
+DR_A, DR_B = access.owner("dr.a"), access.owner("dr.b")
+
+
 def test_corrections_keep_every_previous_version_and_erasure_removes_them(db):
     ids = client_with_course(db, sessions=1, with_photos=False)
     client_id = ids["client"]
     with db.session() as s:
         with pytest.raises(RecordError, match="needs a reason"):
-            records.update_client(s, "dr.a", client_id, "", name="Ada Corrected")
-        assert records.update_client(s, "dr.a", client_id, "typo in the name", name="Ada Corrected",
+            records.update_client(s, DR_A, client_id, "", name="Ada Corrected")
+        assert records.update_client(s, DR_A, client_id, "typo in the name", name="Ada Corrected",
                                      date_of_birth=date(1985, 12, 1)) == ["date_of_birth", "name"]
         with pytest.raises(RecordError, match="nothing to change"):
-            records.update_client(s, "dr.a", client_id, "again", name="Ada Corrected")
+            records.update_client(s, DR_A, client_id, "again", name="Ada Corrected")
         client = records.get_client(s, ACTOR, client_id)
-        records.amend_screening(s, "dr.b", client.screenings[0].id, "forgot aspirin", anticoagulants_or_aspirin=True)
+        records.amend_screening(s, DR_B, client.screenings[0].id, "forgot aspirin", anticoagulants_or_aspirin=True)
         assert records.open_contraindications(client) == ["anticoagulants or aspirin"]
         treatment = next(c for c in client.consents if c.kind == "treatment")
-        records.amend_consent(s, "dr.b", treatment.id, "wrong date on the form", given_on=date(2026, 1, 4))
-        records.set_course_status(s, "dr.b", ids["course"], "stopped", "client moved away")
-        records.amend_session(s, "dr.b", ids["sessions"][0], "batch misread", notes="checked",
+        records.amend_consent(s, DR_B, treatment.id, "wrong date on the form", given_on=date(2026, 1, 4))
+        records.set_course_status(s, DR_B, ids["course"], "stopped", "client moved away")
+        records.amend_session(s, DR_B, ids["sessions"][0], "batch misread", notes="checked",
                               products=[{"product": "HA complex", "batch": "B9", "expiry": date(2027, 6, 30),
                                          "volume_ml": 3.0}])
         s.commit()
@@ -511,7 +514,7 @@ def test_a_removed_photo_leaves_progress_and_gallery_but_its_original_stays_unti
         assert [(p.before.id, p.after.id) for p in gallery.eligible_pairs(s, ACTOR)] == [(first, second)]
         assert photos.pending(s, ACTOR) == []
         removed = s.get(Photo, third)
-        assert (removed.removed_reason, removed.removed_by) == ("unusable", ACTOR)
+        assert (removed.removed_reason, removed.removed_by) == ("unusable", ACTOR.name)
         (latest, *_) = records.history(s, ACTOR, ids["client"])
         assert latest.reason == "blurred, badly lit or otherwise unusable: motion blur"
         # Removing the baseline moves it to the next photo and makes the analyses stale.

@@ -6,13 +6,13 @@ import json
 import pathlib
 from datetime import date
 
-from tracker import records
+from tracker import access, records
 from tracker.db import DataFolder, data_folder, init_data_folder
 from tracker.photos import Incoming, import_photos
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
 COURSE = json.loads((SAMPLES / "course.json").read_text())
-ACTOR = "dr.test"
+ACTOR = access.owner("dr.test")  # the server's owner (the command line), never a bare name
 
 
 def injected(number: int, key: str = "delta_a_star") -> float:

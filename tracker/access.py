@@ -168,7 +168,7 @@ class Viewer:
     """
 
     username: str
-    role: str  # "practitioner", "admin" or "client"
+    role: str  # "practitioner", "admin", "client", or OWNER (the server's owner: see owner())
     display_name: str = ""
     client_id: int | None = None
     account_id: int | None = None
@@ -182,30 +182,96 @@ class Viewer:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ROLES
+        return self.role in ROLES or self.role == OWNER
 
     @property
     def sees_every_clinic(self) -> bool:
         """The group's admin (and the server's owner) sees every clinic."""
-        return self.role == "admin"
+        return self.role in ("admin", OWNER)
 
 
-def owner(actor: str) -> Viewer:
-    """The server's owner at the command line: an admin with no account in the database."""
-    return Viewer(actor, "admin", actor)
+#: The role of the server's owner: whoever runs the command line or a script on the data folder.
+OWNER = "owner"
 
 
-def as_viewer(actor: Viewer | str) -> Viewer:
-    """Who is acting: a signed-in :class:`Viewer`, or a plain name for the server's owner (see :func:`owner`)."""
-    return actor if isinstance(actor, Viewer) else owner(actor)
+def owner(name: str) -> Viewer:
+    """The server's owner, named ``name`` in the audit log: the command line and scripts act as it. It has no
+    account in the database and may do everything (:data:`POLICY`), backups and restores included."""
+    if not isinstance(name, str):
+        raise TypeError("the owner is named by a string")
+    return Viewer(name, OWNER, name)
 
 
-def actor_name(actor: Viewer | str) -> str:
+def as_viewer(actor: Viewer) -> Viewer:
+    """Who is acting; never a bare name (a name is not a sign-in: the owner is :func:`owner`)."""
+    if not isinstance(actor, Viewer):
+        raise TypeError(f"an actor is a Viewer (access.owner(name) for the server's owner), not {type(actor).__name__}")
+    return actor
+
+
+def actor_name(actor: Viewer) -> str:
     """The audit log's name for ``actor``."""
     return as_viewer(actor).name
 
 
-def visible_clients(actor: Viewer | str) -> ColumnElement[bool]:
+# --- who may do what -------------------------------------------------------------------
+
+_STAFF = frozenset({OWNER, "admin", "practitioner"})
+_ADMINS = frozenset({OWNER, "admin"})
+#: Who may do what, by role: the one registry every library entry point asks through :func:`allowed`.
+#: A practitioner keeps the records of their clinics' clients; erasing a client, exporting their data and
+#: managing staff are an admin's; backups and restores hold every clinic's records and are the owner's
+#: alone (the command line). A client may only view their own records.
+POLICY: dict[str, frozenset[str]] = {
+    "view": _STAFF | {"client"},
+    "correct": _STAFF,  # add or change any record: client details, screening, consent, courses, sessions
+    "import": _STAFF,
+    "move": _STAFF,
+    "remove": _STAFF,
+    "analyse": _STAFF,
+    "erase": _ADMINS,
+    "export": _ADMINS,
+    "gallery": _STAFF,
+    "report": _STAFF,
+    "manage_staff": _ADMINS,
+    "backup": frozenset({OWNER}),
+    "restore": frozenset({OWNER}),
+}
+
+
+def allowed(actor: Viewer, action: str, client: Client | None = None) -> bool:
+    """Whether ``actor`` may do ``action`` (a :data:`POLICY` key), on ``client``'s records if given."""
+    viewer = as_viewer(actor)
+    if viewer.role not in POLICY[action]:
+        return False
+    return client is None or may_see(viewer, client)
+
+
+#: Who each set of roles is, for the refusal's message.
+_NEEDS = {_STAFF: "a practitioner or admin sign-in", _ADMINS: "an admin sign-in",
+          frozenset({OWNER}): "the server's owner (the command line)"}
+
+
+def check(s: Session, actor: Viewer | None, action: str, client: Client | None = None) -> Viewer:
+    """Raise unless ``actor`` may do ``action`` (on ``client``'s records): :class:`NotFound` for records the actor
+    may not see at all (their existence does not leak), :class:`NotAllowed` for an action their role does not
+    have, or a signed-in account that is no longer valid (deactivated, reset, erased: :func:`current`)."""
+    if action not in POLICY:
+        raise ValueError(f"unknown action {action!r}")
+    if actor is None:
+        raise NotAllowed(f"this needs {_NEEDS.get(POLICY[action] - {'client'}, 'a sign-in')}")
+    viewer = as_viewer(actor)
+    if client is not None and not may_see(viewer, client):
+        raise NotFound(f"client {client.id} not found")
+    if viewer.role not in POLICY[action]:
+        needs = _NEEDS.get(POLICY[action] - {"client"}, "another role")
+        raise NotAllowed(f"{action.replace('_', ' ')}: this needs {needs}, not a {viewer.role}'s")
+    if viewer.role != OWNER and current(s, viewer) is None:
+        raise NotAllowed("this sign-in is no longer valid: sign in again")
+    return viewer
+
+
+def visible_clients(actor: Viewer) -> ColumnElement[bool]:
     """A condition on :class:`Client` rows: the clients ``actor`` may see (see the module docstring)."""
     viewer = as_viewer(actor)
     if viewer.sees_every_clinic:
@@ -426,13 +492,13 @@ def add_user(s: Session, by: Viewer, username: str, password: str, role: str, di
 
     With several clinics a practitioner needs at least one; an admin sees every clinic anyway.
     """
-    require_admin(by)
+    check(s, by, "manage_staff")
     return _new_user(s, by.username, username, password, role, display_name, clinics)
 
 
 def set_user_clinics(s: Session, by: Viewer, username: str, clinics: Iterable[str]) -> User:
     """Set the clinics a staff member works in (by name); only an admin may. A practitioner keeps at least one."""
-    require_admin(by)
+    check(s, by, "manage_staff")
     user = _user(s, username)
     chosen = clinics_named(s, clinics)
     if not chosen and user.role != "admin":
@@ -488,7 +554,7 @@ def setup_token_valid(s: Session, typed: str) -> bool:
 
 
 def list_users(s: Session, by: Viewer) -> list[User]:
-    require_admin(by)
+    check(s, by, "manage_staff")
     return list(s.scalars(select(User).order_by(User.username)))
 
 
@@ -501,7 +567,7 @@ def _user(s: Session, username: str) -> User:
 
 def deactivate_user(s: Session, by: Viewer, username: str) -> User:
     """Deactivate an account (it can no longer sign in, its open sessions end); never the last active admin."""
-    require_admin(by)
+    check(s, by, "manage_staff")
     user = _user(s, username)
     if user.role == "admin" and user.active:
         admins = s.scalar(select(func.count(User.id)).where(User.role == "admin", User.active.is_(True)))
@@ -515,7 +581,7 @@ def deactivate_user(s: Session, by: Viewer, username: str) -> User:
 
 def reset_password(s: Session, by: Viewer, username: str, password: str | None = None) -> str:
     """Set a new password (a random temporary one when none is given) and return it; ends open sessions."""
-    require_admin(by)
+    check(s, by, "manage_staff")
     user = _user(s, username)
     password = password if password is not None else secrets.token_urlsafe(12)
     _check_password(password)
@@ -529,13 +595,14 @@ def reset_password(s: Session, by: Viewer, username: str, password: str | None =
 # --- role checks -------------------------------------------------------------------
 
 def require_staff(viewer: Viewer | None) -> Viewer:
+    """For the app's pages: a staff sign-in (the library checks each action itself, :func:`check`)."""
     if viewer is None or not viewer.is_staff:
         raise NotAllowed("this needs a practitioner or admin sign-in")
     return viewer
 
 
 def require_admin(viewer: Viewer | None) -> Viewer:
-    if viewer is None or viewer.role != "admin":
+    if viewer is None or viewer.role not in _ADMINS:
         raise NotAllowed("this needs an admin sign-in")
     return viewer
 

@@ -75,7 +75,8 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import SQLAlchemyError
 
 from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
-from .errors import RecordError
+from .access import Viewer, allowed
+from .errors import NotAllowed, RecordError
 from .photostore import CHUNK, FileLocks, PhotoStore, open_store
 
 MANIFEST = "manifest.json"
@@ -208,8 +209,10 @@ def photos_of(manifest: dict) -> set[str]:
     return set(listed)
 
 
-def backup(source: Database | DataFolder, archive: pathlib.Path, previous=()) -> dict:
-    """Write the archive atomically, without the photos the ``previous`` archives list; returns its manifest."""
+def backup(source: Database | DataFolder, archive: pathlib.Path, previous=(), *, actor: Viewer) -> dict:
+    """Write the archive atomically, without the photos the ``previous`` archives list; returns its manifest.
+    Only the server's owner may (``actor``: :func:`tracker.access.owner`): an archive holds every clinic."""
+    _owner_only(actor, "backup")
     db = source if isinstance(source, Database) else Database(source)
     try:
         return _backup(db, archive.resolve(), [pathlib.Path(p) for p in previous])
@@ -259,6 +262,11 @@ def _backup(db: Database, archive: pathlib.Path, previous: list[pathlib.Path]) -
 
 
 # --- restore -----------------------------------------------------------------------
+
+def _owner_only(actor: Viewer, action: str) -> None:
+    if not allowed(actor, action):
+        raise NotAllowed(f"{action}: this needs the server's owner (the command line), not a {actor.role}'s")
+
 
 def _limit(name: str) -> int:
     if name in (DATABASE, RECORDS):
@@ -524,12 +532,13 @@ def _upload(store: PhotoStore, staging: pathlib.Path) -> None:
     (staging / "photos").mkdir(mode=0o700)
 
 
-def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=()) -> dict:
+def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(), *, actor: Viewer) -> dict:
     """Restore an archive (and the earlier archives of its chain) into an absent or empty data folder,
-    database and photo store; returns the manifest (see module docstring).
+    database and photo store; returns the manifest (see module docstring). Only the server's owner may.
 
     ``target`` is the data folder, or its path (with the database and store the environment names).
     """
+    _owner_only(actor, "restore")
     folder = target if isinstance(target, DataFolder) else data_folder(target)
     root = folder.root.resolve()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):

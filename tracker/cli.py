@@ -9,7 +9,7 @@ text (names, notes, file names) is printed with control characters and line
 breaks escaped, so that it can neither fake output lines nor drive the
 terminal.
 
-The command line acts as the server's owner, an admin (whoever can run it can
+The command line acts as the server's owner (``access.owner``; whoever can run it can
 read the data folder anyway): it can manage staff accounts, erase clients and
 make backups, which the app allows only to admins. It sees every clinic of a
 group; ``--clinic NAME`` picks one where a command needs it (``client add``
@@ -332,12 +332,12 @@ def run(args) -> str:
         return f"data folder ready: {printable(db.folder.root)}"
     if args.command == "restore":
         target = data_folder(args.data, args.database_url, args.photo_store)
-        manifest = backups.restore(args.archive, target, args.previous)
+        manifest = backups.restore(args.archive, target, args.previous, actor=access.owner(args.actor))
         open_data_folder(args.data, args.database_url, args.photo_store).close()
         return (f"restored the records and {len(backups.photos_of(manifest))} photos into "
                 f"{printable(target.root)}, all hashes verified")
     db = open_data_folder(args.data, args.database_url, args.photo_store)
-    actor = args.actor
+    actor = access.owner(args.actor)
     if args.command == "worker":
         if args.poll <= 0:
             raise RecordError("--poll: give a number of seconds above 0")
@@ -388,26 +388,25 @@ def _user_command(args, s, owner) -> str:
 
 def _dispatch(args, db, s, actor) -> str:
     command, action = args.command, getattr(args, "action", None)
-    owner = access.owner(actor)
     if command == "user":
-        return _user_command(args, s, owner)
+        return _user_command(args, s, actor)
     if command == "clinic" and action == "add":
-        clinic = clinics.add_clinic(s, owner, args.name)
+        clinic = clinics.add_clinic(s, actor, args.name)
         return f"clinic {clinic.id} added: {printable(clinic.name)}"
     if command == "clinic":
         return "\n".join(f"{c.id:>4}  {printable(c.name):<30} {clients} clients, {staff} staff"
-                         for c, clients, staff in clinics.clinic_summary(s, owner))
+                         for c, clients, staff in clinics.clinic_summary(s, actor))
     if command == "client" and action == "add":
-        client, code = records.add_client(s, owner, args.name, args.dob, args.contact, args.fitzpatrick, args.notes,
+        client, code = records.add_client(s, actor, args.name, args.dob, args.contact, args.fitzpatrick, args.notes,
                                           _clinic_id(s, args.clinic))
         where = f" in {printable(client.clinic.name)}" if clinics.clinic_count(s) > 1 else ""
         return f"client {client.id} added{where}\naccess code for the client portal (shown once): {code}"
     if command == "client" and action == "list":
-        rows = records.client_overview(s, owner, args.search, clinic_id=_clinic_id(s, args.clinic))
+        rows = records.client_overview(s, actor, args.search, clinic_id=_clinic_id(s, args.clinic))
         return "\n".join(f"{c.id:>6}  {printable(c.name):<30} born {c.date_of_birth or '-'}  {c.courses} courses, "
                          f"{c.sessions} sessions, last {c.last_session or '-'}" for c in rows) or "no clients"
     if command == "client" and action == "show":
-        return _show_client(s, records.get_client(s, owner, args.client, record_view=True))
+        return _show_client(s, records.get_client(s, actor, args.client, record_view=True))
     if command == "client" and action == "edit":
         changes = {k: getattr(args, k) for k in ("name", "contact", "fitzpatrick", "notes")
                    if getattr(args, k) is not None}
@@ -419,12 +418,12 @@ def _dispatch(args, db, s, actor) -> str:
         records.audit(s, actor, "view", "client", args.client, args.client, part="history")
         return "\n".join(f"{v.at:%Y-%m-%d %H:%M} {v.actor}: {v.entity} {v.entity_id}, before: "
                          f"{json.dumps(v.previous)}; reason: {v.reason}"
-                         for v in records.history(s, owner, args.client)) or "no corrections"
+                         for v in records.history(s, actor, args.client)) or "no corrections"
     if command == "client" and action == "code":
         code = records.reset_access_code(s, actor, args.client)
         lines = [f"new access code for client {args.client} (shown once; the old one no longer works): {code}"]
         if args.card:
-            name = records.get_client(s, owner, args.client).name
+            name = records.get_client(s, actor, args.client).name
             atomic_write(args.card, cards.access_card_pdf(name, code, args.portal))
             lines.append(f"printable card written to {args.card}")
         return "\n".join(lines)
@@ -462,7 +461,7 @@ def _dispatch(args, db, s, actor) -> str:
         note = f" (contraindications overridden: {printable(reason)})" if reason else ""
         return f"course {course.id} started{note}"
     if command == "course" and action == "show":
-        course = records.get_course(s, owner, args.course)
+        course = records.get_course(s, actor, args.course)
         records.audit(s, actor, "view", "course", course.id, course.client_id)
         rows = progress.course_progress(s, actor, course)
         scores = progress.hexsel_scores(course)
@@ -479,7 +478,7 @@ def _dispatch(args, db, s, actor) -> str:
         return (f"course {args.course}: scale marker {'not used' if args.mm is None else f'{args.mm:g} mm'}; "
                 f"{stale} analyses to re-run (python -m tracker analyse)")
     if command == "course" and action == "due":
-        rows = records.due_courses(s, owner, within_days=args.within)
+        rows = records.due_courses(s, actor, within_days=args.within)
         return "\n".join(f"{d.due_on}  {'overdue ' + str(d.days_overdue) + ' days' if d.days_overdue > 0 else 'due'}"
                          f"  client {d.client_id} {printable(d.client_name)}, course {d.course_id} "
                          f"{printable(d.treatment)}, {d.sessions_done}/{d.planned_sessions} sessions"
@@ -515,7 +514,7 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "photos" and action == "list":
         return "\n".join(f"photo {p.id}: {printable(p.original_name)} as {printable(p.view)}"
                          + (f" (removed: {p.removed_reason})" if p.removed_at else "")
-                         for p in records.get_session(s, owner, args.session).all_photos) or "no photos"
+                         for p in records.get_session(s, actor, args.session).all_photos) or "no photos"
     if command == "photos":
         if action == "remove":
             stale = photos.remove_photo(s, db.store, actor, args.photo, args.reason, args.note)
@@ -545,7 +544,6 @@ def _dispatch(args, db, s, actor) -> str:
         path = clientdata.export_client(s, db.store, actor, args.client, args.out)
         return f"exported to {printable(path.parent)}"
     if command == "erase":
-        access.require_admin(owner)
         if not args.yes:
             raise RecordError("erasure cannot be undone: add --yes to confirm")
         s.close()
@@ -556,8 +554,7 @@ def _dispatch(args, db, s, actor) -> str:
                                          clinic_id=_clinic_id(s, args.clinic))
         return f"{len(written)} before/after pairs exported to {printable(args.out)}"
     if command == "backup":
-        access.require_admin(owner)
-        manifest = backups.backup(db, args.archive, args.previous)
+        manifest = backups.backup(db, args.archive, args.previous, actor=actor)
         return (f"backed up the records and {len(manifest['files']) - 1} photos to {printable(args.archive)} "
                 f"({len(manifest['photos'])} photos in all)")
     if command == "check":

@@ -85,11 +85,12 @@ def client_record(s: DbSession, client: Client) -> dict:
 def export_client(s: DbSession, store: PhotoStore, actor: Actor, client_id: int, out_dir: pathlib.Path) -> pathlib.Path:
     """Write ``client.json`` and every original photo into ``out_dir``; returns the JSON's path.
 
-    A client ``actor`` may not see is "not found"."""
-    client = get_client(s, actor, client_id)
+    A client ``actor`` may not see is "not found"; only an admin or the owner may export (NotAllowed)."""
+    client = get_client(s, actor, client_id, action="export")
     out_dir.mkdir(parents=True, exist_ok=True)
     record = client_record(s, client)
-    record["progress"] = {course.id: [vars(r) for r in course_progress(s, actor, course)] for course in client.courses}
+    record["progress"] = {course.id: [vars(r) for r in course_progress(s, actor, course)]
+                          for course in client.courses}
     for course in client.courses:
         for session in course.sessions:
             for photo in session.all_photos:  # removed ones too: held until erasure (another client's is deleted)
@@ -106,7 +107,7 @@ def export_client(s: DbSession, store: PhotoStore, actor: Actor, client_id: int,
 def erase_client(db: Database, store: PhotoStore, actor: Actor, client_id: int) -> int:
     """Erase a client completely (see module docstring); returns how many photo files were removed."""
     with db.session() as s:
-        client = get_client(s, actor, client_id)
+        client = get_client(s, actor, client_id, action="erase")
         clinic_id = client.clinic_id
         hashes = {p.sha256 for c in client.courses for ses in c.sessions for p in ses.all_photos}
         s.delete(client)

@@ -10,14 +10,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .access import Viewer, as_viewer, require_admin
+from .access import Viewer, as_viewer, check
 from .errors import NotFound, RecordError
 from .models import AuditEvent, Client, Clinic, User, clinic_staff
 
 
 def add_clinic(s: Session, by: Viewer | str, name: str) -> Clinic:
     """Add a clinic to the group; only an admin may."""
-    by = require_admin(as_viewer(by))
+    by = check(s, by, "manage_staff")
     name = name.strip()
     if not name or not name.isprintable() or len(name) > 200:
         raise RecordError("a clinic's name is one line of text, 1 to 200 characters")

@@ -55,7 +55,7 @@ from analysis.facemesh import FACE_OVAL, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_
 from .models import Client, Photo, Session
 from .photos import first_of_view, latest_analysis
 from .photostore import PhotoStore, atomic_write, safe_name
-from .access import visible_clients
+from .access import check, visible_clients
 from .records import Actor, audit, get_course, has_consent
 
 
@@ -78,6 +78,7 @@ def eligible_pairs(s: DbSession, viewer: Actor, day: date | None = None,
                    clinic_id: int | None = None) -> list[GalleryPair]:
     """For each course and view of a client ``viewer`` sees (of ``clinic_id``, when given) whose marketing
     consent is current: the baseline and the latest photo comparable with it (a view with none is left out)."""
+    check(s, viewer, "gallery")
     day = day or date.today()
     pairs = []
     query = select(Client).where(visible_clients(viewer)).order_by(Client.id)
@@ -423,8 +424,9 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathlib
                  mode: str = "none", mark: str = "") -> list[pathlib.Path]:
     """Write each pair as a PNG with no metadata; returns the files written. A pair of a client ``actor``
     may not see is "not found"."""
+    check(s, actor, "gallery")
     for pair in pairs:
-        get_course(s, actor, pair.course_id)
+        get_course(s, actor, pair.course_id, "gallery")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for pair in pairs:

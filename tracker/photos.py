@@ -68,7 +68,7 @@ from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysi
                      ViewBaseline, utcnow)
 from .metadata import strip_identifying
 from .photostore import PhotoStore, sha256_of
-from .access import actor_name, may_see, visible_clients
+from .access import actor_name, check, may_see, visible_clients
 from .records import Actor, amend, audit, get_client, get_course, get_session, has_consent
 from .templates import view_spec
 
@@ -192,11 +192,13 @@ def referenced_hashes(s: DbSession) -> set[str]:
     return set(s.scalars(select(Photo.sha256)))
 
 
-def get_photo(s: DbSession, viewer: Actor, photo_id: int) -> Photo:
-    """A photo of a client ``viewer`` may see; another is "not found", like a missing one."""
+def get_photo(s: DbSession, viewer: Actor, photo_id: int, action: str = "view") -> Photo:
+    """A photo of a client ``viewer`` may see (another is "not found", like a missing one) and do ``action`` on
+    (else NotAllowed: :func:`tracker.access.check`)."""
     photo = s.get(Photo, photo_id)
     if photo is None or not may_see(viewer, photo.session.course.client):
         raise NotFound(f"no photo with id {photo_id}")
+    check(s, viewer, action, photo.session.course.client)
     return photo
 
 
@@ -257,7 +259,7 @@ def _restale_after(s: DbSession, photo: Photo, change: Callable[[], None], also:
 
 def choose_baseline(s: DbSession, actor: Actor, photo_id: int, reason: str) -> int:
     """Make a photo its course's baseline of its view; returns how many analyses became stale."""
-    photo = get_photo(s, actor, photo_id)
+    photo = get_photo(s, actor, photo_id, "correct")
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     course_id = photo.session.course_id
@@ -281,12 +283,12 @@ def choose_baseline(s: DbSession, actor: Actor, photo_id: int, reason: str) -> i
 def move_photo(s: DbSession, actor: Actor, photo_id: int, reason: str, session_id: int | None = None,
                view: str | None = None) -> int:
     """File a photo under another session of the same client, or another view; returns analyses made stale."""
-    photo = get_photo(s, actor, photo_id)
+    photo = get_photo(s, actor, photo_id, "move")
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was removed from the record")
     changes = {}
     if session_id is not None and session_id != photo.session_id:
-        target = get_session(s, actor, session_id)
+        target = get_session(s, actor, session_id, "move")
         if target.course.client_id != photo.session.course.client_id:
             raise RecordError("a photo moves only between sessions of the same client; for another client's "
                               "photo, remove it as 'wrong_client'")
@@ -317,7 +319,7 @@ def remove_photo(s: DbSession, store: PhotoStore, actor: Actor, photo_id: int, r
         raise RecordError(f"removal reason is one of {', '.join(REMOVAL_REASONS)}")
     if reason == "other" and not note.strip():
         raise RecordError("say why in the note when the reason is 'other'")
-    photo = get_photo(s, actor, photo_id)
+    photo = get_photo(s, actor, photo_id, "remove")
     if photo.removed_at is not None:
         raise RecordError(f"photo {photo.id} was already removed")
     client_id = photo.session.course.client_id
@@ -572,7 +574,7 @@ def set_marker_size(s: DbSession, actor: Actor, course_id: int, marker_mm: float
     """
     if marker_mm is not None and not (MIN_MARKER_MM <= marker_mm <= MAX_MARKER_MM):
         raise RecordError(f"a printed marker's side is {MIN_MARKER_MM:g} to {MAX_MARKER_MM:g} mm")
-    course = get_course(s, actor, course_id)
+    course = get_course(s, actor, course_id, "correct")
     amend(s, actor, course, "course", course.client_id, {"marker_mm": marker_mm}, reason)
     found = list(s.scalars(select(PhotoAnalysis).join(Photo, PhotoAnalysis.photo_id == Photo.id).join(Session)
                            .where(Session.course_id == course_id, PhotoAnalysis.stale.is_(False))))
@@ -622,6 +624,7 @@ def analyse_pending(s: DbSession, store: PhotoStore, actor: Actor, client_id: in
 
     Photos another run is analysing are skipped (they are not in the result).
     """
+    check(s, actor, "analyse")
     release_stale_claims(s)
     todo = pending(s, actor, client_id)
     baselines = _Baselines(store)
@@ -659,8 +662,9 @@ def parse_region(text: str) -> list[list[float]]:
 
 
 def check_photo_consent(s: DbSession, viewer: Actor, session_id: int) -> Session:
-    """The session, if its client's photography consent is current on its date; else NotAllowed."""
-    session = get_session(s, viewer, session_id)
+    """The session, if ``viewer`` may import its photos and its client's photography consent is current on its
+    date; else NotAllowed."""
+    session = get_session(s, viewer, session_id, "import")
     client = session.course.client
     if not has_consent(client, "photography", session.held_on):
         raise NotAllowed(f"client {client.id} has no current photography consent for {session.held_on.isoformat()}")

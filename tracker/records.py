@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from .access import Viewer, actor_name, hash_secret, may_see, new_access_code, visible_clients
+from .access import Viewer, actor_name, check, hash_secret, may_see, new_access_code, visible_clients
 from .clinics import clinic_for_new_client
 from .errors import DuplicateRecord, NeedsConfirmation, NotAllowed, NotFound, RecordError
 from .models import (CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, HEXSEL_ITEMS, TECHNIQUES, AuditEvent, Client,
@@ -37,7 +37,7 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 DUPLICATE_WINDOW = timedelta(seconds=30)
 
 
-Actor = Viewer | str
+Actor = Viewer  # who acts: a signed-in Viewer, or access.owner(name); never a bare name
 
 
 def audit(s: DbSession, actor: Actor, action: str, entity: str, entity_id: int | None, client_id: int | None,
@@ -110,11 +110,13 @@ def client_of(record) -> Client:
     return record.client  # screening, consent, course
 
 
-def _get(s: DbSession, model, record_id: int, viewer: Actor):
-    """The record, if ``viewer`` may see its client; otherwise NotFound, the same as for a missing one."""
+def _get(s: DbSession, model, record_id: int, viewer: Actor, action: str = "view"):
+    """The record, if ``viewer`` may see its client (otherwise NotFound, the same as for a missing one) and may
+    do ``action`` on it (otherwise NotAllowed: :func:`tracker.access.check`)."""
     record = s.get(model, record_id)
     if record is None or not may_see(viewer, client_of(record)):
         raise NotFound(f"no {model.__name__.lower()} with id {record_id}")
+    check(s, viewer, action, client_of(record))
     return record
 
 
@@ -124,6 +126,7 @@ def add_client(s: DbSession, actor: Actor, name: str, date_of_birth: date | None
                fitzpatrick: int | None = None, notes: str = "", clinic_id: int | None = None) -> tuple[Client, str]:
     """Create a client in ``clinic_id`` (default: the actor's only clinic; with several, one must be chosen);
     returns it and their personal access code (shown once, stored hashed)."""
+    check(s, actor, "correct")
     if not name.strip():
         raise RecordError("a client needs a name")
     if fitzpatrick is not None and fitzpatrick not in range(1, 7):
@@ -145,7 +148,7 @@ CLIENT_FIELDS = ("name", "date_of_birth", "contact", "fitzpatrick", "notes")
 
 def update_client(s: DbSession, actor: Actor, client_id: int, reason: str, **changes) -> list[str]:
     """Correct a client's details (any of CLIENT_FIELDS); returns the fields changed."""
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     unknown = set(changes) - set(CLIENT_FIELDS)
     if unknown:
         raise RecordError(f"unknown client field {', '.join(sorted(unknown))}; known: {', '.join(CLIENT_FIELDS)}")
@@ -159,9 +162,11 @@ def update_client(s: DbSession, actor: Actor, client_id: int, reason: str, **cha
     return amend(s, actor, client, "client", client.id, changes, reason)
 
 
-def get_client(s: DbSession, viewer: Actor, client_id: int, record_view: bool = False) -> Client:
-    """A client ``viewer`` may see (else NotFound); with ``record_view`` the audit log records the view."""
-    client = _get(s, Client, client_id, viewer)
+def get_client(s: DbSession, viewer: Actor, client_id: int, record_view: bool = False,
+               action: str = "view") -> Client:
+    """A client ``viewer`` may see (else NotFound) and do ``action`` on (else NotAllowed); with ``record_view``
+    the audit log records the view."""
+    client = _get(s, Client, client_id, viewer, action)
     if record_view:
         audit(s, viewer, "view", "client", client.id, client.id)
     return client
@@ -195,7 +200,7 @@ def client_overview(s: DbSession, viewer: Actor, text: str = "", limit: int | No
 
 
 def reset_access_code(s: DbSession, actor: Actor, client_id: int) -> str:
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     code = new_access_code(client.id)
     client.access_code_hash = hash_secret(code)
     audit(s, actor, "change", "client", client.id, client.id, fields=["access_code"])
@@ -208,7 +213,7 @@ def record_screening(s: DbSession, actor: Actor, client_id: int, screened_on: da
                      patch_test_on: date | None = None, patch_test_result: str | None = None,
                      notes: str = "") -> Screening:
     """Record a consultation's medical history; ``present`` names the contraindications found."""
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     unknown = set(present) - set(CONTRAINDICATIONS)
     if unknown:
         raise RecordError(f"unknown contraindication {', '.join(sorted(unknown))}; "
@@ -231,7 +236,7 @@ SCREENING_FIELDS = ("screened_on", *CONTRAINDICATIONS, "patch_test_on", "patch_t
 
 def amend_screening(s: DbSession, actor: Actor, screening_id: int, reason: str, **changes) -> list[str]:
     """Correct a recorded screening (any of SCREENING_FIELDS); returns the fields changed."""
-    screening = _get(s, Screening, screening_id, actor)
+    screening = _get(s, Screening, screening_id, actor, "correct")
     unknown = set(changes) - set(SCREENING_FIELDS)
     if unknown:
         raise RecordError(f"unknown screening field {', '.join(sorted(unknown))}")
@@ -254,7 +259,7 @@ def open_contraindications(client: Client) -> list[str]:
 def give_consent(s: DbSession, actor: Actor, client_id: int, kind: str, given_on: date, signatory: str) -> Consent:
     if kind not in CONSENT_KINDS:
         raise RecordError(f"consent kind is one of {', '.join(CONSENT_KINDS)}")
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     if given_on is None:
         raise RecordError("a consent needs the date it was given")
     check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
@@ -268,7 +273,7 @@ def give_consent(s: DbSession, actor: Actor, client_id: int, kind: str, given_on
 
 
 def withdraw_consent(s: DbSession, actor: Actor, client_id: int, kind: str, withdrawn_on: date) -> list[Consent]:
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     current = [c for c in client.consents if c.kind == kind and c.withdrawn_on is None]
     if not current:
         raise RecordError(f"client {client_id} has no current {kind} consent to withdraw")
@@ -282,7 +287,7 @@ def withdraw_consent(s: DbSession, actor: Actor, client_id: int, kind: str, with
 def amend_consent(s: DbSession, actor: Actor, consent_id: int, reason: str, given_on: date | None = None,
                   signatory: str | None = None, withdrawn_on: date | None | str = "unchanged") -> list[str]:
     """Correct a consent record: its date, signatory or withdrawal date (None clears a withdrawal)."""
-    consent = _get(s, Consent, consent_id, actor)
+    consent = _get(s, Consent, consent_id, actor, "correct")
     changes = {}
     if given_on is not None:
         changes["given_on"] = check_date("consent date", given_on, EARLIEST_BIRTH, date.today())
@@ -306,7 +311,7 @@ def has_consent(client: Client, kind: str, day: date | None = None) -> bool:
 def start_course(s: DbSession, actor: Actor, client_id: int, treatment: str, areas: list[str], planned_sessions: int,
                  interval_days: int, started_on: date, override_reason: str | None = None) -> Course:
     """Start a course of treatment; refuses while a contraindication is open, unless overridden with a reason."""
-    client = _get(s, Client, client_id, actor)
+    client = _get(s, Client, client_id, actor, "correct")
     if not has_consent(client, "treatment", started_on):
         raise NotAllowed(f"client {client_id} has no current treatment consent")
     if planned_sessions < 1 or interval_days < 1:
@@ -325,16 +330,16 @@ def start_course(s: DbSession, actor: Actor, client_id: int, treatment: str, are
     return course
 
 
-def get_course(s: DbSession, viewer: Actor, course_id: int) -> Course:
+def get_course(s: DbSession, viewer: Actor, course_id: int, action: str = "view") -> Course:
     """A course of a client ``viewer`` may see (else NotFound)."""
-    return _get(s, Course, course_id, viewer)
+    return _get(s, Course, course_id, viewer, action)
 
 
 def set_course_status(s: DbSession, actor: Actor, course_id: int, status: str, reason: str) -> list[str]:
     """Mark a course planned, active, completed or stopped, with the reason kept in its history."""
     if status not in COURSE_STATUSES:
         raise RecordError(f"course status is one of {', '.join(COURSE_STATUSES)}")
-    course = _get(s, Course, course_id, actor)
+    course = _get(s, Course, course_id, actor, "correct")
     return amend(s, actor, course, "course", course.client_id, {"status": status}, reason)
 
 
@@ -441,7 +446,7 @@ def add_session(s: DbSession, actor: Actor, course_id: int, held_on: date, pract
     date, practitioner, technique, products) recorded again within
     DUPLICATE_WINDOW raises DuplicateRecord, confirmed or not.
     """
-    course = _get(s, Course, course_id, actor)
+    course = _get(s, Course, course_id, actor, "correct")
     if technique not in TECHNIQUES:
         raise RecordError(f"technique is one of {', '.join(TECHNIQUES)}")
     if held_on is None:
@@ -487,7 +492,7 @@ def amend_session(s: DbSession, actor: Actor, session_id: int, reason: str, prod
 
     A new date out of order or in the future needs ``confirmed``, as when recording.
     """
-    session = _get(s, Session, session_id, actor)
+    session = _get(s, Session, session_id, actor, "correct")
     unknown = set(changes) - set(SESSION_FIELDS)
     if unknown:
         raise RecordError(f"unknown session field {', '.join(sorted(unknown))}; known: {', '.join(SESSION_FIELDS)}")
@@ -530,9 +535,9 @@ def parse_product_line(line: str) -> dict:
     return {"product": parts[0], "batch": parts[1], "expiry": expiry, "volume_ml": volume}
 
 
-def get_session(s: DbSession, viewer: Actor, session_id: int) -> Session:
+def get_session(s: DbSession, viewer: Actor, session_id: int, action: str = "view") -> Session:
     """A session of a client ``viewer`` may see (else NotFound)."""
-    return _get(s, Session, session_id, viewer)
+    return _get(s, Session, session_id, viewer, action)
 
 
 # --- clinician scores -------------------------------------------------------------
@@ -557,7 +562,7 @@ def record_hexsel(s: DbSession, actor: Actor, session_id: int, **scores) -> Hexs
 
     A session has one score; correct it with :func:`amend_hexsel`.
     """
-    session = _get(s, Session, session_id, actor)
+    session = _get(s, Session, session_id, actor, "correct")
     if session.hexsel is not None:
         raise DuplicateRecord(f"session {session.number} already has a Hexsel score: correct it instead")
     score = HexselScore(session=session, scored_by=actor_name(actor), **_hexsel_items(scores, complete=True))
@@ -569,7 +574,7 @@ def record_hexsel(s: DbSession, actor: Actor, session_id: int, **scores) -> Hexs
 
 def amend_hexsel(s: DbSession, actor: Actor, session_id: int, reason: str, **scores) -> list[str]:
     """Correct a session's Hexsel score (any of its items); the previous values are kept. Returns the items changed."""
-    session = _get(s, Session, session_id, actor)
+    session = _get(s, Session, session_id, actor, "correct")
     if session.hexsel is None:
         raise NotFound(f"session {session.number} has no Hexsel score to correct")
     return amend(s, actor, session.hexsel, "hexsel", session.course.client_id, _hexsel_items(scores, False), reason)

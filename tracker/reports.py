@@ -30,6 +30,7 @@ from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
 from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
 from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
+from .access import check
 from .records import Actor, audit, get_course
 from .templates import VIEWS, view_label
 
@@ -136,7 +137,8 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
     """A PDF with, for each pair: the photos, the course's charts and its treatment log (de-identified
     unless ``mode`` is ``none``: see the module docstring). A pair of a client ``actor`` may not see is
     "not found" (per clinic: the pairs come from :func:`tracker.gallery.eligible_pairs`)."""
-    courses = {pair.course_id: get_course(s, actor, pair.course_id) for pair in pairs}
+    check(s, actor, "report")
+    courses = {pair.course_id: get_course(s, actor, pair.course_id, "report") for pair in pairs}
     deidentified = mode != "none"
     pdf = new_pdf(format="A4")
     if deidentified:
