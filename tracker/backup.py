@@ -70,7 +70,7 @@ import analysis
 from analysis.decoding import MAX_BYTES
 
 from alembic import command
-from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -89,6 +89,8 @@ MAX_PHOTO_BYTES = MAX_BYTES
 MAX_DATABASE_BYTES = 16 * 2**30
 MAX_MANIFEST_BYTES = 256 * 2**20
 MAX_MEMBERS = 5_000_000
+#: The largest id either database keeps (a signed 64-bit integer): the most an id sequence may say.
+MAX_ID = 2**63 - 1
 
 
 # --- backup ------------------------------------------------------------------------
@@ -163,9 +165,17 @@ def _sequences(conn, tables) -> dict[str, int]:
                 if name:
                     value, called = conn.execute(text(f"SELECT last_value, is_called FROM {name}")).one()
                     found[table.name] = int(value) if called else 0
-    elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
-        found = {name: int(seq) for name, seq in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+    elif conn.dialect.name == "sqlite" and _has_sqlite_sequence(conn):
+        names = {table.name for table in tables}
+        found = {name: seq for name, seq in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))
+                 if name in names}
     return found
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    """Whether SQLite keeps ids in ``sqlite_sequence`` (from schema 0002 on); the inspector never lists it."""
+    return conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'")
+                        ).first() is not None
 
 
 def dump_records(conn, out) -> set[str]:
@@ -444,21 +454,37 @@ def _load(conn, rows, sequences: dict) -> None:
         if len(batch) >= 1000:
             flush()
     flush()
+    _set_sequences(conn, tables, sequences)
+
+
+def _set_sequences(conn, tables: dict, sequences: dict) -> None:
+    """Every id sequence past the dump's value and the highest id loaded, whichever is greater.
+
+    Rows are inserted with their ids, which PostgreSQL's sequences do not see, and a dump from SQLite before
+    schema 0002 (or from a database an earlier restore filled) may give no value or a lower one: the highest
+    id loaded is the least a sequence may say, so no new row takes a restored row's id. A value that is not
+    an id (a string, a negative number, or past the databases' 64-bit integers) is refused.
+    """
     for name, value in sequences.items():
-        if name not in tables or not isinstance(value, int) or "id" not in tables[name].columns:
+        if name not in tables or "id" not in tables[name].columns:
             raise RecordError(f"the archive's records hold a sequence the schema lacks ({name!r}): refused")
+        if type(value) is not int or not 0 <= value <= MAX_ID:
+            raise RecordError(f"the archive's records give the {name} id sequence as {str(value)[:40]!r}, "
+                              f"which is not an id (0 to {MAX_ID}): refused")
+    sqlite_sequence = conn.dialect.name == "sqlite" and _has_sqlite_sequence(conn)
+    for name, table in tables.items():
+        if "id" not in table.columns:
+            continue
+        top = max(sequences.get(name, 0), conn.execute(select(func.max(table.c.id))).scalar() or 0)
+        if top == 0:
+            continue
         if conn.dialect.name == "postgresql":
             sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name}).scalar()
-            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
-                      or 0)
-            if sequence and top > 0:
+            if sequence:
                 conn.execute(text("SELECT setval(:s, :v)"), {"s": sequence, "v": top})
-        elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
+        elif sqlite_sequence:  # schema 0001 has none: migration 0002 starts each sequence above the ids
             conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": name})
-            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
-                      or 0)
             conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": name, "v": top})
-
 
 def _rows_of(staging: pathlib.Path):
     """The staged records as (rows, sequences): from a logical dump, or read out of a staged SQLite snapshot."""
