@@ -43,7 +43,7 @@ from analysis.errors import ImageTooLarge, NoFace
 from analysis.polygon import validate_polygon
 from analysis.simulate import Recapture
 from conftest import encode
-from tracker import backup, clientdata, gallery, photos
+from tracker import access, backup, clientdata, gallery, photos
 from tracker.cli import main as tracker_main
 from tracker.db import _sqlite_pragmas, alembic_config, open_data_folder
 from tracker.errors import RecordError
@@ -211,6 +211,80 @@ def test_restore_refuses_a_bad_database(archived, tmp_path, kind, message):
     archive = make_archive(tmp_path / f"{kind}.zip", members)
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match=message):
+        backup.restore(archive, tmp_path / "restored")
+    assert_nothing_written(tmp_path, tmp_path / "restored", before)
+
+
+def _crafted_database(tmp_path: pathlib.Path, *statements: str) -> pathlib.Path:
+    """A real single-clinic backup (a client and an admin) whose ``tracker.db`` also runs ``statements``."""
+    source = new_db(tmp_path / "source")
+    client_with_course(source, "Ada Example", sessions=1)
+    with source.session() as s:
+        access.create_first_admin(s, "admin", "a long enough secret")
+        s.commit()
+    backup.backup(source.folder, tmp_path / "real.zip")
+    source.close()
+    with zipfile.ZipFile(tmp_path / "real.zip") as zf:
+        members = {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
+    path = tmp_path / "crafted.db"
+    path.write_bytes(members[backup.DATABASE])
+    conn = sqlite3.connect(path)
+    conn.executescript(";\n".join(statements))
+    conn.close()
+    members[backup.DATABASE] = path.read_bytes()
+    return make_archive(tmp_path / "crafted.zip", members)
+
+
+def _schema(database: pathlib.Path) -> list[tuple]:
+    """Every table, index, view and trigger, with each table's columns (migrations that rebuild a table may
+    write its constraints in another order, so the SQL text is not compared)."""
+    with sqlite3.connect(database) as conn:
+        found = [(kind, name, table, [c[1:] for c in conn.execute(f"PRAGMA table_info('{name}')")])
+                 for kind, name, table in conn.execute("SELECT type, name, tbl_name FROM sqlite_master "
+                                                       "ORDER BY type, name")]
+    conn.close()
+    return found
+
+
+KEEP_ERASED = ("CREATE TABLE kept (name TEXT, date_of_birth TEXT)",
+               "CREATE TRIGGER keep_erased BEFORE DELETE ON clients BEGIN "
+               "INSERT INTO kept VALUES (OLD.name, OLD.date_of_birth); END",
+               "CREATE TRIGGER keep_password AFTER UPDATE OF password_hash ON users BEGIN "
+               "UPDATE users SET password_hash = OLD.password_hash WHERE id = NEW.id; END",
+               "CREATE VIEW everyone AS SELECT name, date_of_birth FROM clients",
+               "CREATE INDEX clients_by_contact ON clients (contact)")
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive (onto a server it was always loaded as rows)
+def test_restore_installs_no_trigger_view_or_index_from_the_archive(tmp_path):
+    """The archive's database carries a trigger that keeps erased clients and one that undoes password resets
+    (issue 16.2): only its rows are restored, into the schema the migrations build, so erasure and a password
+    reset work, and the restored database has exactly a new one's tables, indexes and nothing else."""
+    backup.restore(_crafted_database(tmp_path, *KEEP_ERASED), tmp_path / "restored")
+    restored = open_data_folder(tmp_path / "restored")
+    with restored.session() as s:
+        client_id = s.scalar(select(Client.id).where(Client.name == "Ada Example"))
+        access.reset_password(s, access.owner(ACTOR), "admin", "another long secret")
+        s.commit()
+    with restored.session() as s:
+        assert access.authenticate(s, "admin", "another long secret") is not None
+    clientdata.erase_client(restored, restored.store, ACTOR, client_id)
+    assert_nowhere_in_the_records(restored, "Ada Example")
+    restored.close()
+    fresh = new_db(tmp_path / "fresh")
+    fresh.close()
+    assert _schema(tmp_path / "restored" / "tracker.db") == _schema(tmp_path / "fresh" / "tracker.db")
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive, checked before any backend
+@pytest.mark.parametrize("statements", [
+    ("CREATE TABLE kept (name TEXT)", "INSERT INTO kept SELECT name FROM clients"),
+    ("ALTER TABLE clients ADD COLUMN shadow TEXT", "UPDATE clients SET shadow = name")],
+    ids=["table", "column"])
+def test_restore_refuses_rows_in_a_table_or_column_of_the_archive_s_own(tmp_path, statements):
+    archive = _crafted_database(tmp_path, *statements)
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(RecordError, match="table or column the schema lacks"):
         backup.restore(archive, tmp_path / "restored")
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 

@@ -46,7 +46,11 @@ an empty database (no tables) and an empty photo store, never over existing
 records. Rows are inserted with bound parameters into tables of the schema the
 migrations build, never executed as SQL, so a crafted dump cannot run
 statements on the server (why we do not restore ``pg_dump`` output from an
-archive).
+archive). An archived ``tracker.db`` is never used as the database either: its
+tables' rows are read out (read only, its schema untrusted) and loaded the same
+way into a new database the migrations build, so a trigger, view or index it
+carries is not restored, and rows in a table or column the schema lacks are
+refused.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from alembic import command
 from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
 from .errors import RecordError
@@ -297,7 +302,8 @@ def _members(zf: zipfile.ZipFile, target: pathlib.Path) -> dict[str, zipfile.Zip
         members[info.filename] = info
     if MANIFEST not in members or (DATABASE in members) == (RECORDS in members):
         raise RecordError("the archive has no manifest or not exactly one set of records: not a tracker backup")
-    total = sum(i.file_size for i in infos)
+    records = members[DATABASE if DATABASE in members else RECORDS].file_size
+    total = sum(i.file_size for i in infos) + records  # the records are read into a new database beside them
     free = shutil.disk_usage(target).free
     if total > free:
         raise RecordError(f"the archive unpacks to {total} bytes; {free} bytes are free")
@@ -338,8 +344,8 @@ def _check_revision(revision) -> str:
     return revision
 
 
-def _check_database(path: pathlib.Path) -> tuple[set[str], str]:
-    """Integrity and schema revision of a restored database; returns the photos it refers to and the revision."""
+def _check_database(path: pathlib.Path) -> None:
+    """Integrity and schema revision of the archive's SQLite database."""
     try:
         conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -351,12 +357,42 @@ def _check_database(path: pathlib.Path) -> tuple[set[str], str]:
         versions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
         if len(versions) != 1:
             raise RecordError(f"the archive's database is at schema revisions {versions}: not a tracker database")
-        revision = _check_revision(versions[0])
-        return {row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM photos")}, revision
+        _check_revision(versions[0])
     except sqlite3.Error as exc:
         raise RecordError(f"the archive's database is not a tracker database ({exc})") from exc
     finally:
         conn.close()
+
+
+def _dump_database(staging: pathlib.Path) -> None:
+    """Read the archive's SQLite database out as a logical dump, then remove it.
+
+    The file is never used as the restored database: its rows are loaded as data into the schema the
+    migrations build (see :func:`_load_database`), so nothing else it holds reaches the restored records: no
+    trigger (one could copy an erased client elsewhere, or undo a password reset), view, index, or table or
+    column of its own (rows in those are refused when loaded). It is read only, its schema untrusted (no
+    function a view or trigger names runs), and only its tables' rows are read.
+    """
+    archived = staging / DATABASE
+    _check_database(archived)
+
+    def connect():
+        conn = sqlite3.connect(archived.as_uri() + "?mode=ro", uri=True)
+        conn.execute("PRAGMA trusted_schema=OFF")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    try:
+        with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
+            dump_records(conn, out)
+    except (SQLAlchemyError, sqlite3.Error, TypeError, ValueError, OverflowError) as exc:  # columns or values
+        raise RecordError(f"the archive's database is not a tracker database ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})") from exc
+    finally:
+        engine.dispose()
+    for leftover in (DATABASE, DATABASE + "-wal", DATABASE + "-shm"):
+        (staging / leftover).unlink(missing_ok=True)
 
 
 def _read_dump(path: pathlib.Path):
@@ -487,14 +523,7 @@ def _set_sequences(conn, tables: dict, sequences: dict) -> None:
             conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": name, "v": top})
 
 def _rows_of(staging: pathlib.Path):
-    """The staged records as (rows, sequences): from a logical dump, or read out of a staged SQLite snapshot."""
-    if not (staging / RECORDS).exists():
-        engine = create_engine(f"sqlite:///{staging / DATABASE}")
-        try:
-            with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
-                dump_records(conn, out)
-        finally:
-            engine.dispose()
+    """The staged records as (rows, sequences), read from the staged logical dump."""
     sequences = {}
 
     def rows():
@@ -583,8 +612,9 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
             staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-restore-"))
             try:
                 _unpack(zf, members, manifest, staging)
-                referenced, revision = (_check_database(staging / DATABASE) if DATABASE in members
-                                        else _check_dump(staging / RECORDS))
+                if DATABASE in members:
+                    _dump_database(staging)
+                referenced, revision = _check_dump(staging / RECORDS)
                 for old, old_members, old_manifest in earlier:
                     _unpack(old, old_members, old_manifest, staging, only=referenced - _staged_photos(staging))
                 missing = referenced - _staged_photos(staging)
@@ -617,13 +647,12 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
 
 def _install(folder: DataFolder, staging: pathlib.Path, revision: str, in_folder: bool, store) -> None:
     """Put the checked records and photos where ``folder`` keeps them; the staging folder becomes the data folder."""
-    if in_folder and not (staging / DATABASE).exists():
+    if in_folder:
         _load_database(f"sqlite:///{staging / DATABASE}", staging, revision)
         (staging / DATABASE).chmod(0o600)
-    elif not in_folder:
+    else:
         _load_database(folder.database_url, staging, revision)
-        (staging / DATABASE).unlink(missing_ok=True)
-    (staging / RECORDS).unlink(missing_ok=True)
+    (staging / RECORDS).unlink()
     if store is not None:
         try:
             _upload(store, staging)
