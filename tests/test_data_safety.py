@@ -43,9 +43,9 @@ from analysis.errors import ImageTooLarge, NoFace
 from analysis.polygon import validate_polygon
 from analysis.simulate import Recapture
 from conftest import encode
-from tracker import access, backup, clientdata, gallery, photos
+from tracker import access, backup, clientdata, gallery, limits, photos
 from tracker.cli import main as tracker_main
-from tracker.db import _sqlite_pragmas, alembic_config, open_data_folder
+from tracker.db import _sqlite_pragmas, alembic_config, head_revision, open_data_folder
 from tracker.errors import RecordError
 from tracker.models import AuditEvent, Client, PendingDeletion, Photo, PhotoAnalysis
 from tracker.photostore import PhotoStore, StoreBusy
@@ -339,6 +339,85 @@ def test_restore_streams_a_zip_bomb_in_bounded_memory(tmp_path):
     growth = float(done.stdout.split("peak_growth_mb")[1])
     assert growth < 48, f"restore took {growth:.0f} MB for a 128 MB member"
     assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+def _bomb_of(archive: pathlib.Path, name: str, parts) -> pathlib.Path:
+    """A small archive whose member ``name`` unpacks to the concatenated ``parts`` (written as they come),
+    listed in the manifest with its true hash; a manifest bomb comes with a small records member."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(name, "w", force_zip64=True) as member:
+            for part in parts:
+                member.write(part)
+                digest.update(part)
+        if name == backup.MANIFEST:
+            zf.writestr(backup.RECORDS, json.dumps({"format": backup.RECORDS_FORMAT}))
+        else:
+            zf.writestr(backup.MANIFEST, json.dumps({"files": {name: digest.hexdigest()}}))
+    return archive
+
+
+def _restore_measured(archive: pathlib.Path, target: pathlib.Path) -> tuple[str, float]:
+    """Restore in a process of its own: (what it printed, its peak memory growth in MB)."""
+    done = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, str(archive), str(target)],
+                          env=env(), capture_output=True, text=True, timeout=WAIT_S)
+    return done.stdout + done.stderr, float(done.stdout.split("peak_growth_mb")[1])
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_parses_no_manifest_bomb(tmp_path):
+    """16 MiB of '{},' as the manifest, in a small archive: refused unparsed (parsed, it takes ~400 MB)."""
+    block = b"{}," * 2**16
+    archive = _bomb_of(tmp_path / "bomb.zip", backup.MANIFEST,
+                       [b'{"files": {}, "photos": [', *[block] * (16 * 2**20 // len(block)), b"{}]}"])
+    assert archive.stat().st_size < 2**20
+    out, growth = _restore_measured(archive, tmp_path / "restored")
+    assert "refused: the archive's manifest is not shaped like a tracker manifest" in out, out
+    assert growth < 48, f"restore took {growth:.0f} MB for a 16 MiB manifest"
+    assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_refuses_a_manifest_over_its_limit(archived, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)  # the limit is the registry's (tracker.limits)
+    with pytest.raises(RecordError, match="manifest.json is .* bytes; the limit is 100"):
+        backup.restore(archived[0], tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_reads_no_records_line_past_its_limit(tmp_path):
+    """One row of 64 MiB in the records, in a small archive: refused after 4 MiB, never held whole."""
+    header = json.dumps({"format": backup.RECORDS_FORMAT, "revision": head_revision()}).encode()
+    archive = _bomb_of(tmp_path / "bomb.zip", backup.RECORDS,
+                       [header, b'\n{"table": "clinics", "columns": ["name"]}\n["', *[b"x" * 2**20] * 64, b'"]\n'])
+    assert archive.stat().st_size < 2**20
+    out, growth = _restore_measured(archive, tmp_path / "restored")
+    assert f"refused: the archive's records have a line over {limits.RECORD_LINE_BYTES:,} bytes" in out, out
+    assert growth < 48, f"restore took {growth:.0f} MB for a 64 MiB line"
+    assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+@pytest.mark.only_default_backend  # the limits, before any backend
+def test_a_backup_restore_would_refuse_is_not_written(db, tmp_path, monkeypatch):
+    client_with_course(db, sessions=1)
+    monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)
+    with pytest.raises(RecordError, match="manifest would be .* over the 100 a restore accepts"):
+        backup.backup(db.folder, tmp_path / "backups" / "clinic.zip")
+    assert list((tmp_path / "backups").iterdir()) == []
+    monkeypatch.setattr(limits, "RECORD_LINE_BYTES", 100)
+    with db.engine.connect() as conn, pytest.raises(RecordError, match="a row of .* at most 100"):
+        backup.dump_records(conn, io.BytesIO())
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive, checked before any backend
+def test_restore_refuses_a_database_value_longer_than_a_row(tmp_path):
+    """A client's notes of 6 MB in the archive's tracker.db (compressed to almost nothing): refused as read."""
+    archive = _crafted_database(tmp_path, "UPDATE clients SET notes = hex(zeroblob(3 * 1024 * 1024))")
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(RecordError, match="not a tracker database .*too big"):
+        backup.restore(archive, tmp_path / "restored")
+    assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
 @pytest.mark.only_default_backend  # restore's checks of an archive come before any backend

@@ -35,22 +35,25 @@ archive with:
   a schema revision this version knows, name a table or column the schema at
   that revision lacks, or refer to a photo the archives lack;
 * a member over its size limit (:data:`MAX_PHOTO_BYTES`,
-  :data:`MAX_DATABASE_BYTES`), more than :data:`MAX_MEMBERS` members, or a
-  total larger than the free disk space.
+  :data:`MAX_DATABASE_BYTES`, :data:`.limits.MANIFEST_BYTES`), more than
+  :data:`MAX_MEMBERS` members, or a total larger than the free disk space;
+* a manifest not shaped like one (JSON of tiny values costs many times its
+  bytes once parsed), a records line over :data:`.limits.RECORD_LINE_BYTES`,
+  or a value in the archived database longer than that.
 
-Members are streamed in chunks, never read whole, so a zip bomb costs no
-memory. Everything is unpacked into a temporary folder beside the target and
-checked there before anything else is written; on any refusal the temporary
-folder is removed. Restore writes only into an absent or empty data folder,
-an empty database (no tables) and an empty photo store, never over existing
-records. Rows are inserted with bound parameters into tables of the schema the
-migrations build, never executed as SQL, so a crafted dump cannot run
-statements on the server (why we do not restore ``pg_dump`` output from an
-archive). An archived ``tracker.db`` is never used as the database either: its
-tables' rows are read out (read only, its schema untrusted) and loaded the same
-way into a new database the migrations build, so a trigger, view or index it
-carries is not restored, and rows in a table or column the schema lacks are
-refused.
+Members are streamed in chunks, never read whole, and the records are read a
+bounded line at a time, so a zip bomb costs no memory. Everything is unpacked
+into a temporary folder beside the target and checked there before anything
+else is written; on any refusal the temporary folder is removed. Restore
+writes only into an absent or empty data folder, an empty database (no tables)
+and an empty photo store, never over existing records. Rows are inserted with
+bound parameters into tables of the schema the migrations build, never
+executed as SQL, so a crafted dump cannot run statements on the server (why we
+do not restore ``pg_dump`` output from an archive). An archived ``tracker.db``
+is never used as the database either: its tables' rows are read out (read
+only, its schema untrusted) and loaded the same way into a new database the
+migrations build, so a trigger, view or index it carries is not restored, and
+rows in a table or column the schema lacks are refused.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from . import limits
 from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
 from .errors import RecordError
 from .photostore import CHUNK, FileLocks, PhotoStore, open_store
@@ -92,7 +96,6 @@ TEMP_PREFIX = ".backup-"
 #: A stored photo is never larger than the decoder accepts.
 MAX_PHOTO_BYTES = MAX_BYTES
 MAX_DATABASE_BYTES = 16 * 2**30
-MAX_MANIFEST_BYTES = 256 * 2**20
 MAX_MEMBERS = 5_000_000
 #: The largest id either database keeps (a signed 64-bit integer): the most an id sequence may say.
 MAX_ID = 2**63 - 1
@@ -188,12 +191,19 @@ def dump_records(conn, out) -> set[str]:
     revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     tables = _tables(conn)
     referenced = set()
+
+    def write(item) -> None:
+        line = json.dumps(item, default=_plain).encode() + b"\n"
+        if len(line) > limits.RECORD_LINE_BYTES:  # a restore would refuse it (see tracker.limits)
+            raise RecordError(f"a row of {table.name} is {len(line):,} bytes as JSON; a backup holds rows of "
+                              f"at most {limits.RECORD_LINE_BYTES:,}")
+        out.write(line)
+
     out.write(json.dumps({"format": RECORDS_FORMAT, "revision": revision}).encode() + b"\n")
     for table in tables:
-        columns = [c.name for c in table.columns]
-        out.write(json.dumps({"table": table.name, "columns": columns}).encode() + b"\n")
+        write({"table": table.name, "columns": [c.name for c in table.columns]})
         for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
-            out.write(json.dumps(list(row), default=_plain).encode() + b"\n")
+            write(list(row))
             if table.name == "photos":
                 referenced.add(row._mapping["sha256"])
     out.write(json.dumps({"sequences": _sequences(conn, tables)}).encode() + b"\n")
@@ -265,7 +275,11 @@ def _backup(db: Database, archive: pathlib.Path, previous: list[pathlib.Path]) -
             manifest = {"created_at": datetime.now(timezone.utc).isoformat(),
                         "analysis_version": analysis.__version__, "files": files, "photos": sorted(referenced),
                         "previous": [p.name for p in previous]}
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
+            text_of_manifest = json.dumps(manifest, indent=2)
+            if len(text_of_manifest) > limits.MANIFEST_BYTES:  # a restore would refuse it (see tracker.limits)
+                raise RecordError(f"the backup's manifest would be {len(text_of_manifest):,} bytes, over the "
+                                  f"{limits.MANIFEST_BYTES:,} a restore accepts: too many photos for one archive")
+            zf.writestr(MANIFEST, text_of_manifest)
         with open(part, "rb") as handle:
             os.fsync(handle.fileno())
         part.chmod(0o600)
@@ -279,7 +293,7 @@ def _limit(name: str) -> int:
     if name in (DATABASE, RECORDS):
         return MAX_DATABASE_BYTES
     if name == MANIFEST:
-        return MAX_MANIFEST_BYTES
+        return limits.MANIFEST_BYTES
     if PHOTO_MEMBER.fullmatch(name):
         return MAX_PHOTO_BYTES
     raise RecordError(f"the archive holds {name!r}, which is not part of a data folder: refused")
@@ -311,16 +325,44 @@ def _members(zf: zipfile.ZipFile, target: pathlib.Path) -> dict[str, zipfile.Zip
 
 
 def _read_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
+    """The archive's manifest, read up to its limit whatever the zip says of its size (see :mod:`.limits`)."""
     with zf.open(info) as handle:
-        raw = handle.read(MAX_MANIFEST_BYTES + 1)
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise RecordError("the manifest is too large")
-    manifest = json.loads(raw)
+        raw = handle.read(limits.MANIFEST_BYTES + 1)
+    if len(raw) > limits.MANIFEST_BYTES:
+        raise RecordError(f"the archive's manifest is over {limits.MANIFEST_BYTES:,} bytes: refused")
+    manifest = _parse_manifest(raw)
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
                                               for v in files.values()):
         raise RecordError("the manifest does not list the archive's files with their SHA-256")
     return manifest
+
+
+#: The most objects, arrays and numbers a manifest may hold: a few, and the brackets in earlier archives' names.
+MANIFEST_ITEMS = 1000
+
+
+def _parse_manifest(raw: bytes):
+    """Parse the manifest if it is shaped like one: at most :data:`MANIFEST_ITEMS` objects, arrays and numbers,
+    and strings of 32 bytes on average (member names and hashes are longer; a few short ones are allowed).
+
+    Tiny values cost up to 25 times their bytes once parsed; these bounds keep the parsed manifest within
+    about three times its bytes.
+    """
+    items = raw.count(b"{") + raw.count(b"[")  # brackets in strings count too: never too few
+    if items > MANIFEST_ITEMS or raw.count(b'"') // 2 > len(raw) // 32 + MANIFEST_ITEMS:
+        raise RecordError("the archive's manifest is not shaped like a tracker manifest: refused")
+
+    def counted(parse):
+        def number(text):
+            nonlocal items
+            items += 1
+            if items > MANIFEST_ITEMS:
+                raise RecordError("the archive's manifest is not shaped like a tracker manifest: refused")
+            return parse(text)
+        return number
+
+    return json.loads(raw, parse_int=counted(int), parse_float=counted(float), parse_constant=counted(float))
 
 
 def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: pathlib.Path, mode: int) -> str:
@@ -344,10 +386,20 @@ def _check_revision(revision) -> str:
     return revision
 
 
+def _open_archived(path: pathlib.Path) -> sqlite3.Connection:
+    """The archive's SQLite database, read only, running no function its schema names, holding no value
+    longer than a dump's line (a zip bomb's one text of hundreds of megabytes is refused as it is read)."""
+    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.RECORD_LINE_BYTES)
+    conn.execute("PRAGMA trusted_schema=OFF")
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
 def _check_database(path: pathlib.Path) -> None:
     """Integrity and schema revision of the archive's SQLite database."""
     try:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+        conn = _open_archived(path)
     except sqlite3.Error as exc:
         raise RecordError(f"the archive's database cannot be opened ({exc})") from exc
     try:
@@ -375,14 +427,7 @@ def _dump_database(staging: pathlib.Path) -> None:
     """
     archived = staging / DATABASE
     _check_database(archived)
-
-    def connect():
-        conn = sqlite3.connect(archived.as_uri() + "?mode=ro", uri=True)
-        conn.execute("PRAGMA trusted_schema=OFF")
-        conn.execute("PRAGMA query_only=ON")
-        return conn
-
-    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    engine = create_engine("sqlite://", creator=lambda: _open_archived(archived), poolclass=NullPool)
     try:
         with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
             dump_records(conn, out)
@@ -399,13 +444,14 @@ def _read_dump(path: pathlib.Path):
     """The header, then (table, columns, row) for every row, then the sequences, of a logical dump;
     anything not shaped like one is refused."""
     with open(path, "rb") as handle:
+        lines = _bounded_lines(handle)
         try:
-            header = json.loads(handle.readline())
+            header = json.loads(next(lines, b""))
             if not isinstance(header, dict) or header.get("format") != RECORDS_FORMAT:
                 raise RecordError("the archive's records are not a tracker records dump")
             yield "header", header
             table = columns = None
-            for line in handle:
+            for line in lines:
                 item = json.loads(line)
                 if isinstance(item, list) and table is not None and len(item) == len(columns):
                     yield "row", (table, columns, item)
@@ -418,6 +464,16 @@ def _read_dump(path: pathlib.Path):
                     raise RecordError("the archive's records dump has a malformed line: refused")
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecordError(f"the archive's records dump is not valid JSON ({exc})") from exc
+
+
+def _bounded_lines(handle) -> Iterator[bytes]:
+    """The lines of a dump, each read in bounded chunks: one longer than :data:`.limits.RECORD_LINE_BYTES`
+    (a zip bomb's single line of hundreds of megabytes) is refused before it is held whole."""
+    limit = limits.RECORD_LINE_BYTES
+    while line := handle.readline(limit + 1):
+        if len(line) > limit:
+            raise RecordError(f"the archive's records have a line over {limit:,} bytes: refused")
+        yield line
 
 
 def _check_dump(path: pathlib.Path) -> tuple[set[str], str]:
