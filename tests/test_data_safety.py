@@ -787,6 +787,50 @@ def test_a_killed_backup_leaves_nothing_after_the_next_run(db, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["clinic.zip"] and list(scratch.iterdir()) == []
 
 
+KILLED_RESTORE = """
+import pathlib, sys, time
+from tracker import backup
+def staged(*args):  # everything unpacked and checked beside the target, nothing installed yet
+    pathlib.Path(sys.argv[3]).touch()
+    time.sleep(60)
+backup._install = staged
+backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+"""
+
+
+def killed_restore(archive: pathlib.Path, target: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A restore killed once it has staged the archive; returns the staging folder it leaves."""
+    marker = tmp_path / "staged"
+    marker.unlink(missing_ok=True)
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RESTORE, str(archive), str(target), str(marker)],
+                               env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(marker, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(WAIT_S)
+    [staging] = target.parent.glob(f".{target.name}-restore-*")
+    assert (staging / backup.RECORDS).exists() and list(staging.glob("photos/??/*"))  # a full copy
+    return staging
+
+
+@pytest.mark.only_default_backend  # files beside the target, whatever the backend
+def test_a_killed_restore_leaves_nothing_after_the_next_restore_or_init(archived, tmp_path):
+    """The staging folder of a restore killed with SIGKILL (the records and photos, unpacked) is removed by
+    the next restore or init in the same folder (issue 16.10); a running restore's and a folder that merely
+    looks like one are kept."""
+    backups = tmp_path / "clinics"
+    backups.mkdir()
+    look_alike = backups / ".notes-restore-abcdefgh"
+    look_alike.mkdir()
+    stale = killed_restore(archived[0], backups / "restored", tmp_path)
+    with backup._staging(backups / "other") as running:
+        backup.restore(archived[0], backups / "restored")
+        assert not stale.exists() and running.exists() and look_alike.exists()
+    stale = killed_restore(archived[0], backups / "again", tmp_path)
+    new_db(backups / "new").close()  # also removes the one left by the restore held above, now ended
+    assert not stale.exists() and not running.exists()
+    assert sorted(p.name for p in backups.iterdir()) == [".notes-restore-abcdefgh", "new", "restored"]
+
+
 def test_two_analyse_runs_never_analyse_a_photo_twice(db, tmp_path):
     """Two real ``analyse`` processes over the same pending photos."""
     ids = client_with_course(db, sessions=1, with_photos=False)

@@ -44,17 +44,18 @@ archive with:
 Members are streamed in chunks, never read whole, and the records are read a
 bounded line at a time, so a zip bomb costs no memory. Everything is unpacked
 into a temporary folder beside the target and checked there before anything
-else is written; on any refusal the temporary folder is removed. Restore
-writes only into an absent or empty data folder, an empty database (no tables)
-and an empty photo store, never over existing records. Rows are inserted with
-bound parameters into tables of the schema the migrations build, never
-executed as SQL, so a crafted dump cannot run statements on the server (why we
-do not restore ``pg_dump`` output from an archive). An archived ``tracker.db``
-is never used as the database either: its tables' rows are read out (read
-only, its schema untrusted) and loaded the same way into a new database the
-migrations build, so a trigger, view or index it carries is not restored, and
-rows in a table or column the schema lacks are refused.
-"""
+else is written; on any refusal the temporary folder is removed, and one a
+killed restore left (marked and locked while its restore runs) is removed by
+the next restore or ``init`` beside it. Restore writes only into an absent or
+empty data folder, an empty database (no tables) and an empty photo store,
+never over existing records. Rows are inserted with bound parameters into
+tables of the schema the migrations build, never executed as SQL, so a crafted
+dump cannot run statements on the server (why we do not restore ``pg_dump``
+output from an archive). An archived ``tracker.db`` is never used as the
+database either: its tables' rows are read out (read only, its schema
+untrusted) and loaded the same way into a new database the migrations build,
+so a trigger, view or index it carries is not restored, and rows in a table or
+column the schema lacks are refused. """
 
 from __future__ import annotations
 
@@ -97,6 +98,11 @@ TEMP_PREFIX = ".backup-"
 MAX_PHOTO_BYTES = MAX_BYTES
 MAX_DATABASE_BYTES = 16 * 2**30
 MAX_MEMBERS = 5_000_000
+#: A restore's staging folder beside its target: ``.<target>-restore-`` and mkdtemp's eight characters.
+STAGING_INFIX = "-restore-"
+STAGING_NAME = re.compile(r"\..+-restore-[a-z0-9_]{8}")
+#: The file that marks a staging folder as a restore's, locked while that restore runs.
+STAGING_MARK = ".restore-staging"
 #: The largest id either database keeps (a signed 64-bit integer): the most an id sequence may say.
 MAX_ID = 2**63 - 1
 
@@ -643,6 +649,7 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
     """
     folder = target if isinstance(target, DataFolder) else data_folder(target)
     root = folder.root.resolve()
+    clean_interrupted_restores(root.parent)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise RecordError(f"{root} is not empty; restore into a new folder")
     in_folder = folder.database_file == root / DATABASE
@@ -665,7 +672,7 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
                 old = stack.enter_context(zipfile.ZipFile(path))
                 old_members = _members(old, root.parent)
                 earlier.append((old, old_members, _read_manifest(old, old_members[MANIFEST])))
-            staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-restore-"))
+            staging = stack.enter_context(_staging(root))
             try:
                 _unpack(zf, members, manifest, staging)
                 if DATABASE in members:
@@ -683,6 +690,7 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
                 _install(folder, staging, revision, in_folder, store)
                 if root.exists():
                     root.rmdir()
+                (staging / STAGING_MARK).unlink()  # the data folder is no restore's staging
                 os.replace(staging, root)
                 make_private(folder)
             except BaseException:
@@ -699,6 +707,44 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
             raise RecordError(f"{archive} is not a readable tracker backup ({type(exc).__name__}: {exc})") from exc
         raise
     return manifest
+
+
+@contextlib.contextmanager
+def _staging(root: pathlib.Path) -> Iterator[pathlib.Path]:
+    """A new staging folder ``.<root's name>-restore-XXXXXXXX`` beside ``root``, marked as a restore's by the
+    file :data:`STAGING_MARK`, which is ``flock``-ed while the restore runs: a killed restore's is found and
+    removed by :func:`clean_interrupted_restores`, a running one's never. The mark is locked before it
+    gets its name, so no folder carries an unlocked mark while its restore runs."""
+    staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}{STAGING_INFIX}"))
+    fd = os.open(staging / f"{STAGING_MARK}.part", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(staging / f"{STAGING_MARK}.part", staging / STAGING_MARK)
+        yield staging
+    finally:
+        os.close(fd)
+
+
+def clean_interrupted_restores(folder: pathlib.Path) -> list[pathlib.Path]:
+    """Remove the staging folders killed restores left in ``folder`` (each a full copy of an archive's records
+    and photos): those named and marked as a restore's (see :func:`_staging`) that no running restore holds."""
+    removed = []
+    for path in folder.glob(f".*{STAGING_INFIX}*"):
+        if not STAGING_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            fd = os.open(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # no mark: not a restore's staging folder (or one whose restore is just beginning)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a running restore's
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def _install(folder: DataFolder, staging: pathlib.Path, revision: str, in_folder: bool, store) -> None:
