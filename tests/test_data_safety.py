@@ -387,14 +387,15 @@ def test_restore_refuses_a_manifest_over_its_limit(archived, tmp_path, monkeypat
 
 @pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_reads_no_records_line_past_its_limit(tmp_path):
-    """One row of 64 MiB in the records, in a small archive: refused after 4 MiB, never held whole."""
+    """One row of 192 MiB in the records, in a small archive: refused after 4 MiB, never held whole (held, it
+    takes ~500 MB)."""
     header = json.dumps({"format": backup.RECORDS_FORMAT, "revision": head_revision()}).encode()
     archive = _bomb_of(tmp_path / "bomb.zip", backup.RECORDS,
-                       [header, b'\n{"table": "clinics", "columns": ["name"]}\n["', *[b"x" * 2**20] * 64, b'"]\n'])
+                       [header, b'\n{"table": "clinics", "columns": ["name"]}\n["', *[b"x" * 2**20] * 192, b'"]\n'])
     assert archive.stat().st_size < 2**20
     out, growth = _restore_measured(archive, tmp_path / "restored")
     assert f"refused: the archive's records have a line over {limits.RECORD_LINE_BYTES:,} bytes" in out, out
-    assert growth < 48, f"restore took {growth:.0f} MB for a 64 MiB line"
+    assert growth < 48, f"restore took {growth:.0f} MB for a 192 MiB line"
     assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
 
 
