@@ -43,9 +43,9 @@ from analysis.errors import ImageTooLarge, NoFace
 from analysis.polygon import validate_polygon
 from analysis.simulate import Recapture
 from conftest import encode
-from tracker import backup, clientdata, gallery, photos
+from tracker import access, backup, clientdata, gallery, limits, photos
 from tracker.cli import main as tracker_main
-from tracker.db import _sqlite_pragmas, alembic_config, open_data_folder
+from tracker.db import _sqlite_pragmas, alembic_config, head_revision, open_data_folder
 from tracker.errors import RecordError
 from tracker.models import AuditEvent, Client, PendingDeletion, Photo, PhotoAnalysis
 from tracker.photostore import PhotoStore, StoreBusy
@@ -215,6 +215,80 @@ def test_restore_refuses_a_bad_database(archived, tmp_path, kind, message):
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
+def _crafted_database(tmp_path: pathlib.Path, *statements: str) -> pathlib.Path:
+    """A real single-clinic backup (a client and an admin) whose ``tracker.db`` also runs ``statements``."""
+    source = new_db(tmp_path / "source")
+    client_with_course(source, "Ada Example", sessions=1)
+    with source.session() as s:
+        access.create_first_admin(s, "admin", "a long enough secret")
+        s.commit()
+    backup.backup(source.folder, tmp_path / "real.zip")
+    source.close()
+    with zipfile.ZipFile(tmp_path / "real.zip") as zf:
+        members = {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
+    path = tmp_path / "crafted.db"
+    path.write_bytes(members[backup.DATABASE])
+    conn = sqlite3.connect(path)
+    conn.executescript(";\n".join(statements))
+    conn.close()
+    members[backup.DATABASE] = path.read_bytes()
+    return make_archive(tmp_path / "crafted.zip", members)
+
+
+def _schema(database: pathlib.Path) -> list[tuple]:
+    """Every table, index, view and trigger, with each table's columns (migrations that rebuild a table may
+    write its constraints in another order, so the SQL text is not compared)."""
+    with sqlite3.connect(database) as conn:
+        found = [(kind, name, table, [c[1:] for c in conn.execute(f"PRAGMA table_info('{name}')")])
+                 for kind, name, table in conn.execute("SELECT type, name, tbl_name FROM sqlite_master "
+                                                       "ORDER BY type, name")]
+    conn.close()
+    return found
+
+
+KEEP_ERASED = ("CREATE TABLE kept (name TEXT, date_of_birth TEXT)",
+               "CREATE TRIGGER keep_erased BEFORE DELETE ON clients BEGIN "
+               "INSERT INTO kept VALUES (OLD.name, OLD.date_of_birth); END",
+               "CREATE TRIGGER keep_password AFTER UPDATE OF password_hash ON users BEGIN "
+               "UPDATE users SET password_hash = OLD.password_hash WHERE id = NEW.id; END",
+               "CREATE VIEW everyone AS SELECT name, date_of_birth FROM clients",
+               "CREATE INDEX clients_by_contact ON clients (contact)")
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive (onto a server it was always loaded as rows)
+def test_restore_installs_no_trigger_view_or_index_from_the_archive(tmp_path):
+    """The archive's database carries a trigger that keeps erased clients and one that undoes password resets
+    (issue 16.2): only its rows are restored, into the schema the migrations build, so erasure and a password
+    reset work, and the restored database has exactly a new one's tables, indexes and nothing else."""
+    backup.restore(_crafted_database(tmp_path, *KEEP_ERASED), tmp_path / "restored")
+    restored = open_data_folder(tmp_path / "restored")
+    with restored.session() as s:
+        client_id = s.scalar(select(Client.id).where(Client.name == "Ada Example"))
+        access.reset_password(s, access.owner(ACTOR), "admin", "another long secret")
+        s.commit()
+    with restored.session() as s:
+        assert access.authenticate(s, "admin", "another long secret") is not None
+    clientdata.erase_client(restored, restored.store, ACTOR, client_id)
+    assert_nowhere_in_the_records(restored, "Ada Example")
+    restored.close()
+    fresh = new_db(tmp_path / "fresh")
+    fresh.close()
+    assert _schema(tmp_path / "restored" / "tracker.db") == _schema(tmp_path / "fresh" / "tracker.db")
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive, checked before any backend
+@pytest.mark.parametrize("statements", [
+    ("CREATE TABLE kept (name TEXT)", "INSERT INTO kept SELECT name FROM clients"),
+    ("ALTER TABLE clients ADD COLUMN shadow TEXT", "UPDATE clients SET shadow = name")],
+    ids=["table", "column"])
+def test_restore_refuses_rows_in_a_table_or_column_of_the_archive_s_own(tmp_path, statements):
+    archive = _crafted_database(tmp_path, *statements)
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(RecordError, match="table or column the schema lacks"):
+        backup.restore(archive, tmp_path / "restored")
+    assert_nothing_written(tmp_path, tmp_path / "restored", before)
+
+
 @pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
 def test_restore_refuses_members_over_the_size_limit(archived, tmp_path, monkeypatch):
     archive = archived[0]
@@ -265,6 +339,86 @@ def test_restore_streams_a_zip_bomb_in_bounded_memory(tmp_path):
     growth = float(done.stdout.split("peak_growth_mb")[1])
     assert growth < 48, f"restore took {growth:.0f} MB for a 128 MB member"
     assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+def _bomb_of(archive: pathlib.Path, name: str, parts) -> pathlib.Path:
+    """A small archive whose member ``name`` unpacks to the concatenated ``parts`` (written as they come),
+    listed in the manifest with its true hash; a manifest bomb comes with a small records member."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(name, "w", force_zip64=True) as member:
+            for part in parts:
+                member.write(part)
+                digest.update(part)
+        if name == backup.MANIFEST:
+            zf.writestr(backup.RECORDS, json.dumps({"format": backup.RECORDS_FORMAT}))
+        else:
+            zf.writestr(backup.MANIFEST, json.dumps({"files": {name: digest.hexdigest()}}))
+    return archive
+
+
+def _restore_measured(archive: pathlib.Path, target: pathlib.Path) -> tuple[str, float]:
+    """Restore in a process of its own: (what it printed, its peak memory growth in MB)."""
+    done = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, str(archive), str(target)],
+                          env=env(), capture_output=True, text=True, timeout=WAIT_S)
+    return done.stdout + done.stderr, float(done.stdout.split("peak_growth_mb")[1])
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_parses_no_manifest_bomb(tmp_path):
+    """16 MiB of '{},' as the manifest, in a small archive: refused unparsed (parsed, it takes ~400 MB)."""
+    block = b"{}," * 2**16
+    archive = _bomb_of(tmp_path / "bomb.zip", backup.MANIFEST,
+                       [b'{"files": {}, "photos": [', *[block] * (16 * 2**20 // len(block)), b"{}]}"])
+    assert archive.stat().st_size < 2**20
+    out, growth = _restore_measured(archive, tmp_path / "restored")
+    assert "refused: the archive's manifest is not shaped like a tracker manifest" in out, out
+    assert growth < 48, f"restore took {growth:.0f} MB for a 16 MiB manifest"
+    assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_refuses_a_manifest_over_its_limit(archived, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)  # the limit is the registry's (tracker.limits)
+    with pytest.raises(RecordError, match="manifest.json is .* bytes; the limit is 100"):
+        backup.restore(archived[0], tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()
+
+
+@pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
+def test_restore_reads_no_records_line_past_its_limit(tmp_path):
+    """One row of 192 MiB in the records, in a small archive: refused after 4 MiB, never held whole (held, it
+    takes ~500 MB)."""
+    header = json.dumps({"format": backup.RECORDS_FORMAT, "revision": head_revision()}).encode()
+    archive = _bomb_of(tmp_path / "bomb.zip", backup.RECORDS,
+                       [header, b'\n{"table": "clinics", "columns": ["name"]}\n["', *[b"x" * 2**20] * 192, b'"]\n'])
+    assert archive.stat().st_size < 2**20
+    out, growth = _restore_measured(archive, tmp_path / "restored")
+    assert f"refused: the archive's records have a line over {limits.RECORD_LINE_BYTES:,} bytes" in out, out
+    assert growth < 48, f"restore took {growth:.0f} MB for a 192 MiB line"
+    assert not (tmp_path / "restored").exists() and [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+@pytest.mark.only_default_backend  # the limits, before any backend
+def test_a_backup_restore_would_refuse_is_not_written(db, tmp_path, monkeypatch):
+    client_with_course(db, sessions=1)
+    monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)
+    with pytest.raises(RecordError, match="manifest would be .* over the 100 a restore accepts"):
+        backup.backup(db.folder, tmp_path / "backups" / "clinic.zip")
+    assert list((tmp_path / "backups").iterdir()) == []
+    monkeypatch.setattr(limits, "RECORD_LINE_BYTES", 100)
+    with db.engine.connect() as conn, pytest.raises(RecordError, match="a row of .* at most 100"):
+        backup.dump_records(conn, io.BytesIO())
+
+
+@pytest.mark.only_default_backend  # a SQLite file inside an archive, checked before any backend
+def test_restore_refuses_a_database_value_longer_than_a_row(tmp_path):
+    """A client's notes of 6 MB in the archive's tracker.db (compressed to almost nothing): refused as read."""
+    archive = _crafted_database(tmp_path, "UPDATE clients SET notes = hex(zeroblob(3 * 1024 * 1024))")
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(RecordError, match="not a tracker database .*too big"):
+        backup.restore(archive, tmp_path / "restored")
+    assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
 @pytest.mark.only_default_backend  # restore's checks of an archive come before any backend
@@ -632,6 +786,50 @@ def test_a_killed_backup_leaves_nothing_after_the_next_run(db, tmp_path):
     assert list(scratch.iterdir()) == []  # no copy of the database outside the backup folder
     assert backup.backup(db.folder, folder / "clinic.zip", actor=ACTOR)["files"]
     assert [p.name for p in folder.iterdir()] == ["clinic.zip"] and list(scratch.iterdir()) == []
+
+
+KILLED_RESTORE = """
+import pathlib, sys, time
+from tracker import backup
+def staged(*args):  # everything unpacked and checked beside the target, nothing installed yet
+    pathlib.Path(sys.argv[3]).touch()
+    time.sleep(60)
+backup._install = staged
+backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+"""
+
+
+def killed_restore(archive: pathlib.Path, target: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A restore killed once it has staged the archive; returns the staging folder it leaves."""
+    marker = tmp_path / "staged"
+    marker.unlink(missing_ok=True)
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RESTORE, str(archive), str(target), str(marker)],
+                               env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(marker, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(WAIT_S)
+    [staging] = target.parent.glob(f".{target.name}-restore-*")
+    assert (staging / backup.RECORDS).exists() and list(staging.glob("photos/??/*"))  # a full copy
+    return staging
+
+
+@pytest.mark.only_default_backend  # files beside the target, whatever the backend
+def test_a_killed_restore_leaves_nothing_after_the_next_restore_or_init(archived, tmp_path):
+    """The staging folder of a restore killed with SIGKILL (the records and photos, unpacked) is removed by
+    the next restore or init in the same folder (issue 16.10); a running restore's and a folder that merely
+    looks like one are kept."""
+    backups = tmp_path / "clinics"
+    backups.mkdir()
+    look_alike = backups / ".notes-restore-abcdefgh"
+    look_alike.mkdir()
+    stale = killed_restore(archived[0], backups / "restored", tmp_path)
+    with backup._staging(backups / "other") as running:
+        backup.restore(archived[0], backups / "restored")
+        assert not stale.exists() and running.exists() and look_alike.exists()
+    stale = killed_restore(archived[0], backups / "again", tmp_path)
+    new_db(backups / "new").close()  # also removes the one left by the restore held above, now ended
+    assert not stale.exists() and not running.exists()
+    assert sorted(p.name for p in backups.iterdir()) == [".notes-restore-abcdefgh", "new", "restored"]
 
 
 def test_two_analyse_runs_never_analyse_a_photo_twice(db, tmp_path):

@@ -180,6 +180,8 @@ def test_a_single_clinic_s_archive_restores_onto_the_backend(tmp_path, backend):
     that joins a group brings its records and photos to PostgreSQL and S3."""
     single = init_data_folder(tmp_path / "single", f"sqlite:///{tmp_path / 'single.db'}", str(tmp_path / "photos"))
     ids = client_with_course(single, "Ada Example", sessions=2)
+    gone = client_with_course(single, "Zelda Erasable", sessions=1, with_photos=False)["client"]
+    clientdata.erase_client(single, single.store, ACTOR, gone)
     archive = tmp_path / "single.zip"
     assert "tracker.db" in backup.backup(single, archive, actor=ACTOR)["files"]
     target = new_folder(backend, tmp_path / "joined")
@@ -193,5 +195,51 @@ def test_a_single_clinic_s_archive_restores_onto_the_backend(tmp_path, backend):
 
     assert summary(joined) == summary(single) and summary(joined)[0][0][0] == ids["client"]
     assert every_object(joined) == every_object(single) and len(every_object(joined)) == 2
+    assert new_client_id(joined) > gone  # PostgreSQL's sequences go on from SQLite's (issue 16.4)
     single.close()
     joined.close()
+
+
+def client_names(db) -> list[str]:
+    with db.session() as s:
+        return s.scalars(select(Client.name).order_by(Client.id)).all()
+
+
+def new_client_id(db) -> int:
+    with db.session() as s:
+        client, _ = records.add_client(s, ACTOR, "Cy Next", date(1990, 1, 1), "", 3)
+        s.commit()
+        return client.id
+
+
+@pytest.mark.only_default_backend  # from PostgreSQL (its own server) to the default SQLite folder
+def test_a_group_s_dump_restores_into_a_single_clinic_without_reusing_ids(tmp_path, postgres_server):
+    """The dump's sequences reach SQLite's ``sqlite_sequence``: an erased client's id is not given out again."""
+    group = init_data_folder(tmp_path / "group", postgres_server.new_database(), str(tmp_path / "photos"))
+    client_with_course(group, "Ada Example", sessions=1)
+    gone = client_with_course(group, "Zelda Erasable", sessions=1, with_photos=False)["client"]
+    clientdata.erase_client(group, group.store, ACTOR, gone)
+    archive = tmp_path / "group.zip"
+    assert "records.jsonl" in backup.backup(group, archive)["files"]
+    backup.restore(archive, tmp_path / "single")
+    single = open_data_folder(tmp_path / "single")
+    assert client_names(single) == client_names(group) == ["Ada Example"]
+    assert new_client_id(single) > gone
+    group.close()
+    single.close()
+
+
+@pytest.mark.only_default_backend  # a crafted dump, refused before anything is kept
+@pytest.mark.parametrize("value", [10**30, -1, "7", True, 1.5])
+def test_a_dump_whose_sequence_is_not_an_id_is_refused(db, tmp_path, value):
+    client_with_course(db, sessions=1, with_photos=False)
+    out = io.BytesIO()
+    with db.engine.connect() as conn:
+        backup.dump_records(conn, out)
+    *lines, last = out.getvalue().splitlines(keepends=True)
+    assert b'"sequences"' in last
+    archive_of(tmp_path / "crafted.zip", {"records.jsonl": b"".join(lines) + json.dumps(
+        {"sequences": {"clients": value}}).encode() + b"\n"})
+    with pytest.raises(RecordError, match="clients id sequence .* not an id"):
+        backup.restore(tmp_path / "crafted.zip", tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()

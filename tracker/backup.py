@@ -35,19 +35,27 @@ archive with:
   a schema revision this version knows, name a table or column the schema at
   that revision lacks, or refer to a photo the archives lack;
 * a member over its size limit (:data:`MAX_PHOTO_BYTES`,
-  :data:`MAX_DATABASE_BYTES`), more than :data:`MAX_MEMBERS` members, or a
-  total larger than the free disk space.
+  :data:`MAX_DATABASE_BYTES`, :data:`.limits.MANIFEST_BYTES`), more than
+  :data:`MAX_MEMBERS` members, or a total larger than the free disk space;
+* a manifest not shaped like one (JSON of tiny values costs many times its
+  bytes once parsed), a records line over :data:`.limits.RECORD_LINE_BYTES`,
+  or a value in the archived database longer than that.
 
-Members are streamed in chunks, never read whole, so a zip bomb costs no
-memory. Everything is unpacked into a temporary folder beside the target and
-checked there before anything else is written; on any refusal the temporary
-folder is removed. Restore writes only into an absent or empty data folder,
-an empty database (no tables) and an empty photo store, never over existing
-records. Rows are inserted with bound parameters into tables of the schema the
-migrations build, never executed as SQL, so a crafted dump cannot run
-statements on the server (why we do not restore ``pg_dump`` output from an
-archive).
-"""
+Members are streamed in chunks, never read whole, and the records are read a
+bounded line at a time, so a zip bomb costs no memory. Everything is unpacked
+into a temporary folder beside the target and checked there before anything
+else is written; on any refusal the temporary folder is removed, and one a
+killed restore left (marked and locked while its restore runs) is removed by
+the next restore or ``init`` beside it. Restore writes only into an absent or
+empty data folder, an empty database (no tables) and an empty photo store,
+never over existing records. Rows are inserted with bound parameters into
+tables of the schema the migrations build, never executed as SQL, so a crafted
+dump cannot run statements on the server (why we do not restore ``pg_dump``
+output from an archive). An archived ``tracker.db`` is never used as the
+database either: its tables' rows are read out (read only, its schema
+untrusted) and loaded the same way into a new database the migrations build,
+so a trigger, view or index it carries is not restored, and rows in a table or
+column the schema lacks are refused. """
 
 from __future__ import annotations
 
@@ -70,10 +78,12 @@ import analysis
 from analysis.decoding import MAX_BYTES
 
 from alembic import command
-from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
+from . import limits
 from .db import Database, DataFolder, alembic_config, data_folder, known_revisions, make_engine, make_private
 from .access import Viewer, allowed
 from .errors import NotAllowed, RecordError
@@ -88,8 +98,14 @@ TEMP_PREFIX = ".backup-"
 #: A stored photo is never larger than the decoder accepts.
 MAX_PHOTO_BYTES = MAX_BYTES
 MAX_DATABASE_BYTES = 16 * 2**30
-MAX_MANIFEST_BYTES = 256 * 2**20
 MAX_MEMBERS = 5_000_000
+#: A restore's staging folder beside its target: ``.<target>-restore-`` and mkdtemp's eight characters.
+STAGING_INFIX = "-restore-"
+STAGING_NAME = re.compile(r"\..+-restore-[a-z0-9_]{8}")
+#: The file that marks a staging folder as a restore's, locked while that restore runs.
+STAGING_MARK = ".restore-staging"
+#: The largest id either database keeps (a signed 64-bit integer): the most an id sequence may say.
+MAX_ID = 2**63 - 1
 
 
 # --- backup ------------------------------------------------------------------------
@@ -164,9 +180,17 @@ def _sequences(conn, tables) -> dict[str, int]:
                 if name:
                     value, called = conn.execute(text(f"SELECT last_value, is_called FROM {name}")).one()
                     found[table.name] = int(value) if called else 0
-    elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
-        found = {name: int(seq) for name, seq in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+    elif conn.dialect.name == "sqlite" and _has_sqlite_sequence(conn):
+        names = {table.name for table in tables}
+        found = {name: seq for name, seq in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))
+                 if name in names}
     return found
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    """Whether SQLite keeps ids in ``sqlite_sequence`` (from schema 0002 on); the inspector never lists it."""
+    return conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'")
+                        ).first() is not None
 
 
 def dump_records(conn, out) -> set[str]:
@@ -174,12 +198,19 @@ def dump_records(conn, out) -> set[str]:
     revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     tables = _tables(conn)
     referenced = set()
+
+    def write(item) -> None:
+        line = json.dumps(item, default=_plain).encode() + b"\n"
+        if len(line) > limits.RECORD_LINE_BYTES:  # a restore would refuse it (see tracker.limits)
+            raise RecordError(f"a row of {table.name} is {len(line):,} bytes as JSON; a backup holds rows of "
+                              f"at most {limits.RECORD_LINE_BYTES:,}")
+        out.write(line)
+
     out.write(json.dumps({"format": RECORDS_FORMAT, "revision": revision}).encode() + b"\n")
     for table in tables:
-        columns = [c.name for c in table.columns]
-        out.write(json.dumps({"table": table.name, "columns": columns}).encode() + b"\n")
+        write({"table": table.name, "columns": [c.name for c in table.columns]})
         for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
-            out.write(json.dumps(list(row), default=_plain).encode() + b"\n")
+            write(list(row))
             if table.name == "photos":
                 referenced.add(row._mapping["sha256"])
     out.write(json.dumps({"sequences": _sequences(conn, tables)}).encode() + b"\n")
@@ -253,7 +284,11 @@ def _backup(db: Database, archive: pathlib.Path, previous: list[pathlib.Path]) -
             manifest = {"created_at": datetime.now(timezone.utc).isoformat(),
                         "analysis_version": analysis.__version__, "files": files, "photos": sorted(referenced),
                         "previous": [p.name for p in previous]}
-            zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
+            text_of_manifest = json.dumps(manifest, indent=2)
+            if len(text_of_manifest) > limits.MANIFEST_BYTES:  # a restore would refuse it (see tracker.limits)
+                raise RecordError(f"the backup's manifest would be {len(text_of_manifest):,} bytes, over the "
+                                  f"{limits.MANIFEST_BYTES:,} a restore accepts: too many photos for one archive")
+            zf.writestr(MANIFEST, text_of_manifest)
         with open(part, "rb") as handle:
             os.fsync(handle.fileno())
         part.chmod(0o600)
@@ -272,7 +307,7 @@ def _limit(name: str) -> int:
     if name in (DATABASE, RECORDS):
         return MAX_DATABASE_BYTES
     if name == MANIFEST:
-        return MAX_MANIFEST_BYTES
+        return limits.MANIFEST_BYTES
     if PHOTO_MEMBER.fullmatch(name):
         return MAX_PHOTO_BYTES
     raise RecordError(f"the archive holds {name!r}, which is not part of a data folder: refused")
@@ -295,7 +330,8 @@ def _members(zf: zipfile.ZipFile, target: pathlib.Path) -> dict[str, zipfile.Zip
         members[info.filename] = info
     if MANIFEST not in members or (DATABASE in members) == (RECORDS in members):
         raise RecordError("the archive has no manifest or not exactly one set of records: not a tracker backup")
-    total = sum(i.file_size for i in infos)
+    records = members[DATABASE if DATABASE in members else RECORDS].file_size
+    total = sum(i.file_size for i in infos) + records  # the records are read into a new database beside them
     free = shutil.disk_usage(target).free
     if total > free:
         raise RecordError(f"the archive unpacks to {total} bytes; {free} bytes are free")
@@ -303,16 +339,44 @@ def _members(zf: zipfile.ZipFile, target: pathlib.Path) -> dict[str, zipfile.Zip
 
 
 def _read_manifest(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
+    """The archive's manifest, read up to its limit whatever the zip says of its size (see :mod:`.limits`)."""
     with zf.open(info) as handle:
-        raw = handle.read(MAX_MANIFEST_BYTES + 1)
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise RecordError("the manifest is too large")
-    manifest = json.loads(raw)
+        raw = handle.read(limits.MANIFEST_BYTES + 1)
+    if len(raw) > limits.MANIFEST_BYTES:
+        raise RecordError(f"the archive's manifest is over {limits.MANIFEST_BYTES:,} bytes: refused")
+    manifest = _parse_manifest(raw)
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
                                               for v in files.values()):
         raise RecordError("the manifest does not list the archive's files with their SHA-256")
     return manifest
+
+
+#: The most objects, arrays and numbers a manifest may hold: a few, and the brackets in earlier archives' names.
+MANIFEST_ITEMS = 1000
+
+
+def _parse_manifest(raw: bytes):
+    """Parse the manifest if it is shaped like one: at most :data:`MANIFEST_ITEMS` objects, arrays and numbers,
+    and strings of 32 bytes on average (member names and hashes are longer; a few short ones are allowed).
+
+    Tiny values cost up to 25 times their bytes once parsed; these bounds keep the parsed manifest within
+    about three times its bytes.
+    """
+    items = raw.count(b"{") + raw.count(b"[")  # brackets in strings count too: never too few
+    if items > MANIFEST_ITEMS or raw.count(b'"') // 2 > len(raw) // 32 + MANIFEST_ITEMS:
+        raise RecordError("the archive's manifest is not shaped like a tracker manifest: refused")
+
+    def counted(parse):
+        def number(text):
+            nonlocal items
+            items += 1
+            if items > MANIFEST_ITEMS:
+                raise RecordError("the archive's manifest is not shaped like a tracker manifest: refused")
+            return parse(text)
+        return number
+
+    return json.loads(raw, parse_int=counted(int), parse_float=counted(float), parse_constant=counted(float))
 
 
 def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: pathlib.Path, mode: int) -> str:
@@ -336,10 +400,20 @@ def _check_revision(revision) -> str:
     return revision
 
 
-def _check_database(path: pathlib.Path) -> tuple[set[str], str]:
-    """Integrity and schema revision of a restored database; returns the photos it refers to and the revision."""
+def _open_archived(path: pathlib.Path) -> sqlite3.Connection:
+    """The archive's SQLite database, read only, running no function its schema names, holding no value
+    longer than a dump's line (a zip bomb's one text of hundreds of megabytes is refused as it is read)."""
+    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.RECORD_LINE_BYTES)
+    conn.execute("PRAGMA trusted_schema=OFF")
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def _check_database(path: pathlib.Path) -> None:
+    """Integrity and schema revision of the archive's SQLite database."""
     try:
-        conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+        conn = _open_archived(path)
     except sqlite3.Error as exc:
         raise RecordError(f"the archive's database cannot be opened ({exc})") from exc
     try:
@@ -349,25 +423,49 @@ def _check_database(path: pathlib.Path) -> tuple[set[str], str]:
         versions = [row[0] for row in conn.execute("SELECT version_num FROM alembic_version")]
         if len(versions) != 1:
             raise RecordError(f"the archive's database is at schema revisions {versions}: not a tracker database")
-        revision = _check_revision(versions[0])
-        return {row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM photos")}, revision
+        _check_revision(versions[0])
     except sqlite3.Error as exc:
         raise RecordError(f"the archive's database is not a tracker database ({exc})") from exc
     finally:
         conn.close()
 
 
+def _dump_database(staging: pathlib.Path) -> None:
+    """Read the archive's SQLite database out as a logical dump, then remove it.
+
+    The file is never used as the restored database: its rows are loaded as data into the schema the
+    migrations build (see :func:`_load_database`), so nothing else it holds reaches the restored records: no
+    trigger (one could copy an erased client elsewhere, or undo a password reset), view, index, or table or
+    column of its own (rows in those are refused when loaded). It is read only, its schema untrusted (no
+    function a view or trigger names runs), and only its tables' rows are read.
+    """
+    archived = staging / DATABASE
+    _check_database(archived)
+    engine = create_engine("sqlite://", creator=lambda: _open_archived(archived), poolclass=NullPool)
+    try:
+        with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
+            dump_records(conn, out)
+    except (SQLAlchemyError, sqlite3.Error, TypeError, ValueError, OverflowError) as exc:  # columns or values
+        raise RecordError(f"the archive's database is not a tracker database ({type(exc).__name__}: "
+                          f"{str(exc)[:200]})") from exc
+    finally:
+        engine.dispose()
+    for leftover in (DATABASE, DATABASE + "-wal", DATABASE + "-shm"):
+        (staging / leftover).unlink(missing_ok=True)
+
+
 def _read_dump(path: pathlib.Path):
     """The header, then (table, columns, row) for every row, then the sequences, of a logical dump;
     anything not shaped like one is refused."""
     with open(path, "rb") as handle:
+        lines = _bounded_lines(handle)
         try:
-            header = json.loads(handle.readline())
+            header = json.loads(next(lines, b""))
             if not isinstance(header, dict) or header.get("format") != RECORDS_FORMAT:
                 raise RecordError("the archive's records are not a tracker records dump")
             yield "header", header
             table = columns = None
-            for line in handle:
+            for line in lines:
                 item = json.loads(line)
                 if isinstance(item, list) and table is not None and len(item) == len(columns):
                     yield "row", (table, columns, item)
@@ -380,6 +478,16 @@ def _read_dump(path: pathlib.Path):
                     raise RecordError("the archive's records dump has a malformed line: refused")
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecordError(f"the archive's records dump is not valid JSON ({exc})") from exc
+
+
+def _bounded_lines(handle) -> Iterator[bytes]:
+    """The lines of a dump, each read in bounded chunks: one longer than :data:`.limits.RECORD_LINE_BYTES`
+    (a zip bomb's single line of hundreds of megabytes) is refused before it is held whole."""
+    limit = limits.RECORD_LINE_BYTES
+    while line := handle.readline(limit + 1):
+        if len(line) > limit:
+            raise RecordError(f"the archive's records have a line over {limit:,} bytes: refused")
+        yield line
 
 
 def _check_dump(path: pathlib.Path) -> tuple[set[str], str]:
@@ -452,31 +560,40 @@ def _load(conn, rows, sequences: dict) -> None:
         if len(batch) >= 1000:
             flush()
     flush()
+    _set_sequences(conn, tables, sequences)
+
+
+def _set_sequences(conn, tables: dict, sequences: dict) -> None:
+    """Every id sequence past the dump's value and the highest id loaded, whichever is greater.
+
+    Rows are inserted with their ids, which PostgreSQL's sequences do not see, and a dump from SQLite before
+    schema 0002 (or from a database an earlier restore filled) may give no value or a lower one: the highest
+    id loaded is the least a sequence may say, so no new row takes a restored row's id. A value that is not
+    an id (a string, a negative number, or past the databases' 64-bit integers) is refused.
+    """
     for name, value in sequences.items():
-        if name not in tables or not isinstance(value, int) or "id" not in tables[name].columns:
+        if name not in tables or "id" not in tables[name].columns:
             raise RecordError(f"the archive's records hold a sequence the schema lacks ({name!r}): refused")
+        if type(value) is not int or not 0 <= value <= MAX_ID:
+            raise RecordError(f"the archive's records give the {name} id sequence as {str(value)[:40]!r}, "
+                              f"which is not an id (0 to {MAX_ID}): refused")
+    sqlite_sequence = conn.dialect.name == "sqlite" and _has_sqlite_sequence(conn)
+    for name, table in tables.items():
+        if "id" not in table.columns:
+            continue
+        top = max(sequences.get(name, 0), conn.execute(select(func.max(table.c.id))).scalar() or 0)
+        if top == 0:
+            continue
         if conn.dialect.name == "postgresql":
             sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name}).scalar()
-            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
-                      or 0)
-            if sequence and top > 0:
+            if sequence:
                 conn.execute(text("SELECT setval(:s, :v)"), {"s": sequence, "v": top})
-        elif conn.dialect.name == "sqlite" and "sqlite_sequence" in inspect(conn).get_table_names():
+        elif sqlite_sequence:  # schema 0001 has none: migration 0002 starts each sequence above the ids
             conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": name})
-            top = max(value, conn.execute(select(tables[name].c.id).order_by(tables[name].c.id.desc())).scalar()
-                      or 0)
             conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"), {"t": name, "v": top})
 
-
 def _rows_of(staging: pathlib.Path):
-    """The staged records as (rows, sequences): from a logical dump, or read out of a staged SQLite snapshot."""
-    if not (staging / RECORDS).exists():
-        engine = create_engine(f"sqlite:///{staging / DATABASE}")
-        try:
-            with engine.connect() as conn, open(staging / RECORDS, "wb") as out:
-                dump_records(conn, out)
-        finally:
-            engine.dispose()
+    """The staged records as (rows, sequences), read from the staged logical dump."""
     sequences = {}
 
     def rows():
@@ -541,6 +658,7 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
     _owner_only(actor, "restore")
     folder = target if isinstance(target, DataFolder) else data_folder(target)
     root = folder.root.resolve()
+    clean_interrupted_restores(root.parent)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise RecordError(f"{root} is not empty; restore into a new folder")
     in_folder = folder.database_file == root / DATABASE
@@ -563,11 +681,12 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
                 old = stack.enter_context(zipfile.ZipFile(path))
                 old_members = _members(old, root.parent)
                 earlier.append((old, old_members, _read_manifest(old, old_members[MANIFEST])))
-            staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-restore-"))
+            staging = stack.enter_context(_staging(root))
             try:
                 _unpack(zf, members, manifest, staging)
-                referenced, revision = (_check_database(staging / DATABASE) if DATABASE in members
-                                        else _check_dump(staging / RECORDS))
+                if DATABASE in members:
+                    _dump_database(staging)
+                referenced, revision = _check_dump(staging / RECORDS)
                 for old, old_members, old_manifest in earlier:
                     _unpack(old, old_members, old_manifest, staging, only=referenced - _staged_photos(staging))
                 missing = referenced - _staged_photos(staging)
@@ -580,6 +699,7 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
                 _install(folder, staging, revision, in_folder, store)
                 if root.exists():
                     root.rmdir()
+                (staging / STAGING_MARK).unlink()  # the data folder is no restore's staging
                 os.replace(staging, root)
                 make_private(folder)
             except BaseException:
@@ -598,15 +718,52 @@ def restore(archive: pathlib.Path, target: pathlib.Path | DataFolder, previous=(
     return manifest
 
 
+@contextlib.contextmanager
+def _staging(root: pathlib.Path) -> Iterator[pathlib.Path]:
+    """A new staging folder ``.<root's name>-restore-XXXXXXXX`` beside ``root``, marked as a restore's by the
+    file :data:`STAGING_MARK`, which is ``flock``-ed while the restore runs: a killed restore's is found and
+    removed by :func:`clean_interrupted_restores`, a running one's never. The mark is locked before it
+    gets its name, so no folder carries an unlocked mark while its restore runs."""
+    staging = pathlib.Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}{STAGING_INFIX}"))
+    fd = os.open(staging / f"{STAGING_MARK}.part", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(staging / f"{STAGING_MARK}.part", staging / STAGING_MARK)
+        yield staging
+    finally:
+        os.close(fd)
+
+
+def clean_interrupted_restores(folder: pathlib.Path) -> list[pathlib.Path]:
+    """Remove the staging folders killed restores left in ``folder`` (each a full copy of an archive's records
+    and photos): those named and marked as a restore's (see :func:`_staging`) that no running restore holds."""
+    removed = []
+    for path in folder.glob(f".*{STAGING_INFIX}*"):
+        if not STAGING_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            fd = os.open(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # no mark: not a restore's staging folder (or one whose restore is just beginning)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a running restore's
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def _install(folder: DataFolder, staging: pathlib.Path, revision: str, in_folder: bool, store) -> None:
     """Put the checked records and photos where ``folder`` keeps them; the staging folder becomes the data folder."""
-    if in_folder and not (staging / DATABASE).exists():
+    if in_folder:
         _load_database(f"sqlite:///{staging / DATABASE}", staging, revision)
         (staging / DATABASE).chmod(0o600)
-    elif not in_folder:
+    else:
         _load_database(folder.database_url, staging, revision)
-        (staging / DATABASE).unlink(missing_ok=True)
-    (staging / RECORDS).unlink(missing_ok=True)
+    (staging / RECORDS).unlink()
     if store is not None:
         try:
             _upload(store, staging)

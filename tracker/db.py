@@ -158,7 +158,10 @@ def make_private(folder: DataFolder) -> None:
 
 def init_data_folder(path=None, database_url=None, photo_store=None) -> Database:
     """Create (or upgrade) a data folder and its database; safe to run again."""
+    from .backup import clean_interrupted_restores  # backup builds on this module
+
     folder = data_folder(path, database_url, photo_store)
+    clean_interrupted_restores(folder.root.parent)  # a killed restore's copy of the records and photos
     make_private(folder)
     db = Database(folder)
     migrate(db.engine)

@@ -11,6 +11,15 @@ Password hashing is bounded per process: each scrypt needs 128 MiB (see
 :mod:`tracker.access`), so at most :data:`CONCURRENT_HASHES` run at once,
 and an attempt waits :data:`HASH_WAIT_S` seconds at most for its turn
 before it is refused.
+
+A backup being restored is untrusted, and JSON costs up to 25 times its
+bytes once parsed (``{},{},...``): its ``manifest.json`` is read up to
+:data:`MANIFEST_BYTES` and parsed only if it is shaped like a manifest (a
+few containers of long strings), its ``records.jsonl`` one line at a time,
+each line (one row) at most :data:`RECORD_LINE_BYTES`. A backup refuses to
+write a larger manifest, or a larger row of a server's dump; a SQLite
+snapshot's rows are not measured when it is taken (free text is bounded far
+below the line's limit, see :data:`TEXT_CHARS`).
 """
 
 from __future__ import annotations
@@ -25,6 +34,11 @@ TEXT_CHARS = 10_000
 CONCURRENT_HASHES = 4
 #: How long an attempt waits for a free hash before it is refused, in seconds.
 HASH_WAIT_S = 20.0
+#: The largest ``manifest.json`` of a backup, in bytes: about 600,000 photos in one full backup.
+MANIFEST_BYTES = 128 * 2**20
+#: The longest line (one row) of a backup's ``records.jsonl``, in bytes; the longest a tracker writes is a
+#: session's three free texts at :data:`TEXT_CHARS` characters each, about 360 KB JSON-escaped.
+RECORD_LINE_BYTES = 4 * 2**20
 
 
 def text_bound(column) -> int | None:
