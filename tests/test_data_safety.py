@@ -222,7 +222,7 @@ def _crafted_database(tmp_path: pathlib.Path, *statements: str) -> pathlib.Path:
     with source.session() as s:
         access.create_first_admin(s, "admin", "a long enough secret")
         s.commit()
-    backup.backup(source.folder, tmp_path / "real.zip")
+    backup.backup(source.folder, tmp_path / "real.zip", actor=ACTOR)
     source.close()
     with zipfile.ZipFile(tmp_path / "real.zip") as zf:
         members = {name: zf.read(name) for name in zf.namelist() if name != backup.MANIFEST}
@@ -260,11 +260,11 @@ def test_restore_installs_no_trigger_view_or_index_from_the_archive(tmp_path):
     """The archive's database carries a trigger that keeps erased clients and one that undoes password resets
     (issue 16.2): only its rows are restored, into the schema the migrations build, so erasure and a password
     reset work, and the restored database has exactly a new one's tables, indexes and nothing else."""
-    backup.restore(_crafted_database(tmp_path, *KEEP_ERASED), tmp_path / "restored")
+    backup.restore(_crafted_database(tmp_path, *KEEP_ERASED), tmp_path / "restored", actor=ACTOR)
     restored = open_data_folder(tmp_path / "restored")
     with restored.session() as s:
         client_id = s.scalar(select(Client.id).where(Client.name == "Ada Example"))
-        access.reset_password(s, access.owner(ACTOR), "admin", "another long secret")
+        access.reset_password(s, ACTOR, "admin", "another long secret")
         s.commit()
     with restored.session() as s:
         assert access.authenticate(s, "admin", "another long secret") is not None
@@ -285,7 +285,7 @@ def test_restore_refuses_rows_in_a_table_or_column_of_the_archive_s_own(tmp_path
     archive = _crafted_database(tmp_path, *statements)
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match="table or column the schema lacks"):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
@@ -381,7 +381,7 @@ def test_restore_parses_no_manifest_bomb(tmp_path):
 def test_restore_refuses_a_manifest_over_its_limit(archived, tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)  # the limit is the registry's (tracker.limits)
     with pytest.raises(RecordError, match="manifest.json is .* bytes; the limit is 100"):
-        backup.restore(archived[0], tmp_path / "restored")
+        backup.restore(archived[0], tmp_path / "restored", actor=ACTOR)
     assert not (tmp_path / "restored").exists()
 
 
@@ -404,7 +404,7 @@ def test_a_backup_restore_would_refuse_is_not_written(db, tmp_path, monkeypatch)
     client_with_course(db, sessions=1)
     monkeypatch.setattr(limits, "MANIFEST_BYTES", 100)
     with pytest.raises(RecordError, match="manifest would be .* over the 100 a restore accepts"):
-        backup.backup(db.folder, tmp_path / "backups" / "clinic.zip")
+        backup.backup(db.folder, tmp_path / "backups" / "clinic.zip", actor=ACTOR)
     assert list((tmp_path / "backups").iterdir()) == []
     monkeypatch.setattr(limits, "RECORD_LINE_BYTES", 100)
     with db.engine.connect() as conn, pytest.raises(RecordError, match="a row of .* at most 100"):
@@ -417,7 +417,7 @@ def test_restore_refuses_a_database_value_longer_than_a_row(tmp_path):
     archive = _crafted_database(tmp_path, "UPDATE clients SET notes = hex(zeroblob(3 * 1024 * 1024))")
     before = {p for p in tmp_path.rglob("*")}
     with pytest.raises(RecordError, match="not a tracker database .*too big"):
-        backup.restore(archive, tmp_path / "restored")
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
     assert_nothing_written(tmp_path, tmp_path / "restored", before)
 
 
@@ -790,12 +790,12 @@ def test_a_killed_backup_leaves_nothing_after_the_next_run(db, tmp_path):
 
 KILLED_RESTORE = """
 import pathlib, sys, time
-from tracker import backup
+from tracker import access, backup
 def staged(*args):  # everything unpacked and checked beside the target, nothing installed yet
     pathlib.Path(sys.argv[3]).touch()
     time.sleep(60)
 backup._install = staged
-backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), actor=access.owner("dr.test"))
 """
 
 
@@ -824,7 +824,7 @@ def test_a_killed_restore_leaves_nothing_after_the_next_restore_or_init(archived
     look_alike.mkdir()
     stale = killed_restore(archived[0], backups / "restored", tmp_path)
     with backup._staging(backups / "other") as running:
-        backup.restore(archived[0], backups / "restored")
+        backup.restore(archived[0], backups / "restored", actor=ACTOR)
         assert not stale.exists() and running.exists() and look_alike.exists()
     stale = killed_restore(archived[0], backups / "again", tmp_path)
     new_db(backups / "new").close()  # also removes the one left by the restore held above, now ended

@@ -220,8 +220,8 @@ def test_a_group_s_dump_restores_into_a_single_clinic_without_reusing_ids(tmp_pa
     gone = client_with_course(group, "Zelda Erasable", sessions=1, with_photos=False)["client"]
     clientdata.erase_client(group, group.store, ACTOR, gone)
     archive = tmp_path / "group.zip"
-    assert "records.jsonl" in backup.backup(group, archive)["files"]
-    backup.restore(archive, tmp_path / "single")
+    assert "records.jsonl" in backup.backup(group, archive, actor=ACTOR)["files"]
+    backup.restore(archive, tmp_path / "single", actor=ACTOR)
     single = open_data_folder(tmp_path / "single")
     assert client_names(single) == client_names(group) == ["Ada Example"]
     assert new_client_id(single) > gone
@@ -241,5 +241,5 @@ def test_a_dump_whose_sequence_is_not_an_id_is_refused(db, tmp_path, value):
     archive_of(tmp_path / "crafted.zip", {"records.jsonl": b"".join(lines) + json.dumps(
         {"sequences": {"clients": value}}).encode() + b"\n"})
     with pytest.raises(RecordError, match="clients id sequence .* not an id"):
-        backup.restore(tmp_path / "crafted.zip", tmp_path / "restored")
+        backup.restore(tmp_path / "crafted.zip", tmp_path / "restored", actor=ACTOR)
     assert not (tmp_path / "restored").exists()
