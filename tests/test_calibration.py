@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import math
+import pathlib
 
 import pytest
+from PIL import Image
 
-from analysis import analyse, noise
+from analysis import __version__, analyse, noise
 from analysis.calibration import (
     Floor, Floors, NoFloor, fit_floors, load_floors, loo_coverage, pair_changes, prediction_bound,
 )
+from analysis.cli import main, measure
 from analysis.errors import BadFloors
 from analysis.metrics import METRICS
 
@@ -166,3 +171,141 @@ def test_pair_changes_keep_comparable_scopes_only():
     body = {"alignment": {"comparable": True}, "change": zeros,
             "region_verdict": {"marked": {"comparable": True}}, "region_change": {"marked": zeros}}
     assert {scope for _, scope, _ in pair_changes(body, "clinic")} == {"marked"}
+
+
+# --- the command line: calibrate, then measure --floors -----------------------------------------------
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "sample_images"
+CELLULITE = SAMPLES / "cellulite" / "SIMULATED-cellulite-session-1-posterior_thighs.jpg"
+
+
+def _reencode(source: pathlib.Path, target: pathlib.Path, quality: int) -> None:
+    """The same photo saved again: a no-change pair whose only noise is JPEG's."""
+    Image.open(source).save(target, quality=quality)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """Three no-change face pairs (the sample fronts saved again) and one pair of two views, not comparable."""
+    d = tmp_path_factory.mktemp("pairs")
+    (d / "photos").mkdir()
+    for i, quality in ((1, 90), (2, 88), (3, 93)):
+        _reencode(SAMPLES / f"session-{i}-front.jpg", d / "photos" / f"again-{i}.jpg", quality)
+        _reencode(SAMPLES / f"session-{i}-front.jpg", d / "photos" / f"base-{i}.jpg", 97)
+    _reencode(SAMPLES / "session-1-left_45.jpg", d / "photos" / "left.jpg", 90)
+    lines = [f"photos/again-{i}.jpg,photos/base-{i}.jpg" for i in (1, 2, 3)] + ["photos/left.jpg,photos/base-1.jpg"]
+    (d / "pairs.csv").write_text("photo,baseline\n" + "\n".join(lines) + "\n")
+    region = json.loads((SAMPLES / "cellulite" / "course.json").read_text())["region"]
+    polygon = " ".join(f"{x},{y}" for x, y in region)
+    for quality in (85, 90, 95):
+        _reencode(CELLULITE, d / f"thighs-{quality}.jpg", quality)
+    _reencode(CELLULITE, d / "thighs-base.jpg", 97)
+    (d / "body.csv").write_text("photo,baseline,area,region\n" + "".join(
+        f'thighs-{q}.jpg,thighs-base.jpg,,"{polygon}"\n' for q in (85, 90, 95)))
+    return d, polygon
+
+
+def cli(capsys, *argv):
+    code = main([*map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def calibrated(pairs):
+    d, _ = pairs
+    assert main(["calibrate", str(d / "pairs.csv"), "--out", str(d / "floors.json"), "--min-pairs", "3"]) == 0
+    return load_floors(d / "floors.json")
+
+
+def test_calibrate_fits_the_comparable_pairs(pairs, calibrated):
+    d, _ = pairs
+    about = calibrated.provenance
+    assert about["pairs_sha256"] == hashlib.sha256((d / "pairs.csv").read_bytes()).hexdigest()
+    assert about["engine_version"] == __version__ and about["pairs"] == 4 and about["comparable_pairs"] == 3
+    assert datetime.datetime.fromisoformat(about["date"]).tzinfo is not None
+    # The floor is the prediction bound of the three re-encoded pairs' changes; the two views are left out.
+    results = [measure(str(d / "photos" / f"again-{i}.jpg"), str(d / "photos" / f"base-{i}.jpg")) for i in (1, 2, 3)]
+    assert all(r["alignment"]["comparable"] and r["noise_tier"] == "clinic" for r in results)
+    for scope, metric in (("overall", "redness_a_star"), ("forehead", "brightness_l_star"),
+                          ("overall", "texture_roughness")):
+        changes = [(r["change"] if scope == "overall" else r["region_change"][scope])[metric] for r in results]
+        f = calibrated.get("clinic", scope, metric)
+        assert (f.n, f.engine_version) == (3, __version__)
+        assert f.value == pytest.approx(prediction_bound(changes), rel=1e-9)
+    assert calibrated.get("small", "overall", "redness_a_star") is None
+
+
+def test_measure_with_the_clinics_floors(capsys, pairs, calibrated):
+    d, _ = pairs
+    photo, baseline = d / "photos" / "again-2.jpg", d / "photos" / "base-1.jpg"
+    code, out, err = cli(capsys, "measure", photo, "--reference", baseline, "--json")
+    shipped = json.loads(out)
+    code, out, err = cli(capsys, "measure", photo, "--reference", baseline, "--floors", d / "floors.json", "--json")
+    assert code == 0 and err == ""
+    clinic = json.loads(out)
+    assert clinic["noise_source"]["redness_a_star"] == "clinic"
+    assert shipped["noise_source"]["redness_a_star"] == "shipped"
+    assert clinic["region_noise_source"]["forehead"]["brightness_l_star"] == "clinic"
+    assert clinic["noise"]["redness_a_star"] < shipped["noise"]["redness_a_star"]
+    # Texture has no shipped floor, so no bound; the clinic's own pairs give it one.
+    assert shipped["noise"]["texture_roughness"] is None and shipped["noise_source"]["texture_roughness"] is None
+    assert clinic["noise"]["texture_roughness"] is not None
+    code, out, _ = cli(capsys, "measure", photo, "--reference", baseline, "--floors", d / "floors.json")
+    assert code == 0 and "floors     clinic (tier clinic)" in out
+
+
+def test_body_pairs_calibrate_the_marked_region(capsys, pairs, tmp_path):
+    d, polygon = pairs
+    out_file = tmp_path / "body-floors.json"
+    code, out, err = cli(capsys, "calibrate", d / "body.csv", "--out", out_file, "--min-pairs", "3")
+    assert code == 0 and err == "" and out.startswith("wrote ")
+    floors = load_floors(out_file)
+    assert floors.get("clinic", "marked", "redness_a_star").n == 3
+    assert {f.scope for f in floors.floors} == {"marked"}  # a body pair is never the face's "overall"
+    code, out, _ = cli(capsys, "measure", d / "thighs-90.jpg", "--reference", d / "thighs-base.jpg",
+                       "--region", polygon, "--floors", out_file, "--json")
+    result = json.loads(out)
+    assert result["noise_source"]["redness_a_star"] == "clinic"
+    assert result["region_noise_source"]["marked"]["redness_a_star"] == "clinic"
+
+
+@pytest.mark.parametrize("text,says", [
+    ("", "the first line must be the header photo,baseline"),
+    ("image,before\na.jpg,b.jpg\n", "not image,before"),
+    ("photo,baseline\n", "no pairs after the header"),
+    ("photo,baseline\nphotos/again-1.jpg\n", "line 2: expected 2 fields"),
+    ("photo,baseline\nphotos/again-1.jpg,photos/base-1.jpg,extra\n", "line 2: expected 2 fields"),
+    ("photo,baseline\nphotos/again-1.jpg,\n", "line 2: a photo and a baseline are needed"),
+    ("photo,baseline,area,region\nphotos/again-1.jpg,photos/base-1.jpg,scalp,\"1,1 9,1 9,9\"\n",
+     "line 2: the scalp measures cannot be calibrated yet"),
+    ("photo,baseline,area,region\nphotos/again-1.jpg,photos/base-1.jpg,neck,\n", "unknown area 'neck'"),
+    ("photo,baseline,area,region\nphotos/again-1.jpg,photos/base-1.jpg,,\"1,1 9\"\n", "line 2: region: "),
+    ("photo,baseline\nphotos/again-1.jpg,photos/base-1.jpg\nphotos/none.jpg,photos/base-1.jpg\n",
+     "line 3: photo "),
+])
+def test_bad_pairs_files_give_one_line(capsys, pairs, text, says):
+    d, _ = pairs
+    csv_path = d / "bad.csv"
+    csv_path.write_text(text)
+    code, out, err = cli(capsys, "calibrate", csv_path, "--out", d / "bad-floors.json")
+    assert code == 1 and out == "" and not (d / "bad-floors.json").exists()
+    assert err.startswith(f"error: pairs {csv_path}") and says in err and err.count("\n") == 1
+
+
+def test_missing_pairs_file_and_bad_floors_file(capsys, pairs, tmp_path):
+    d, _ = pairs
+    code, _, err = cli(capsys, "calibrate", tmp_path / "none.csv", "--out", tmp_path / "f.json")
+    assert code == 1 and "No such file" in err and err.count("\n") == 1
+    (tmp_path / "broken.json").write_text('{"format": "skin-analysis-floors"')
+    photo, baseline = d / "photos" / "again-1.jpg", d / "photos" / "base-1.jpg"
+    code, out, err = cli(capsys, "measure", photo, "--reference", baseline, "--floors", tmp_path / "broken.json",
+                         "--json")
+    assert code == 1 and json.loads(out)["error"]["code"] == "bad_floors"
+    assert err.startswith(f"error: floors {tmp_path / 'broken.json'}: not JSON") and err.count("\n") == 1
+    code, out, err = cli(capsys, "measure", photo, "--reference", baseline, "--floors", tmp_path / "no.json")
+    assert code == 1 and "No such file" in err
+    with pytest.raises(SystemExit):
+        main(["measure", str(photo), "--floors", str(tmp_path / "no.json")])  # floors without a baseline
+    with pytest.raises(SystemExit):
+        main(["calibrate", str(d / "pairs.csv"), "--out", str(tmp_path / "f.json"), "--min-pairs", "2"])
