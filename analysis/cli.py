@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import filecmp
 import hashlib
 import json
 import os
@@ -162,7 +163,29 @@ def read_pairs(path: str) -> tuple[list[Pair], str]:
         raise BadPairs(f"pairs {path} line {reader.line_num}: {exc}") from None
     if not pairs:
         raise BadPairs(f"pairs {path}: no pairs after the header")
+    _check_pairs(pairs, path)
     return pairs, hashlib.sha256(data).hexdigest()
+
+
+def _check_pairs(pairs: list[Pair], path: str) -> None:
+    """Every file is there, before a long analysis; and no pair is listed twice or is a photo against itself,
+    which would make the clinic look more repeatable than it is."""
+    seen: dict = {}
+    for pair in pairs:
+        for role, file in (("photo", pair.photo), ("baseline", pair.baseline)):
+            if not os.path.isfile(file):
+                raise BadPairs(f"pairs {path} line {pair.line}: {role} {file}: no such file")
+        key = (pair.photo, pair.baseline, None if pair.region is None else pair.region.tobytes())
+        if key in seen:
+            raise BadPairs(f"pairs {path} line {pair.line}: the same pair as line {seen[key]}")
+        seen[key] = pair.line
+        try:
+            same = filecmp.cmp(pair.photo, pair.baseline, shallow=False)
+        except OSError as exc:
+            raise BadPairs(f"pairs {path} line {pair.line}: {exc.filename}: {exc.strerror or exc}") from None
+        if same:
+            raise BadPairs(f"pairs {path} line {pair.line}: the photo and the baseline are the same file: a "
+                           "no-change pair is two photos taken one after the other")
 
 
 def _analyse_pair(pair: Pair, where: str) -> dict:
@@ -193,12 +216,16 @@ def calibrate(pairs_path: str, min_pairs: int = MIN_PAIRS) -> Floors:
 def write_floors(floors: Floors, path: str) -> None:
     """Write the floors file whole or not at all."""
     target = pathlib.Path(path)
+    temporary = None
     try:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.",
                                          delete=False) as handle:
+            temporary = handle.name
             handle.write(floors.to_json())
-        os.replace(handle.name, target)
+        os.replace(temporary, target)
     except OSError as exc:
+        if temporary is not None:
+            pathlib.Path(temporary).unlink(missing_ok=True)
         raise BadFloors(f"floors {path}: cannot write it: {exc.strerror or exc}") from None
 
 

@@ -283,6 +283,10 @@ def test_body_pairs_calibrate_the_marked_region(capsys, pairs, tmp_path):
     ("photo,baseline,area,region\nphotos/again-1.jpg,photos/base-1.jpg,,\"1,1 9\"\n", "line 2: region: "),
     ("photo,baseline\nphotos/again-1.jpg,photos/base-1.jpg\nphotos/none.jpg,photos/base-1.jpg\n",
      "line 3: photo "),
+    ("photo,baseline\nphotos/again-1.jpg,photos/base-1.jpg\nphotos/again-1.jpg,photos/base-1.jpg\n",
+     "line 3: the same pair as line 2"),
+    ("photo,baseline\nphotos/base-1.jpg,photos/../photos/base-1.jpg\n", "line 2: the photo and the baseline are the "
+                                                                        "same file"),
 ])
 def test_bad_pairs_files_give_one_line(capsys, pairs, text, says):
     d, _ = pairs
@@ -309,3 +313,11 @@ def test_missing_pairs_file_and_bad_floors_file(capsys, pairs, tmp_path):
         main(["measure", str(photo), "--floors", str(tmp_path / "no.json")])  # floors without a baseline
     with pytest.raises(SystemExit):
         main(["calibrate", str(d / "pairs.csv"), "--out", str(tmp_path / "f.json"), "--min-pairs", "2"])
+
+
+def test_floors_are_written_whole_or_not_at_all(capsys, pairs, tmp_path):
+    d, _ = pairs
+    (tmp_path / "floors.json").mkdir()  # os.replace cannot put a file over a folder
+    code, _, err = cli(capsys, "calibrate", d / "pairs.csv", "--out", tmp_path / "floors.json", "--min-pairs", "3")
+    assert code == 1 and err.startswith(f"error: floors {tmp_path / 'floors.json'}: cannot write it")
+    assert [p.name for p in tmp_path.iterdir()] == ["floors.json"]
