@@ -13,6 +13,10 @@ and the app show to people and match on:
                           body photos with too few features to align)
 ``no_face``               no face found in a photo that should show one
 ``multiple_faces``        several faces and none is clearly the subject
+``bad_floors``            a noise-floors file that cannot be read or is not
+                          one (:mod:`analysis.calibration`)
+``bad_pairs``             a calibration list of no-change pairs that cannot
+                          be used (``python -m analysis calibrate``)
 ========================  ====================================================
 """
 
@@ -52,3 +56,11 @@ class NoFace(AnalysisError):
 
 class MultipleFaces(AnalysisError):
     code = "multiple_faces"
+
+
+class BadFloors(AnalysisError):
+    code = "bad_floors"
+
+
+class BadPairs(AnalysisError):
+    code = "bad_pairs"

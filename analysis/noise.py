@@ -8,32 +8,39 @@ gives its own change, and the standard error of the mean change over tiles
 (the sum, for counts) captures landmark jitter, sensor noise, JPEG loss and
 small misregistration, all of which vary from place to place [1]_.
 
-*A repeatability floor* (:data:`NOISE_FLOOR`) for what shifts every tile
-alike, and which a pair cannot see in itself: the light on the face after
-normalisation (a client leaning towards a lamp, a flash that fired a little
-brighter on one side), white balance, expression-free skin movement. It is
-calibrated on **real repeated photographs**: the 53 people of faces-london,
-each photographed twice in one studio session, neutral then smiling, so that
-nothing about the skin changed. For each tier, scope (the whole face or one
-region) and metric, the floor is a prediction bound of one more pair's
-|change| [2]_: at 97.5 % from the pairs in which that scope was judged
-comparable (at 95 %, real changes' heavier-than-normal tails let 6-9 % of
-no-change forehead pairs through); where fewer than 20 were (the cheeks,
-chin and periorbital skin, which a smile spoils, and the whole face), at
-95 % from all 53 pairs, smiles and all, which holds changes the expression
-verdict keeps out and so makes the floor larger. Two tiers, by the analysis frame's
-eye distance: ``clinic`` (at least :data:`SMALL_FRAME_IOD_PX` pixels: the
-photos as taken, eyes 170-240 px apart) and ``small`` (the same pairs
-shrunk to eyes 45 px apart). ``validation/validate.py --real`` re-measures
-them, prints the values to put here, and checks them leave-one-out.
+*A repeatability floor* for what shifts every tile alike, and which a pair
+cannot see in itself: the light on the face after normalisation (a client
+leaning towards a lamp, a flash that fired a little brighter on one side),
+white balance, expression-free skin movement. Floors are data
+(:mod:`analysis.calibration`), per tier, scope (the whole face, one region,
+a body area's marked region) and metric: a prediction bound of one more
+no-change pair's |change| [2]_. A clinic fits its own from its own no-change
+pairs (``python -m analysis calibrate``) and passes them to
+:func:`analysis.analyse`; where it has none for a tier, scope and metric,
+the shipped floors (``analysis/data/floors.json``, :func:`shipped_floors`)
+apply. Those were calibrated on **real repeated photographs**: the 53
+people of faces-london, each photographed twice in one studio session,
+neutral then smiling, so that nothing about the skin changed; at 97.5 % from
+the pairs in which that scope was judged comparable (at 95 %, real changes'
+heavier-than-normal tails let 6-9 % of no-change forehead pairs through);
+where fewer than 20 were (the cheeks, chin and periorbital skin, which a
+smile spoils, and the whole face), at 95 % from all 53 pairs, smiles and
+all, which holds changes the expression verdict keeps out and so makes the
+floor larger. Two tiers, by the analysis frame's eye distance (:func:`tier`):
+``clinic`` (at least :data:`SMALL_FRAME_IOD_PX` pixels: the photos as taken,
+eyes 170-240 px apart) and ``small`` (the same pairs shrunk to eyes 45 px
+apart). ``validation/validate.py --real --write-floors`` re-measures them and
+writes the data file.
 
-Texture and fine lines have no floor: no real repeated photo resolves skin
-texture (faces-london's eyes are too far from the camera for the texture
-gate, and the simulated clinic-resolution texture is not a photograph), so
-their changes get no bound and no verdict until real repeats calibrate them.
+Texture and fine lines have no shipped floor: no real repeated photo resolved
+skin texture in the shipped calibration (faces-london's eyes were too far from
+the camera for the texture gate of the time, and the simulated
+clinic-resolution texture is not a photograph), so their changes get no bound
+and no verdict until a clinic's own repeats calibrate them.
 
 The bound is ``sqrt(floor**2 + (1.96 * standard_error)**2)``; a change larger
-than its bound is reported as beyond measurement noise.
+than its bound is reported as beyond measurement noise. Without a floor there
+is no bound: the tiles alone miss what shifts the whole face.
 
 References
 ----------
@@ -46,73 +53,20 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
 import numpy as np
 
+from .calibration import Floors
 from .metrics import METRICS, MIN_PIXELS, SkinMaps, measure
 
-#: Repeatability floors, from ``validation/validate.py --real`` (module docstring), per tier and scope.
-#: A metric whose floor is None has no calibration on real repeated photos: its change gets no bound
-#: and no verdict.
-# BEGIN NOISE_FLOOR (written by validation/validate.py --real --write-floors)
-NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {
-    "clinic": {
-        # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.511, "erythema_index": 2.141, "red_area_pct": 12.476, "brightness_l_star":
-                    2.022, "ita_deg": 3.106, "evenness_l_std": 0.870, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 10.594, "spot_area_pct": 2.957},
-        # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.391, "erythema_index": 2.003, "red_area_pct": 4.859, "brightness_l_star":
-                    1.971, "ita_deg": 3.498, "evenness_l_std": 0.374, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 2.382, "spot_area_pct": 2.861},
-        # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 1.755, "erythema_index": 2.617, "red_area_pct": 16.858,
-                    "brightness_l_star": 3.567, "ita_deg": 8.521, "evenness_l_std": 1.680, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.294, "spot_area_pct": 6.592},
-        # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.588, "erythema_index": 2.399, "red_area_pct": 16.849,
-                    "brightness_l_star": 3.517, "ita_deg": 6.160, "evenness_l_std": 1.688, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.416, "spot_area_pct": 5.055},
-        # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.438, "erythema_index": 3.062, "red_area_pct": 24.212, "brightness_l_star":
-                    3.492, "ita_deg": 9.409, "evenness_l_std": 1.323, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": 4.914, "spot_area_pct": 4.544},
-        # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.383, "erythema_index": 3.517, "red_area_pct": 17.020,
-                    "brightness_l_star": 2.677, "ita_deg": 6.489, "evenness_l_std": 0.948, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": 5.077, "spot_area_pct": 4.668},
-    },
-    "small": {
-        # overall: calibrated on all pairs
-        "overall": {"redness_a_star": 1.440, "erythema_index": 2.080, "red_area_pct": 12.037, "brightness_l_star":
-                    2.143, "ita_deg": 3.627, "evenness_l_std": 0.856, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": None, "spot_area_pct": None},
-        # forehead: calibrated on comparable pairs
-        "forehead": {"redness_a_star": 1.432, "erythema_index": 2.104, "red_area_pct": 5.568, "brightness_l_star":
-                    2.040, "ita_deg": 3.948, "evenness_l_std": 0.272, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": None, "spot_area_pct": None},
-        # left_cheek: calibrated on all pairs
-        "left_cheek": {"redness_a_star": 1.711, "erythema_index": 2.601, "red_area_pct": 16.619,
-                    "brightness_l_star": 3.850, "ita_deg": 9.932, "evenness_l_std": 1.603, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
-        # right_cheek: calibrated on all pairs
-        "right_cheek": {"redness_a_star": 1.546, "erythema_index": 2.416, "red_area_pct": 16.942,
-                    "brightness_l_star": 3.927, "ita_deg": 7.477, "evenness_l_std": 1.708, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
-        # chin: calibrated on all pairs
-        "chin": {"redness_a_star": 2.397, "erythema_index": 2.915, "red_area_pct": 25.843, "brightness_l_star":
-                    3.448, "ita_deg": 9.405, "evenness_l_std": 1.437, "texture_roughness": None, "line_density_pct":
-                    None, "spot_count": None, "spot_area_pct": None},
-        # periorbital: calibrated on all pairs
-        "periorbital": {"redness_a_star": 2.219, "erythema_index": 3.275, "red_area_pct": 13.787,
-                    "brightness_l_star": 2.640, "ita_deg": 6.582, "evenness_l_std": 1.027, "texture_roughness":
-                    None, "line_density_pct": None, "spot_count": None, "spot_area_pct": None},
-    },
-}
-# END NOISE_FLOOR
 SMALL_FRAME_IOD_PX = 100.0
 TILE_IOD = 0.25
 _SUMMED = {"spot_count"}
-#: Body areas have no real repeated photos yet: their marked region borrows the face's overall floors.
+#: Body areas have no real repeated photos in the shipped floors: their marked region borrows the face's
+#: overall floors until a clinic calibrates its own.
 BORROWED_SCOPES = {"marked": "overall"}
 
 
@@ -120,10 +74,26 @@ def _crop(maps: SkinMaps, rows: slice, cols: slice) -> SkinMaps:
     return SkinMaps(**{k: (v[rows, cols] if isinstance(v, np.ndarray) else v) for k, v in vars(maps).items()})
 
 
-def floors(iod_px: float, scope: str) -> dict[str, float | None]:
-    """The repeatability floor of each metric for a frame of this eye distance and a scope (region)."""
-    tier = NOISE_FLOOR.get("clinic" if iod_px >= SMALL_FRAME_IOD_PX else "small", {})
-    return tier.get(BORROWED_SCOPES.get(scope, scope), dict.fromkeys(METRICS))
+@cache
+def shipped_floors() -> Floors:
+    """The floors that ship with the engine (``analysis/data/floors.json``, module docstring)."""
+    return Floors.from_json(resources.files(__package__).joinpath("data", "floors.json").read_text("utf-8"))
+
+
+def tier(iod_px: float) -> str:
+    """The floors' tier of an analysis frame whose eyes are ``iod_px`` pixels apart."""
+    return "clinic" if iod_px >= SMALL_FRAME_IOD_PX else "small"
+
+
+def floor(floors: Floors | None, tier: str, scope: str, metric: str) -> tuple[float | None, str | None]:
+    """A floor, in the metric's unit, and where it came from: ``floors`` ("clinic"), else the shipped
+    ones ("shipped", a body area's marked region borrowing the face's overall), else (None, None)."""
+    given = floors.get(tier, scope, metric) if floors is not None else None
+    if given is not None:
+        return given.value, "clinic"
+    shipped = shipped_floors()
+    found = shipped.get(tier, scope, metric) or shipped.get(tier, BORROWED_SCOPES.get(scope, scope), metric)
+    return (None, None) if found is None else (found.value, "shipped")
 
 
 def tile_changes(photo: SkinMaps, baseline: SkinMaps, scopes: dict[str, np.ndarray], reference_a_star: float,
@@ -154,24 +124,36 @@ def tile_changes(photo: SkinMaps, baseline: SkinMaps, scopes: dict[str, np.ndarr
     return {name: {m: np.asarray(v) for m, v in d.items()} for name, d in diffs.items()}
 
 
+@dataclass(frozen=True)
+class Noise:
+    """A pair's noise bounds: the floors' tier, and per scope and metric the 95 % bound (None: no bound)
+    and where its floor came from (:func:`floor`: "clinic", "shipped", or None with no bound)."""
+
+    tier: str
+    bounds: dict[str, dict[str, float | None]]
+    sources: dict[str, dict[str, str | None]]
+
+
 def change_noise(photo: SkinMaps, baseline: SkinMaps, scopes: dict[str, np.ndarray], reference_a_star: float,
-                 iod_px: float) -> dict[str, dict[str, float | None]]:
+                 iod_px: float, floors: Floors | None = None, floor_scopes: dict[str, str] | None = None) -> Noise:
     """95 % noise bound of each metric's change in each scope (see module docstring).
 
     Both maps are in the same frame; each scope's mask is shared skin. A bound
     is None where the scope has fewer than three tiles or the metric has no
-    floor calibrated on real photos.
+    floor, given (``floors``) or shipped. ``floor_scopes`` names the floors'
+    scope of a scope named otherwise (a body area's whole is its marked region).
     """
-    out = {}
+    frame_tier = tier(iod_px)
+    bounds, sources = {}, {}
     for name, per_metric in tile_changes(photo, baseline, scopes, reference_a_star, iod_px).items():
-        floor = floors(iod_px, name)
-        bounds: dict[str, float | None] = {}
+        scope = (floor_scopes or {}).get(name, name)
+        bounds[name], sources[name] = {}, {}
         for m, d in per_metric.items():
-            if len(d) < 3 or floor.get(m) is None:
-                bounds[m] = None
+            value, source = floor(floors, frame_tier, scope, m)
+            if len(d) < 3 or value is None:
+                bounds[name][m], sources[name][m] = None, None
                 continue
             spread = d.std(ddof=1)
             standard_error = spread * np.sqrt(len(d)) if m in _SUMMED else spread / np.sqrt(len(d))
-            bounds[m] = float(np.hypot(floor[m], 1.96 * standard_error))
-        out[name] = bounds
-    return out
+            bounds[name][m], sources[name][m] = float(np.hypot(value, 1.96 * standard_error)), source
+    return Noise(frame_tier, bounds, sources)

@@ -54,6 +54,7 @@ import numpy as np
 
 from . import __version__, cellulite, scalp
 from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
+from .calibration import Floors
 from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_matrix, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
 from .errors import UnsupportedImage
@@ -62,7 +63,7 @@ from .facemesh import CHIN, FACE_OVAL, NOSE_BRIDGE, STABLE, Face, detect_faces, 
 from .identity import FaceDescriptor, face_descriptor, same_person
 from .marker import DEFAULT_MARKER_MM, Scale, marker_mask, measure_scale
 from .metrics import MEAN_IPD_MM, METRICS, MIN_PIXELS, MIN_TEXTURE_PX_PER_MM, SkinMaps, measure, skin_maps
-from .noise import change_noise
+from .noise import Noise, change_noise
 from .polygon import validate_polygon
 from .reference import UNSEARCHED, BackdropSample, ColourReference, find_reference, reference_normalisation
 from .pose import HeadPose, head_pose
@@ -219,13 +220,15 @@ def _beyond(change: dict, noise: dict) -> dict:
     return {m: (None if change[m] is None or noise.get(m) is None else abs(change[m]) > noise[m]) for m in METRICS}
 
 
-def _comparison(photo: _Measured, baseline: _Measured, noise: dict, region_verdict: dict) -> dict:
-    """Change (photo minus baseline), relative change, noise bound and verdict, overall and per region.
+def _comparison(photo: _Measured, baseline: _Measured, found: Noise, region_verdict: dict) -> dict:
+    """Change (photo minus baseline), relative change, noise bound and its floor's source, and verdict,
+    overall and per region.
 
-    ``noise`` maps "overall" and each region to its bounds. A region's change
+    ``found`` holds the bounds of "overall" and each region. A region's change
     and bounds are given whatever its verdict; whoever shows them follows
     ``region_verdict``.
     """
+    noise, source = found.bounds, found.sources
     change = _difference(photo.overall, baseline.overall)
     region_change = {name: _difference(photo.regions[name], baseline.regions[name]) for name in baseline.regions}
     return {
@@ -234,9 +237,12 @@ def _comparison(photo: _Measured, baseline: _Measured, noise: dict, region_verdi
         "change": change,
         "change_pct": _relative(change, baseline.overall),
         "noise": noise["overall"],
+        "noise_source": source["overall"],
+        "noise_tier": found.tier,
         "beyond_noise": _beyond(change, noise["overall"]),
         "region_change": region_change,
         "region_noise": {name: noise[name] for name in region_change},
+        "region_noise_source": {name: source[name] for name in region_change},
         "region_beyond_noise": {name: _beyond(region_change[name], noise[name]) for name in region_change},
         "region_verdict": region_verdict,
     }
@@ -497,7 +503,7 @@ def face_lighting(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid, 
     return FaceLighting(norm, ratio, distance_gain(ratio) if by_backdrop else 1.0)
 
 
-def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
+def _pair_face(photo: FacePhoto, baseline: FacePhoto, floors: Floors | None = None) -> dict:
     iod = _analysis_iod(photo, baseline)
     photo_source, base_source = photo.pyramid, baseline.pyramid
     matrix, residual, ecc_shift = align_faces(photo, baseline, photo_source, base_source)
@@ -534,7 +540,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto) -> dict:
         spoiled = ", ".join(r for r in REGIONS if expression.spoiled.get(r))
         reasons.append(Reason("expression", f"{', '.join(expression.moved)} changed: {spoiled} not comparable"))
     scopes = {"overall": colour | texture, **{name: (colour | texture) & m for name, m in masks.items()}}
-    noise = change_noise(p.maps, b.maps, scopes, ref_a, iod)
+    noise = change_noise(p.maps, b.maps, scopes, ref_a, iod, floors)
     return {
         "face": _face_dict(photo),
         "quality": quality,
@@ -568,7 +574,8 @@ def _body_frame(polygon: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return to_frame, (int(width), int(height))
 
 
-def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None) -> dict:
+def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray | None,
+          floors: Floors | None = None) -> dict:
     reference_rgb = photo_rgb if baseline_rgb is None else baseline_rgb
     polygon = validate_polygon(polygon, reference_rgb.shape[1], reference_rgb.shape[0])
     to_frame, size = _body_frame(polygon)
@@ -607,7 +614,7 @@ def _body(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
     if residual > MAX_FEATURE_RESIDUAL_PX:
         reasons.append(Reason("features_misaligned", f"feature alignment residual {residual:.1f} px"))
     noise = change_noise(p.maps, b.maps, {"overall": colour | texture, "marked": colour | texture}, ref_a,
-                         BODY_PX_PER_MM * MEAN_IPD_MM)
+                         BODY_PX_PER_MM * MEAN_IPD_MM, floors, {"overall": "marked"})
     verdict = {"marked": {"comparable": not reasons, "reasons": [r.to_dict() for r in reasons]}}
     return {
         "face": None, "quality": {"usable": True, "warnings": [], "problems": []},
@@ -713,6 +720,8 @@ def _area(photo_rgb: np.ndarray, polygon: np.ndarray, baseline_rgb: np.ndarray |
         "change_pct": {k: (None if c.change is None or not b.values[k] else 100 * c.change / abs(b.values[k]))
                        for k, c in changes.items()},
         "noise": {k: c.noise for k, c in changes.items()},
+        # Their floors come from rendered scenes (:mod:`analysis.areas`): clinics cannot calibrate them yet.
+        "noise_source": {k: (None if c.noise is None else "shipped") for k, c in changes.items()},
         "beyond_noise": {k: c.beyond_noise for k, c in changes.items()},
         "change_refused": {k: c.refused.to_dict() for k, c in changes.items() if c.refused is not None},
     }
@@ -729,7 +738,7 @@ def _area_result(m) -> dict:
 # --- entry point --------------------------------------------------------------
 
 def analyse(image, reference=None, *, region=None, area: str | None = None,
-            marker_mm: float = DEFAULT_MARKER_MM) -> dict:
+            marker_mm: float = DEFAULT_MARKER_MM, floors: Floors | None = None) -> dict:
     """Measure a photo's skin, and its change since a baseline.
 
     Parameters
@@ -751,6 +760,10 @@ def analyse(image, reference=None, *, region=None, area: str | None = None,
         withheld (``light_direction``).
     marker_mm : float
         Side of the printed ArUco marker that gives the scale (:mod:`analysis.marker`).
+    floors : Floors, optional
+        The clinic's repeatability floors (:mod:`analysis.calibration`); a
+        tier, scope and metric they lack takes the shipped floor
+        (:mod:`analysis.noise`). Not used by the hair-loss and cellulite measures.
 
     Returns
     -------
@@ -759,8 +772,11 @@ def analyse(image, reference=None, *, region=None, area: str | None = None,
         ``quality``, ``scale``, ``normalisation``, ``metrics``, ``regions``;
         with a reference also ``alignment``, ``change`` (photo minus
         baseline), ``change_pct``, ``noise`` (95 % bound of each change),
-        ``beyond_noise``, ``reference_metrics``, ``reference_regions`` and
-        ``region_change``. Metric names and units: :mod:`analysis.metrics`.
+        ``noise_source`` (where each bound's floor came from: "clinic" for
+        ``floors``, "shipped", or None without a bound), ``noise_tier``,
+        ``beyond_noise``, ``reference_metrics``, ``reference_regions``,
+        ``region_change``, ``region_noise`` and ``region_noise_source``.
+        Metric names and units: :mod:`analysis.metrics`.
 
     Raises
     ------
@@ -777,8 +793,8 @@ def analyse(image, reference=None, *, region=None, area: str | None = None,
         base = None if reference is None else _pixels(reference)
         if area is not None:
             return {**head, **_area(rgb, region, base, area, marker_mm)}
-        return {**head, **_body(rgb, region, base)}
+        return {**head, **_body(rgb, region, base, floors)}
     photo = locate_face(image)
     if reference is None:
         return {**head, **_single_face(photo)}
-    return {**head, **_pair_face(photo, locate_face(reference))}
+    return {**head, **_pair_face(photo, locate_face(reference), floors)}

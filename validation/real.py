@@ -7,13 +7,16 @@ the analysis reports between them is measurement noise. This module
 
 1. analyses every neutral -> smiling pair at the photos' own resolution
    (the ``clinic`` tier of :mod:`analysis.noise`) and shrunk to eyes about
-   45 px apart (the ``small`` tier), with the repeatability floors set to
-   zero so that each bound is the pair's own tile-to-tile part;
+   45 px apart (the ``small`` tier), with floors of zero
+   (:func:`zero_floors`) so that each bound is the pair's own tile-to-tile part;
 2. calibrates the floors: per tier, scope (overall and each region) and
-   metric, the prediction bound of a new pair's change (:data:`PREDICTION_LEVEL`) from the pairs
-   in which that scope is comparable (from all pairs where fewer than
-   :data:`MIN_CALIBRATION` are, which only makes the floor larger), and
-   prints them for ``analysis/noise.py`` (:func:`prediction_bound`);
+   metric, the prediction bound of a new pair's change (:data:`PREDICTION_LEVEL`,
+   :func:`analysis.calibration.prediction_bound`) from the pairs in which that
+   scope is comparable (from all pairs where fewer than
+   :data:`MIN_CALIBRATION` are, which only makes the floor larger), prints
+   them and, with ``--write-floors``, writes them as the engine's shipped
+   floors, ``analysis/data/floors.json`` (:func:`shipped_floors`), with n and
+   leave-one-out coverage;
 3. reports, with each pair's floor calibrated on the *other* pairs
    (leave-one-out, so no pair vouches for itself): how often each scope is
    comparable, median and 95th-percentile |change|, the false claims
@@ -31,15 +34,15 @@ the analysis reports between them is measurement noise. This module
 from __future__ import annotations
 
 import csv
+import datetime
 import pathlib
-import textwrap
 from collections import Counter
 
 import cv2
 import numpy as np
-from scipy import stats
 
-from analysis import AnalysisError, analyse, decode, locate_face
+from analysis import AnalysisError, __version__, analyse, decode, locate_face
+from analysis.calibration import TIERS, Floor, Floors, NoFloor, loo_coverage, prediction_bound
 from analysis.metrics import METRICS
 from analysis.regions import REGIONS
 from analysis.simulate import Recapture, inject, skin_mask, subject_mask
@@ -58,9 +61,10 @@ def people(folder: pathlib.Path) -> list[tuple[str, str]]:
         return sorted((row["face_id"], row["face_eth"]) for row in csv.DictReader(handle))
 
 
-def zero_floors() -> dict:
-    zero = {scope: dict.fromkeys(METRICS, 0.0) for scope in SCOPES}
-    return {"clinic": zero, "small": zero}
+def zero_floors() -> Floors:
+    """Floors of zero for every tier, scope and metric: each bound is then the pair's own tile-to-tile part."""
+    return Floors(tuple(Floor(tier, scope, m, 0.0, None, None, __version__, "zero: the tiles' part only")
+                        for tier in TIERS for scope in SCOPES for m in METRICS))
 
 
 def _load(path: pathlib.Path) -> np.ndarray:
@@ -81,7 +85,7 @@ def _pair_row(result: dict, group: str) -> dict:
     }
 
 
-def same_person_rows(folder: pathlib.Path, small: bool) -> list[dict]:
+def same_person_rows(folder: pathlib.Path, small: bool, floors: Floors | None = None) -> list[dict]:
     """Each person's smiling shot analysed against their neutral one (both shrunk alike if ``small``)."""
     rows = []
     for pid, group in people(folder):
@@ -93,18 +97,18 @@ def same_person_rows(folder: pathlib.Path, small: bool) -> list[dict]:
                 neutral, smiling = (cv2.resize(x, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
                                     for x in (neutral, smiling))
                 base = locate_face(neutral)
-            rows.append({"id": pid, **_pair_row(analyse(smiling, base), group)})
+            rows.append({"id": pid, **_pair_row(analyse(smiling, base, floors=floors), group)})
         except AnalysisError as exc:
             rows.append({"id": pid, "group": group, "error": exc.code})
     return rows
 
 
-def different_person_rows(paths: list[pathlib.Path], groups: list[str]) -> list[dict]:
+def different_person_rows(paths: list[pathlib.Path], groups: list[str], floors: Floors | None = None) -> list[dict]:
     """Each photo analysed against the next one's as if it were that person's baseline."""
     rows = []
     for (a, ga), (b, _) in zip(zip(paths, groups), list(zip(paths, groups))[1:]):
         try:
-            result = analyse(_load(a), _load(b))
+            result = analyse(_load(a), _load(b), floors=floors)
         except AnalysisError as exc:
             rows.append({"group": ga, "error": exc.code})
             continue
@@ -112,7 +116,7 @@ def different_person_rows(paths: list[pathlib.Path], groups: list[str]) -> list[
     return rows
 
 
-def injected_rows(folder: pathlib.Path, seed: int = 0) -> list[dict]:
+def injected_rows(folder: pathlib.Path, floors: Floors | None = None, seed: int = 0) -> list[dict]:
     """Known changes in real skin, re-captured with nuisance, against the untouched photo."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -130,7 +134,7 @@ def injected_rows(folder: pathlib.Path, seed: int = 0) -> list[dict]:
                              white_balance=tuple(float(g) for g in rng.uniform(0.95, 1.05, 3)),
                              jpeg_quality=int(rng.integers(80, 96)))
             try:
-                result = analyse(cond.apply(image, subject), base)
+                result = analyse(cond.apply(image, subject), base, floors=floors)
             except AnalysisError as exc:
                 rows.append({"case": label, "group": group, "error": exc.code})
                 continue
@@ -154,24 +158,13 @@ def _values(rows, scope, metric, comparable_only=True):
 PREDICTION_LEVEL = {"comparable": 0.975, "all": 0.95}
 
 
-def prediction_bound(changes, level: float) -> float:
-    """Prediction bound for the |change| of one more no-change pair, from ``changes`` of others.
-
-    ``t((1 + level) / 2, n - 1) * RMS * sqrt(1 + 1 / n)`` at ``level``
-    (:data:`PREDICTION_LEVEL`), with the root-mean-square taken about zero (a
-    no-change pair's true change is zero, so a bias counts as noise). Unlike
-    the sample's 95th percentile, which a new pair exceeds more often than
-    5 % when n is a few dozen, this bound allows for the size of the sample
-    [1]_.
-
-    References
-    ----------
-    .. [1] G. J. Hahn, W. Q. Meeker, "Statistical Intervals", Wiley, 1991,
-           section 4.4 (prediction interval for one future observation).
-    """
-    values = np.asarray(changes, dtype=float)
-    n = len(values)
-    return float(stats.t.ppf((1 + level) / 2, n - 1) * np.sqrt(np.mean(values ** 2)) * np.sqrt(1 + 1 / n))
+def _calibration_values(rows: list[dict], scope: str, metric: str) -> tuple[str, list[float]]:
+    """The basis ("comparable", "all", or "-" for too few pairs) and the |changes| a floor is fitted on."""
+    values = _values(rows, scope, metric)
+    basis = "comparable"
+    if len(values) < MIN_CALIBRATION:
+        values, basis = _values(rows, scope, metric, comparable_only=False), "all"
+    return (basis if len(values) >= MIN_CALIBRATION else "-"), [v for _, v in values]
 
 
 def calibrate(rows: list[dict]) -> tuple[dict, dict]:
@@ -180,14 +173,38 @@ def calibrate(rows: list[dict]) -> tuple[dict, dict]:
     for scope in SCOPES:
         floors[scope], basis[scope] = {}, {}
         for m in METRICS:
-            values = _values(rows, scope, m)
-            only_comparable = len(values) >= MIN_CALIBRATION
-            if not only_comparable:
-                values = _values(rows, scope, m, comparable_only=False)
-            basis[scope][m] = ("comparable" if only_comparable else "all") if len(values) >= MIN_CALIBRATION else "-"
-            floors[scope][m] = prediction_bound([v for _, v in values], PREDICTION_LEVEL[basis[scope][m]]) \
-                if basis[scope][m] != "-" else None
+            basis[scope][m], values = _calibration_values(rows, scope, m)
+            floors[scope][m] = (prediction_bound(values, PREDICTION_LEVEL[basis[scope][m]])
+                                if basis[scope][m] != "-" else None)
     return floors, basis
+
+
+BASIS = {"comparable": "faces-london neutral -> smiling, the pairs in which the scope was judged comparable, "
+                       "97.5 % prediction bound",
+         "all": f"faces-london neutral -> smiling, all pairs (fewer than {MIN_CALIBRATION} comparable; smiles "
+                "included, which only makes the floor larger), 95 % prediction bound"}
+
+
+def shipped_floors(same: dict[str, list[dict]]) -> Floors:
+    """The floors of every tier (rows of :func:`same_person_rows` by tier) as the engine ships them, with n
+    and leave-one-out coverage (:func:`analysis.calibration.loo_coverage`)."""
+    floors, missing = [], []
+    for tier, rows in same.items():
+        for scope in SCOPES:
+            for m in METRICS:
+                basis, values = _calibration_values(rows, scope, m)
+                if basis == "-":
+                    missing.append(NoFloor(tier, scope, m, len(values), f"fewer than {MIN_CALIBRATION} "
+                                                                        "faces-london pairs measured it"))
+                    continue
+                level = PREDICTION_LEVEL[basis]
+                floors.append(Floor(tier, scope, m, round(prediction_bound(values, level), 3), len(values),
+                                    loo_coverage(values, level), __version__, BASIS[basis]))
+    return Floors(tuple(floors), tuple(missing), {
+        "engine_version": __version__, "date": datetime.date.today().isoformat(),
+        "source": "validation/validate.py --real on faces-london (53 people, each photographed neutral then "
+                  "smiling in one studio session)",
+        "level": {"comparable pairs": PREDICTION_LEVEL["comparable"], "all pairs": PREDICTION_LEVEL["all"]}})
 
 
 def leave_one_out(rows: list[dict], scope: str, metric: str,
@@ -243,35 +260,19 @@ def report_same_person(rows: list[dict], tier: str) -> None:
     print("why pairs were not comparable overall (count): " + ", ".join(f"{c} {n}" for c, n in codes.most_common()))
 
 
-FLOOR_BLOCK = ("# BEGIN NOISE_FLOOR (written by validation/validate.py --real --write-floors)\n", "# END NOISE_FLOOR\n")
-
-
-def write_floors(noise_module: pathlib.Path, floors: dict, basis: dict) -> None:
-    """Replace the NOISE_FLOOR block of ``analysis/noise.py`` with these floors."""
-    text = noise_module.read_text()
-    start, end = text.index(FLOOR_BLOCK[0]), text.index(FLOOR_BLOCK[1])
-    lines = ["NOISE_FLOOR: dict[str, dict[str, dict[str, float | None]]] = {"] + floor_lines(floors, basis) + ["}"]
-    noise_module.write_text(text[:start] + FLOOR_BLOCK[0] + "\n".join(lines) + "\n" + text[end:])
-
-
-def floor_lines(floors: dict, basis: dict) -> list[str]:
-    out = []
-    for tier, per_scope in floors.items():
-        out.append(f'    "{tier}": {{')
-        for scope, values in per_scope.items():
-            cells = ", ".join(f'"{m}": {("None" if v is None else f"{v:.3f}")}' for m, v in values.items())
-            used = sorted(set(basis[tier][scope].values()) - {"-"})
-            out.append(f'        # {scope}: calibrated on {" and ".join(used)} pairs')
-            out += ["        " + line for line in textwrap.wrap(f'"{scope}": {{{cells}}},', 108,
-                                                                 subsequent_indent=" " * 12)]
-        out.append("    },")
-    return out
+def write_floors(path: pathlib.Path, floors: Floors) -> None:
+    """Write the floors as the engine's data file (``analysis/data/floors.json``)."""
+    path.write_text(floors.to_json(), encoding="utf-8")
 
 
 def report_floors(floors: dict, basis: dict) -> None:
-    print("\nNOISE_FLOOR (prediction bound of |change|, 97.5 % on comparable pairs; 'all' = fewer than "
-          f"{MIN_CALIBRATION} comparable pairs, calibrated on every pair at 95 %):")
-    print("\n".join(floor_lines(floors, basis)))
+    print("\nFLOORS (prediction bound of |change|, 97.5 % on comparable pairs; 'all' = fewer than "
+          f"{MIN_CALIBRATION} comparable pairs, calibrated on every pair at 95 %; '-' = no floor):")
+    for tier, per_scope in floors.items():
+        print(f"  {tier:<12}" + "".join(f"{m[:12]:>13}" for m in METRICS))
+        for scope, values in per_scope.items():
+            print(f"  {scope:<12}" + "".join(f"{'-' if v is None else f'{v:.3f}':>8} {basis[tier][scope][m][:4]:<4}"
+                                             for m, v in values.items()))
 
 
 def report_different(rows: list[dict], label: str) -> None:

@@ -42,7 +42,7 @@ from skimage import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from analysis import AnalysisError, analyse, decode, locate_face, noise  # noqa: E402
+from analysis import AnalysisError, analyse, decode, locate_face  # noqa: E402
 from analysis.align import apply, compose  # noqa: E402
 from analysis.metrics import MEAN_IPD_MM, METRICS, texture_band_px  # noqa: E402
 from analysis.noise import SMALL_FRAME_IOD_PX  # noqa: E402
@@ -202,36 +202,37 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, help="use at most this many photos from --faces")
     parser.add_argument("--real", help="faces-london folder: validate on real re-captures (validation/real.py)")
     parser.add_argument("--write-floors", action="store_true",
-                        help="with --real: write the calibrated floors into analysis/noise.py")
+                        help="with --real: write the calibrated floors as the shipped ones, "
+                             "analysis/data/floors.json")
     args = parser.parse_args(argv)
     if args.real:
         validate_real(pathlib.Path(args.real), args.faces and pathlib.Path(args.faces), args.write_floors)
     report(*run(args.faces, args.recaptures, args.limit, args.injections))
 
 
+#: The engine's shipped floors (:func:`analysis.noise.shipped_floors`), in this source tree.
+SHIPPED_FLOORS = pathlib.Path(__file__).resolve().parents[1] / "analysis" / "data" / "floors.json"
+
+
 def validate_real(london: pathlib.Path, faces_dev: pathlib.Path | None, write: bool = False) -> None:
     """The real re-capture tables (see validation/real.py); calibrates the floors it prints."""
-    shipped = noise.NOISE_FLOOR
-    noise.NOISE_FLOOR = real.zero_floors()  # each bound is then the pair's own tile-to-tile part
-    try:
-        same = {tier: real.same_person_rows(london, small=tier == "small") for tier in ("clinic", "small")}
-        calibrated = {tier: real.calibrate(rows) for tier, rows in same.items()}
-        floors, basis = {t: c[0] for t, c in calibrated.items()}, {t: c[1] for t, c in calibrated.items()}
-        real.report_floors(floors, basis)
-        if write:
-            real.write_floors(pathlib.Path(noise.__file__), floors, basis)
-        for tier, rows in same.items():
-            real.report_same_person(rows, tier)
-        real.report_landmarks(london, same["clinic"])
-        ids = real.people(london)
-        real.report_different(real.different_person_rows([london / f"{i}_neutral.jpg" for i, _ in ids],
-                                                         [g for _, g in ids]), "faces-london, neutral")
-        if faces_dev:
-            dev = sorted(faces_dev.glob("*.jpg"))
-            real.report_different(real.different_person_rows(dev, ["-"] * len(dev)), "faces-dev")
-        real.report_injected(real.injected_rows(london), calibrated["clinic"][0])
-    finally:
-        noise.NOISE_FLOOR = shipped
+    zero = real.zero_floors()  # each bound is then the pair's own tile-to-tile part
+    same = {tier: real.same_person_rows(london, small=tier == "small", floors=zero) for tier in ("clinic", "small")}
+    calibrated = {tier: real.calibrate(rows) for tier, rows in same.items()}
+    floors, basis = {t: c[0] for t, c in calibrated.items()}, {t: c[1] for t, c in calibrated.items()}
+    real.report_floors(floors, basis)
+    if write:
+        real.write_floors(SHIPPED_FLOORS, real.shipped_floors(same))
+    for tier, rows in same.items():
+        real.report_same_person(rows, tier)
+    real.report_landmarks(london, same["clinic"])
+    ids = real.people(london)
+    real.report_different(real.different_person_rows([london / f"{i}_neutral.jpg" for i, _ in ids],
+                                                     [g for _, g in ids], zero), "faces-london, neutral")
+    if faces_dev:
+        dev = sorted(faces_dev.glob("*.jpg"))
+        real.report_different(real.different_person_rows(dev, ["-"] * len(dev), zero), "faces-dev")
+    real.report_injected(real.injected_rows(london, zero), calibrated["clinic"][0])
 
 
 if __name__ == "__main__":
