@@ -15,7 +15,7 @@ import pytest
 from analysis import NoFace, UnsupportedImage, analyse, decode, locate_face
 from analysis.align import apply, compose
 from analysis.metrics import METRICS
-from analysis.simulate import Recapture, inject, skin_mask, subject_mask
+from analysis.simulate import Recapture, inject, skin_mask, subject_mask, turn_head
 
 # Conditions that keep the astronaut's bright skin below clipping; nearer by 10 %, the client gets 21 % more light.
 NUISANCE = Recapture(rotation_deg=7.0, scale=1.1, subject_light=1.21, shift_px=(9.0, -6.0), exposure=0.8,
@@ -149,6 +149,15 @@ def test_a_much_closer_photo_is_not_comparable(astronaut, astronaut_face):
     r = analyse(Recapture(scale=1.25).apply(astronaut), astronaut_face)
     assert not r["alignment"]["comparable"]
     assert "distance" in codes(r)
+
+
+@pytest.mark.parametrize("turn,blocked", [(12.0, False), (18.0, True)])
+def test_a_head_turned_more_than_10_degrees_is_not_comparable(astronaut, astronaut_face, turn, blocked):
+    # The mesh reads a rendered turn as about three quarters of it: 12 degrees as 8.8, 18 as 14.2.
+    photo = locate_face(turn_head(astronaut, astronaut_face.face, turn))
+    d_yaw = photo.pose.yaw_deg - astronaut_face.pose.yaw_deg
+    assert (d_yaw > 10.0) == blocked and 5.0 < d_yaw < 20.0
+    assert ("head_turned" in codes(analyse(photo, astronaut_face))) == blocked
 
 
 def test_light_from_another_side_is_not_comparable(astronaut, astronaut_face):
