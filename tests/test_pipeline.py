@@ -16,7 +16,8 @@ from analysis import NoFace, UnsupportedImage, analyse, decode, locate_face
 from analysis.align import apply, compose
 from analysis.colour import Normalisation
 from analysis.metrics import METRICS
-from analysis.pipeline import distance_correction
+from analysis.pipeline import FaceLighting, FacePhoto, _pair_reasons, distance_correction
+from analysis.pose import HeadPose
 from analysis.reasons import Reason
 from analysis.simulate import Recapture, inject, skin_mask, subject_mask, turn_head
 
@@ -164,6 +165,20 @@ def test_a_head_turned_more_than_10_degrees_is_not_comparable(astronaut, astrona
     d_yaw = photo.pose.yaw_deg - astronaut_face.pose.yaw_deg
     assert (d_yaw > 10.0) == blocked and 5.0 < d_yaw < 20.0
     assert ("head_turned" in codes(analyse(photo, astronaut_face))) == blocked
+
+
+@pytest.mark.parametrize("d_yaw,d_pitch,found", [
+    (9.9, 0.0, set()), (10.1, 0.0, {"head_turned"}), (-10.1, 0.0, {"head_turned"}),
+    (0.0, 9.9, set()), (0.0, -10.1, {"head_tilted"}),
+])
+def test_the_pose_limits_are_10_degrees(astronaut_face, d_yaw, d_pitch, found):
+    # The pair's own reasons for two poses of one face, everything else alike.
+    base = astronaut_face.pose
+    turned = FacePhoto(astronaut_face.rgb, astronaut_face.face,
+                       HeadPose(base.yaw_deg + d_yaw, base.pitch_deg + d_pitch, base.roll_deg))
+    light = FaceLighting(Normalisation(True, "backdrop"), 1.0, None, 1.0, Reason("face_size_unchanged", ""), None)
+    reasons = _pair_reasons(turned, astronaut_face, 0.0, light, {"problems": []}, (None, None), 1.0)
+    assert {r.code for r in reasons} == found
 
 
 def test_light_from_another_side_is_not_comparable(astronaut, astronaut_face):
