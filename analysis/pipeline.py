@@ -113,8 +113,12 @@ MAX_BACKDROP_SCALE_UNCERTAINTY = 0.0025
 #: Without a chart or card at the face or a confirmed move of the client, a face size changed by more than
 #: this fraction is a change of framing the floors (:mod:`analysis.noise`) were not calibrated on.
 MAX_FRAMING_CHANGE = 0.05
-#: The backdrop's features are sought in a copy of the photo at most this many pixels on its longer side.
+#: The backdrop's features are sought in a copy of the photo at most this many pixels on its longer side ...
 BACKDROP_FEATURES_MAX_SIDE = 1024
+#: ... and not above the head nor within this many eye distances beside the face oval: hair moves with the
+#: head (on faces-london's plain studio backdrop, the features left by the normalisation's backdrop mask lay
+#: on the top of the hair, and read the head's scale as the backdrop's).
+HAIR_CLEARANCE_IOD = 1.5
 
 # Photo quality limits.
 MIN_SKIN_CHROMA = 3.0
@@ -151,7 +155,7 @@ class FacePhoto:
     def backdrop_features(self) -> Features:
         """ORB features of the backdrop (:func:`backdrop_motion`), found once per photo in a copy at most
         :data:`BACKDROP_FEATURES_MAX_SIDE` pixels wide, outside the client as the backdrop normalisation
-        samples it (:func:`_client_mask`)."""
+        samples it (:func:`_client_mask`) and beside the head's column (:data:`HAIR_CLEARANCE_IOD`)."""
         w, h = self.pyramid.photo_size
         s = min(1.0, BACKDROP_FEATURES_MAX_SIDE / max(w, h))
         level, to_level = self.pyramid.level_for(s)
@@ -160,8 +164,11 @@ class FacePhoto:
         if grey.shape[::-1] != size:
             to_level = resize_matrix(grey.shape[::-1], size) @ to_level
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-        subject = _client_mask(self.face, grey.shape, to_level)
-        backdrop = ~within(subject, BACKDROP_CLEARANCE_IOD * self.face.inter_ocular_px * to_level[0, 0])
+        iod = self.face.inter_ocular_px * to_level[0, 0]
+        backdrop = ~within(_client_mask(self.face, grey.shape, to_level), BACKDROP_CLEARANCE_IOD * iod)
+        oval_x = apply(to_level[:2], self.face.xy[list(FACE_OVAL)])[:, 0]
+        hair = HAIR_CLEARANCE_IOD * iod
+        backdrop[:, max(0, int(oval_x.min() - hair)):int(oval_x.max() + hair) + 1] = False
         return orb_features(grey, backdrop, np.linalg.inv(to_level))
 
 
