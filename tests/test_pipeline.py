@@ -328,13 +328,25 @@ def test_a_client_nearer_fixed_lights_is_corrected_by_the_inverse_square_law(ast
 
 def test_a_plain_backdrop_cannot_confirm_that_the_client_moved(astronaut, astronaut_face):
     # The same move in front of a plain grey backdrop: no feature shows whether the client or the camera moved,
-    # so no correction for distance, and the 10 % change of size is beyond the floors' framing.
-    weights = subject_mask(astronaut_face.face, astronaut.shape[:2])[..., None]
-    plain = np.round(astronaut * weights + 170.0 * (1 - weights)).astype(np.uint8)
+    # so no correction for distance, and the 10 % change of size is beyond the floors' framing. Textured locks of
+    # hair hang 1.05-1.45 eye distances beside the face, beyond the normalisation's clearance: they move with the
+    # head, and read as a backdrop would scale it with the face (a zoom) unless they are left out.
+    face = astronaut_face.face
+    iod, top, chin = face.inter_ocular_px, int(face.xy[:, 1].min()), int(face.xy[:, 1].max())
+    client = subject_mask(face, astronaut.shape[:2])
+    hair = np.zeros(astronaut.shape[:2], bool)
+    for x0, x1 in ((face.xy[:, 0].min() - 1.45 * iod, face.xy[:, 0].min() - 1.05 * iod),
+                   (face.xy[:, 0].max() + 1.05 * iod, face.xy[:, 0].max() + 1.45 * iod)):
+        hair[top:chin, int(x0):int(x1)] = True
+    blobs = cv2.GaussianBlur(np.random.default_rng(1).standard_normal(hair.shape).astype(np.float32), (0, 0), 1.5)
+    locks = np.clip(90 + 60 * blobs / blobs.std(), 0, 255)[..., None]
+    weights = np.maximum(client, hair)
+    plain = np.where(hair[..., None], locks, astronaut * client[..., None] + 170.0 * (1 - client[..., None]))
+    plain = np.round(plain).astype(np.uint8)
     baseline = locate_face(plain)
     moved = Recapture(scale=1.1, subject_light=1.21, exposure=0.85, shift_px=keeping_the_face(baseline, 1.1),
                       backdrop_fixed=True)
-    r = analyse(recapture(moved, plain, baseline), baseline)
+    r = analyse(moved.apply(plain, weights), baseline)
     norm = r["normalisation"]
     assert norm["backdrop_scale"] is None and norm["distance_gain"] == 1.0
     assert norm["distance_reason"]["code"] == "backdrop_unmeasured"
