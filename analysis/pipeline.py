@@ -912,7 +912,9 @@ def analyse(image, reference=None, *, region=None, area: str | None = None,
         with a reference also ``alignment``, ``change`` (photo minus
         baseline), ``change_pct``, ``noise`` (95 % bound of each change),
         ``beyond_noise``, ``reference_metrics``, ``reference_regions`` and
-        ``region_change``. Metric names and units: :mod:`analysis.metrics`.
+        ``region_change``; a face pair's ``normalisation`` also says whether
+        the light on the face was corrected for a change of distance and why
+        (:meth:`FaceLighting.to_dict`). Metric names and units: :mod:`analysis.metrics`.
 
     Raises
     ------

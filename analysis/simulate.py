@@ -40,7 +40,8 @@ class Recapture:
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     jpeg_quality: int | None = None
     #: Extra light on the client (not the backdrop): sitting nearer a fixed camera and lights by a
-    #: factor ``scale`` raises it by ``scale ** 2`` (inverse-square law, :func:`analysis.pipeline.distance_gain`).
+    #: factor ``scale`` (with :attr:`backdrop_fixed`) raises it by ``scale ** 2`` (inverse-square law,
+    #: :func:`analysis.pipeline.distance_gain`).
     subject_light: float = 1.0
     #: Resample in linear light, as a camera's sensor integrates light (True), or in sRGB values, as
     #: image software does (False: the default, with which the face noise floors were measured).
