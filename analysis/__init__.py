@@ -9,7 +9,7 @@ its measurement noise. No files, no database, no UI.
 >>> result = analyse(decode(open("photo.jpg", "rb").read()))  # doctest: +SKIP
 """
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"  # 0.3.0: the distance gain only where the photos confirm the client moved (issue 15.1)
 
 from .decoding import DecodedImage, decode  # noqa: E402
 from .errors import (  # noqa: E402

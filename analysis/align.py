@@ -21,6 +21,13 @@ Body areas
 Neck, hands, scalp and body have no landmarks: AKAZE features [3]_ matched
 with a ratio test and a RANSAC homography [4]_ align them.
 
+The backdrop
+------------
+Whether the backdrop scaled between two face photos (a zoom or a moved
+camera) or kept its size (the client moved) is read from ORB features [5]_
+outside the client, matched with a ratio test, and a RANSAC similarity
+(:func:`similarity_from_features`).
+
 References
 ----------
 .. [1] S. Umeyama, "Least-squares estimation of transformation parameters
@@ -32,6 +39,8 @@ References
        Accelerated Features in Nonlinear Scale Spaces", BMVC 2013.
 .. [4] M. A. Fischler, R. C. Bolles, "Random Sample Consensus", Comm. ACM
        24(6):381-395, 1981.
+.. [5] E. Rublee, V. Rabaud, K. Konolige, G. Bradski, "ORB: an efficient
+       alternative to SIFT or SURF", ICCV 2011.
 """
 
 from __future__ import annotations
@@ -44,6 +53,10 @@ import numpy as np
 #: A refinement may move the face by at most this fraction of the inter-ocular distance.
 MAX_REFINEMENT_IOD = 0.05
 MIN_FEATURE_INLIERS = 12
+#: ORB keypoints sought in an image (:func:`orb_features`).
+ORB_FEATURES = 3000
+#: Lowe's ratio test: a match is kept when its descriptor distance is under this fraction of the next best's.
+MATCH_RATIO = 0.8
 
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -128,6 +141,70 @@ class FeatureAlignment:
     inliers: int
     matches: int
     residual_px: float  # RMS reprojection error of the inliers
+    spread_px: float | None = None  # RMS distance of the baseline's inliers from their centroid
+
+    @property
+    def scale_uncertainty(self) -> float | None:
+        """Standard uncertainty of a similarity's scale, as a fraction: ``residual / (spread * sqrt(2 n))``.
+
+        The least-squares scale of ``n`` points at RMS radius ``spread`` with a
+        2-D RMS residual ``residual`` (``residual / sqrt(2)`` per coordinate).
+        """
+        if self.spread_px is None or not self.spread_px:
+            return None
+        return float(self.residual_px / (self.spread_px * np.sqrt(2.0 * self.inliers)))
+
+
+@dataclass(frozen=True)
+class Features:
+    """ORB keypoints of an image, ``points`` (N x 2) in the pixels of the photo they were found in."""
+
+    points: np.ndarray
+    descriptors: np.ndarray | None
+    #: The size of one pixel of the image searched, in the photo's pixels (a photo shrunk by 4: 4).
+    pixel_px: float = 1.0
+
+
+def orb_features(grey: np.ndarray, mask: np.ndarray | None = None, to_photo: np.ndarray | None = None) -> Features:
+    """ORB keypoints and descriptors of ``grey`` within ``mask``.
+
+    ``to_photo`` (2 x 3 or 3 x 3) maps ``grey``'s pixels to the photo's, in which the points are given.
+    """
+    orb = cv2.ORB_create(ORB_FEATURES)
+    keypoints, descriptors = orb.detectAndCompute(grey, None if mask is None else mask.astype(np.uint8) * 255)
+    points = np.float64([k.pt for k in keypoints]).reshape(-1, 2)
+    pixel = 1.0
+    if to_photo is not None:
+        points = apply(to_photo[:2], points) if len(points) else points
+        pixel = float(np.sqrt(abs(np.linalg.det(to_photo[:2, :2]))))
+    return Features(points, descriptors, pixel)
+
+
+def similarity_from_features(photo: Features, baseline: Features) -> FeatureAlignment | None:
+    """Similarity (rotation, uniform scale, shift) from photo pixels to baseline pixels, from matched features.
+
+    Matches pass Lowe's ratio test (:data:`MATCH_RATIO`) and a RANSAC fit
+    with a threshold of two pixels of the coarser search, refined on its
+    inliers. Returns None with fewer than :data:`MIN_FEATURE_INLIERS` inliers.
+    """
+    if (photo.descriptors is None or baseline.descriptors is None or len(photo.points) < 2
+            or len(baseline.points) < 2):
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(photo.descriptors, baseline.descriptors, k=2)
+    good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < MATCH_RATIO * n.distance]
+    if len(good) < MIN_FEATURE_INLIERS:
+        return None
+    src = photo.points[[m.queryIdx for m in good]]
+    dst = baseline.points[[m.trainIdx for m in good]]
+    threshold = 2.0 * max(photo.pixel_px, baseline.pixel_px)
+    matrix, inlier_mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold,
+                                                      maxIters=5000, confidence=0.999, refineIters=20)
+    if matrix is None or int(inlier_mask.sum()) < MIN_FEATURE_INLIERS:
+        return None
+    keep = inlier_mask.ravel().astype(bool)
+    spread = float(np.sqrt(((dst[keep] - dst[keep].mean(axis=0)) ** 2).sum(axis=1).mean()))
+    return FeatureAlignment(to_3x3(matrix), int(keep.sum()), len(good), rms_residual(matrix, src[keep], dst[keep]),
+                            spread)
 
 
 def align_by_features(photo_grey: np.ndarray, baseline_grey: np.ndarray,

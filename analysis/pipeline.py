@@ -13,8 +13,13 @@ Face photos
 4. Lighting: both photos are corrected to a colour chart or grey card they
    both show (:mod:`analysis.reference`), else the photo's exposure and white
    balance are matched to the baseline's on the backdrop
-   (:mod:`analysis.colour`) and to the client's change of distance from the
-   lights (:func:`distance_gain`).
+   (:mod:`analysis.colour`), and, only where the photos show that the client
+   moved nearer or farther from fixed lights (the face changed size while the
+   backdrop kept its own), to the change of distance (:func:`distance_gain`,
+   :func:`face_lighting`). A face whose size changed beyond
+   :data:`MAX_FRAMING_CHANGE` for any other reason (a zoom, a moved camera, a
+   backdrop that cannot be measured) makes the pair not comparable
+   (``framing``).
 5. Skin regions come from the baseline's landmarks; a pixel counts only if it
    is skin, unclipped and well exposed in *both* photos, so the two sets of
    metrics describe the same skin.
@@ -53,7 +58,8 @@ import cv2
 import numpy as np
 
 from . import __version__, cellulite, scalp
-from .align import align_by_features, apply, compose, fit_similarity, refine_ecc, rms_residual, to_3x3
+from .align import (FeatureAlignment, Features, align_by_features, apply, compose, fit_similarity, orb_features,
+                    refine_ecc, rms_residual, scale_of, similarity_from_features, to_3x3)
 from .calibration import Floors
 from .colour import NOT_APPLIED_SINGLE, Normalisation, apply_matrix, lab_from_linear, srgb_to_linear
 from .decoding import DecodedImage
@@ -69,7 +75,7 @@ from .reference import UNSEARCHED, BackdropSample, ColourReference, find_referen
 from .pose import HeadPose, head_pose
 from .reasons import Reason, face_small
 from .regions import CLIPPED, REGIONS, face_skin, region_masks, skin_colour_mask, well_exposed_mask, within
-from .resample import Pyramid, level_eyes_frame, warp
+from .resample import Pyramid, level_eyes_frame, resize_matrix, warp
 
 CANONICAL_IOD_PX = 256.0
 #: Both photos are resampled to at most this fraction of the smaller one's
@@ -96,6 +102,24 @@ MAX_FEATURE_RESIDUAL_PX = 3.0
 BACKDROP_METHODS = ("backdrop", "backdrop_exposure_only")
 #: Exponent of the face's light on its distance ratio (:func:`distance_gain`): the inverse-square law.
 DISTANCE_EXPONENT = 2.0
+#: The client moved only if the face's size changed by more than this fraction (the size's error on simulated
+#: re-captures is 0.4-0.55 % RMS, :func:`distance_ratio`, and correcting a smaller change would add that error
+#: to still faces) ...
+MIN_FACE_SIZE_CHANGE = 0.01
+#: ... while the backdrop's scale stayed within this fraction of its own (a zoom or a moved camera scales
+#: both; on simulated re-captures the backdrop's scale was read within 0.1 %).
+MAX_BACKDROP_SCALE_CHANGE = 0.005
+#: The backdrop's scale is measured only when its standard uncertainty is at most this fraction.
+MAX_BACKDROP_SCALE_UNCERTAINTY = 0.0025
+#: Without a chart or card at the face or a confirmed move of the client, a face size changed by more than
+#: this fraction is a change of framing the floors (:mod:`analysis.noise`) were not calibrated on.
+MAX_FRAMING_CHANGE = 0.05
+#: The backdrop's features are sought in a copy of the photo at most this many pixels on its longer side ...
+BACKDROP_FEATURES_MAX_SIDE = 1024
+#: ... and not above the head nor within this many eye distances beside the face oval: hair moves with the
+#: head (on faces-london's plain studio backdrop, the features left by the normalisation's backdrop mask lay
+#: on the top of the hair, and read the head's scale as the backdrop's).
+HAIR_CLEARANCE_IOD = 1.5
 
 # Photo quality limits.
 MIN_SKIN_CHROMA = 3.0
@@ -127,6 +151,35 @@ class FacePhoto:
     def descriptor(self) -> FaceDescriptor:
         """The face's identity descriptor (:mod:`analysis.identity`), computed once per photo."""
         return face_descriptor(self.rgb, self.face, self.pyramid)
+
+    @cached_property
+    def backdrop_features(self) -> Features:
+        """ORB features of the backdrop (:func:`backdrop_motion`), found once per photo in a copy at most
+        :data:`BACKDROP_FEATURES_MAX_SIDE` pixels wide, outside the client as the backdrop normalisation
+        samples it (:func:`_client_mask`) and beside the head's column (:data:`HAIR_CLEARANCE_IOD`)."""
+        w, h = self.pyramid.photo_size
+        s = min(1.0, BACKDROP_FEATURES_MAX_SIDE / max(w, h))
+        level, to_level = self.pyramid.level_for(s)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        grey = cv2.cvtColor(level, cv2.COLOR_RGB2GRAY)
+        if grey.shape[::-1] != size:
+            to_level = resize_matrix(grey.shape[::-1], size) @ to_level
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        iod = self.face.inter_ocular_px * to_level[0, 0]
+        backdrop = ~within(_client_mask(self.face, grey.shape, to_level), BACKDROP_CLEARANCE_IOD * iod)
+        oval_x = apply(to_level[:2], self.face.xy[list(FACE_OVAL)])[:, 0]
+        hair = HAIR_CLEARANCE_IOD * iod
+        backdrop[:, max(0, int(oval_x.min() - hair)):int(oval_x.max() + hair) + 1] = False
+        return orb_features(grey, backdrop, np.linalg.inv(to_level))
+
+
+def _client_mask(face: Face, shape: tuple[int, int], to_image: np.ndarray) -> np.ndarray:
+    """The client in an image of ``shape``: the face oval and everything below the chin (neck, shoulders
+    and clothes change between sessions), uint8; ``to_image`` maps the face's pixels to the image's."""
+    subject = np.zeros(shape, np.uint8)
+    cv2.fillPoly(subject, [np.round(apply(to_image[:2], face.xy[list(FACE_OVAL)])).astype(np.int32)], 1)
+    subject[max(0, int(apply(to_image[:2], face.xy[[CHIN]])[0, 1])):] = 1
+    return subject
 
 
 def _pixels(image) -> np.ndarray:
@@ -345,13 +398,11 @@ def backdrop_normalisation(photo: Pyramid, base: Pyramid, photo_to_base: np.ndar
     base_small, base_valid = base.warp(overview[:2], size)
     photo_small, photo_valid = photo.warp(overview @ to_3x3(photo_to_base) if photo_to_base.shape == (3, 3)
                                           else compose(overview[:2], photo_to_base), size)
-    subject = np.zeros(base_small.shape[:2], np.uint8)
     if base_face is not None:
-        oval = base_face.xy[list(FACE_OVAL)] * s
-        cv2.fillPoly(subject, [np.round(oval).astype(np.int32)], 1)
+        subject = _client_mask(base_face, base_small.shape[:2], overview)
         clearance_px = BACKDROP_CLEARANCE_IOD * base_face.inter_ocular_px
-        subject[int(base_face.xy[CHIN, 1] * s):] = 1  # neck, shoulders and clothes change between sessions
     else:
+        subject = np.zeros(base_small.shape[:2], np.uint8)
         cv2.fillPoly(subject, [np.round(exclude_polygon * s).astype(np.int32)], 1)
     backdrop = ~within(subject, clearance_px * s) & base_valid & photo_valid
     sample = BackdropSample(srgb_to_linear(photo_small), srgb_to_linear(base_small), backdrop, overview[:2])
@@ -405,7 +456,7 @@ def _light_asymmetry(lab: np.ndarray, skin: np.ndarray, midline_x: float) -> flo
     return float(lab[..., 0][left].mean() - lab[..., 0][right].mean())
 
 
-def _pair_reasons(photo: FacePhoto, baseline: FacePhoto, residual: float, norm: Normalisation, quality: dict,
+def _pair_reasons(photo: FacePhoto, baseline: FacePhoto, residual: float, light: FaceLighting, quality: dict,
                   asymmetry: tuple, shared: float) -> list[Reason]:
     """What makes the whole pair not comparable, whatever the region."""
     reasons = [Reason(p["code"], f"photo: {p['message']}") for p in quality["problems"]]
@@ -417,10 +468,13 @@ def _pair_reasons(photo: FacePhoto, baseline: FacePhoto, residual: float, norm: 
         reasons.append(Reason("head_turned", f"head turned {d_yaw:+.0f} degrees more than in the baseline"))
     if abs(d_pitch) > MAX_PITCH_DIFF_DEG:
         reasons.append(Reason("head_tilted", f"head tilted {d_pitch:+.0f} degrees more than in the baseline"))
-    ratio = distance_ratio(photo.face, baseline.face)
+    ratio = light.distance_ratio
     if not 1 / MAX_SCALE_RATIO <= ratio <= MAX_SCALE_RATIO:
         reasons.append(Reason("distance", f"taken at a different distance: the face is {ratio:.2f} times "
                                           "the baseline's size"))
+    elif light.framing is not None:
+        reasons.append(light.framing)
+    norm = light.normalisation
     if residual > MAX_RESIDUAL_IOD_PCT:
         reasons.append(Reason("alignment", f"alignment residual {residual:.1f}% of the eye distance: "
                                            "pose or expression differs"))
@@ -465,8 +519,8 @@ def distance_ratio(photo: Face, baseline: Face) -> float:
 def distance_gain(ratio: float) -> float:
     """Linear-light gain that undoes the change in light on a face that moved nearer by ``ratio``.
 
-    A clinic's camera and lights stand still while the client sits a little
-    nearer or farther; the light on the face then falls with the square of its
+    When the camera and lights stand still and the client sits a little
+    nearer or farther, the light on the face falls with the square of its
     distance from the lights (inverse-square law), and the face's size in the
     photo with its distance from the camera. With the lights beside the
     camera both distances change alike, so the face receives ``ratio ** 2``
@@ -474,33 +528,132 @@ def distance_gain(ratio: float) -> float:
     does not move, so backdrop normalisation cannot see this. On the real
     re-captures of faces-london, face lightness rose with face size at
     0.49 L* per percent, as the law predicts (0.5 L* per percent at L* 60).
+    The premise must be seen in the photos before the gain is applied
+    (:func:`distance_correction`): a zoom or a moved camera changes the face's
+    size and not its light.
     """
     return float(ratio ** -DISTANCE_EXPONENT)
 
 
+def backdrop_motion(photo: FacePhoto, baseline: FacePhoto) -> FeatureAlignment | None:
+    """The backdrop's similarity from the photo's pixels to the baseline's, from ORB features outside the
+    client (:attr:`FacePhoto.backdrop_features`, :func:`analysis.align.similarity_from_features`); None
+    when too few features match."""
+    return similarity_from_features(photo.backdrop_features, baseline.backdrop_features)
+
+
+def backdrop_scale(motion: FeatureAlignment | None) -> float | None:
+    """How much larger the backdrop is in the photo than in the baseline (1: the same size), or None when
+    it was not measured to :data:`MAX_BACKDROP_SCALE_UNCERTAINTY`."""
+    if motion is None or motion.scale_uncertainty is None or motion.scale_uncertainty > MAX_BACKDROP_SCALE_UNCERTAINTY:
+        return None
+    return 1.0 / scale_of(motion.matrix)
+
+
+def _percent(ratio: float) -> str:
+    return f"{abs(ratio - 1):.0%}".replace("%", " %")
+
+
+def distance_correction(ratio: float, backdrop: float | None, norm: Normalisation) -> tuple[float, Reason,
+                                                                                               Reason | None]:
+    """Whether the light on the face is corrected for a change of distance: (gain, why, framing).
+
+    Only when the photos show the premise of :func:`distance_gain`: the
+    lighting was matched on the backdrop, which cannot see the light at the
+    face (a chart or card at the face does, and its correction stands); the
+    face's size changed by more than :data:`MIN_FACE_SIZE_CHANGE`; and the
+    backdrop (``backdrop``, :func:`backdrop_scale`) kept its size within
+    :data:`MAX_BACKDROP_SCALE_CHANGE`, so the camera did not zoom or move and
+    the client did. Otherwise the gain is 1 and, when the face's size changed
+    by more than :data:`MAX_FRAMING_CHANGE`, ``framing`` says why the pair
+    is not comparable and how to retake it (else None).
+
+    Parameters
+    ----------
+    ratio : float
+        The face's size in the photo over the baseline's (:func:`distance_ratio`).
+    backdrop : float or None
+        The backdrop's, or None when it could not be measured.
+    norm : Normalisation
+        The pair's lighting normalisation.
+    """
+    if not norm.applied:
+        return 1.0, norm.reason, None
+    if norm.method not in BACKDROP_METHODS:
+        return 1.0, Reason("light_measured_at_face", f"the {norm.method.replace('_', ' ')} measured the light at "
+                                                     "the face: no correction for distance"), None
+    larger = "larger" if ratio > 1 else "smaller"
+    if abs(ratio - 1) <= MIN_FACE_SIZE_CHANGE:
+        return 1.0, Reason("face_size_unchanged", f"the face is within {MIN_FACE_SIZE_CHANGE:.0%} of the "
+                                                  "baseline's size: no correction for distance"), None
+    if backdrop is not None and abs(backdrop - 1) <= MAX_BACKDROP_SCALE_CHANGE:
+        gain = distance_gain(ratio)
+        return gain, Reason("client_moved", f"the face is {_percent(ratio)} {larger} while the backdrop kept its "
+                                            f"size ({backdrop - 1:+.1%}): the client moved, the light on the face "
+                                            f"is corrected by x{gain:.2f}"), None
+    if backdrop is None:
+        why = Reason("backdrop_unmeasured", f"the face is {_percent(ratio)} {larger} and the backdrop's size could "
+                                            "not be measured: no correction for distance")
+    else:
+        why = Reason("backdrop_scaled", f"the face is {_percent(ratio)} {larger} and the backdrop scaled by "
+                                        f"{backdrop - 1:+.1%}: a zoom or a moved camera, no correction for distance")
+    framing = None
+    if abs(ratio - 1) > MAX_FRAMING_CHANGE:
+        framing = Reason("framing", f"the face is {_percent(ratio)} {larger} than at the baseline: keep the camera, "
+                                    "zoom and chair where they were")
+    return 1.0, why, framing
+
+
 @dataclass(frozen=True)
 class FaceLighting:
-    """How a face photo's light is brought to the baseline's: the reference normalisation, then, when it
-    was matched on the backdrop, the client's change of distance (:func:`distance_gain`)."""
+    """How a face photo's light is brought to the baseline's: the reference normalisation, then, when the
+    photos show that the client moved (:func:`distance_correction`), their change of distance
+    (:func:`distance_gain`).
+
+    ``backdrop_scale`` is None when it was not measured (the face kept its size, or too few features);
+    ``distance_reason`` says why the gain was or was not applied, and ``framing``, when not None, why the
+    pair is not comparable.
+    """
 
     normalisation: Normalisation
     distance_ratio: float
+    backdrop_scale: float | None
     distance_gain: float
+    distance_reason: Reason
+    framing: Reason | None
+
+    @property
+    def distance_gain_applied(self) -> bool:
+        return self.distance_gain != 1.0
 
     @property
     def photo_matrix(self) -> np.ndarray:
         return np.asarray(self.normalisation.matrix) * self.distance_gain
 
+    def to_dict(self) -> dict:
+        """The normalisation's record with the distance correction's."""
+        return {**self.normalisation.to_dict(), "distance_ratio": self.distance_ratio,
+                "backdrop_scale": self.backdrop_scale, "distance_gain": self.distance_gain,
+                "distance_gain_applied": self.distance_gain_applied, "distance_reason": self.distance_reason.to_dict()}
+
 
 def face_lighting(photo: FacePhoto, baseline: FacePhoto, photo_source: Pyramid, base_source: Pyramid,
                   photo_to_baseline: np.ndarray) -> FaceLighting:
-    """The lighting normalisation of a face pair (see :class:`FaceLighting`)."""
-    norm = backdrop_normalisation(photo_source, base_source, photo_to_baseline, baseline.face,
-                                  photo_reference=photo.colour_reference, baseline_reference=baseline.colour_reference)
+    """The lighting normalisation of a face pair (see :class:`FaceLighting`).
+
+    When the face changed size, the backdrop's own motion is measured
+    (:func:`backdrop_motion`): it decides the distance correction and, when
+    measured, maps the photo's backdrop onto the baseline's for the
+    normalisation, since a client who moved does not move the backdrop with them.
+    """
     ratio = distance_ratio(photo.face, baseline.face)
-    # A chart or card held at the face already sees the light the face gets; the backdrop does not.
-    by_backdrop = norm.applied and norm.method in BACKDROP_METHODS
-    return FaceLighting(norm, ratio, distance_gain(ratio) if by_backdrop else 1.0)
+    motion = backdrop_motion(photo, baseline) if abs(ratio - 1) > MIN_FACE_SIZE_CHANGE else None
+    scale = backdrop_scale(motion)
+    backdrop_to_baseline = photo_to_baseline if scale is None else motion.matrix
+    norm = backdrop_normalisation(photo_source, base_source, backdrop_to_baseline, baseline.face,
+                                  photo_reference=photo.colour_reference, baseline_reference=baseline.colour_reference)
+    gain, why, framing = distance_correction(ratio, scale, norm)
+    return FaceLighting(norm, ratio, scale, gain, why, framing)
 
 
 def _pair_face(photo: FacePhoto, baseline: FacePhoto, floors: Floors | None = None) -> dict:
@@ -529,7 +682,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto, floors: Floors | None = No
     midline = landmarks[list(NOSE_BRIDGE), 0].mean()
     asymmetry = (_light_asymmetry(fp.lab, colour, midline), _light_asymmetry(fb.lab, colour, midline))
     identity = same_person(photo.descriptor, baseline.descriptor)
-    reasons = _pair_reasons(photo, baseline, residual, norm, quality, asymmetry, shared)
+    reasons = _pair_reasons(photo, baseline, residual, light, quality, asymmetry, shared)
     if identity.same is False:
         reasons.insert(0, Reason("different_person", f"{identity.message} (descriptor distance "
                                                      f"{identity.distance:.2f}, same person below "
@@ -545,8 +698,7 @@ def _pair_face(photo: FacePhoto, baseline: FacePhoto, floors: Floors | None = No
         "face": _face_dict(photo),
         "quality": quality,
         "scale": {"iod_px": iod, "px_per_mm": px_per_mm},
-        "normalisation": {**norm.to_dict(), "distance_ratio": light.distance_ratio,
-                          "distance_gain": light.distance_gain},
+        "normalisation": light.to_dict(),
         "metrics": p.overall,
         "regions": p.regions,
         "identity": identity.to_dict(),
@@ -775,8 +927,10 @@ def analyse(image, reference=None, *, region=None, area: str | None = None,
         ``noise_source`` (where each bound's floor came from: "clinic" for
         ``floors``, "shipped", or None without a bound), ``noise_tier``,
         ``beyond_noise``, ``reference_metrics``, ``reference_regions``,
-        ``region_change``, ``region_noise`` and ``region_noise_source``.
-        Metric names and units: :mod:`analysis.metrics`.
+        ``region_change``, ``region_noise`` and ``region_noise_source``; a
+        face pair's ``normalisation`` also says whether the light on the face
+        was corrected for a change of distance and why
+        (:meth:`FaceLighting.to_dict`). Metric names and units: :mod:`analysis.metrics`.
 
     Raises
     ------

@@ -39,6 +39,8 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("head_turned", True, "the head is turned differently from the first session"),
     ReasonCode("head_tilted", True, "the head is tilted differently from the first session"),
     ReasonCode("distance", True, "the photo was taken from a different distance"),
+    ReasonCode("framing", True, "the photo was framed differently from the first session: keep the camera, zoom "
+                                "and chair where they were"),
     ReasonCode("alignment", True, "the photos could not be lined up closely enough"),
     ReasonCode("expression", True, "the facial expression differs from the first session"),
     ReasonCode("lighting", True, "the lighting could not be matched to the first session"),
@@ -52,6 +54,15 @@ CODES: dict[str, ReasonCode] = {c.code: c for c in (
     ReasonCode("too_little_backdrop", True, "too little of the background is visible to match the lighting"),
     ReasonCode("backdrop_changed", True, "the background or the light's direction changed"),
     ReasonCode("exposure_out_of_range", True, "the photo is far brighter or darker than the first session"),
+    # whether the light on the face was corrected for a change of distance (analysis.pipeline.distance_correction)
+    ReasonCode("client_moved", False, "the client sat nearer or farther than at the first session: the light on "
+                                      "the face was corrected for it"),
+    ReasonCode("face_size_unchanged", False, "the photo was taken from the same distance as the first session"),
+    ReasonCode("light_measured_at_face", False, "a colour chart or grey card measured the light at the face"),
+    ReasonCode("backdrop_scaled", False, "the camera zoomed or moved: the light on the face needs no correction "
+                                         "for distance"),
+    ReasonCode("backdrop_unmeasured", False, "the background does not show whether the camera or the client "
+                                             "moved: the light on the face was not corrected for distance"),
     # what the records add when there is no comparison to show
     ReasonCode("not_analysed", True, "the photo has not been analysed yet"),
     ReasonCode("photo_under_review", True, "your clinic is checking this session's photo"),

@@ -40,11 +40,16 @@ class Recapture:
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     jpeg_quality: int | None = None
     #: Extra light on the client (not the backdrop): sitting nearer a fixed camera and lights by a
-    #: factor ``scale`` raises it by ``scale ** 2`` (inverse-square law, :func:`analysis.pipeline.distance_gain`).
+    #: factor ``scale`` (with :attr:`backdrop_fixed`) raises it by ``scale ** 2`` (inverse-square law,
+    #: :func:`analysis.pipeline.distance_gain`).
     subject_light: float = 1.0
     #: Resample in linear light, as a camera's sensor integrates light (True), or in sRGB values, as
     #: image software does (False: the default, with which the face noise floors were measured).
     linear_light: bool = False
+    #: The camera and the backdrop stood still and the client moved (True): rotation, scale and shift move
+    #: the subject alone, over the backdrop as it was. False: the whole frame moves, as a zoom or a moved
+    #: camera does (the backdrop then scales with the face).
+    backdrop_fixed: bool = False
 
     @classmethod
     def random(cls, rng: np.random.Generator, size: tuple[int, int]) -> Recapture:
@@ -74,28 +79,64 @@ class Recapture:
         """The re-captured photo, uint8 RGB of the same size.
 
         ``subject`` (weights 0 to 1, the client's pixels, e.g. :func:`subject_mask`) receives
-        :attr:`subject_light`; without it the light on the client does not change (a zoom). All
-        light changes act together in linear light and the result is written to 8 bits once,
-        with dithered rounding (:func:`dithered_uint8`, ``seed``), as a sensor's noise does.
+        :attr:`subject_light`; without it the light on the client does not change (a zoom). With
+        :attr:`backdrop_fixed` it is required: the moved subject is laid by its weights over the
+        backdrop as it was, filled in where the subject stood (:func:`clean_plate`). All light
+        changes act together in linear light and the result is written to 8 bits once, with
+        dithered rounding (:func:`dithered_uint8`, ``seed``), as a sensor's noise does.
         """
         h, w = rgb.shape[:2]
+        if self.backdrop_fixed and subject is None:
+            raise ValueError("a client moving over a fixed backdrop needs the subject's mask")
         if self.linear_light:
             rgb = srgb_to_linear(rgb.astype(np.float32) / 255.0)
+        source = rgb
         if self.scale < 1:  # a sensor integrates over its pixels: no aliasing when farther away
             rgb = cv2.GaussianBlur(rgb, (0, 0), 0.5 * np.sqrt(1 / self.scale ** 2 - 1))
         matrix = self.matrix((h, w))
         moved = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        weights = None if subject is None else cv2.warpAffine(subject.astype(np.float32), matrix, (w, h),
+                                                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if self.backdrop_fixed:
+            moved = weights[..., None] * moved + (1.0 - weights[..., None]) * clean_plate(source, subject)
         gains = self.exposure * np.asarray(self.white_balance, dtype=np.float32)
         linear = (moved if self.linear_light else srgb_to_linear(moved.astype(np.float32) / 255.0)) * gains
-        if subject is not None and self.subject_light != 1.0:
-            weights = cv2.warpAffine(subject.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_REFLECT)
+        if weights is not None and self.subject_light != 1.0:
             linear *= (self.subject_light ** weights)[..., None]
         out = dithered_uint8(linear_to_srgb(linear), np.random.default_rng(seed))
         if self.jpeg_quality is not None:
             ok, buf = cv2.imencode(".jpg", out[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
         return np.ascontiguousarray(out)
+
+
+#: The backdrop behind the client is filled in at most this many pixels on the longer side (:func:`clean_plate`).
+PLATE_MAX_SIDE = 256
+
+
+def clean_plate(image: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """``image`` (uint8, or float in [0, 1]) without the client: where ``subject`` (weights 0 to 1) is not 0,
+    the backdrop around it filled in by inpainting [1]_, done at :data:`PLATE_MAX_SIDE` pixels and enlarged.
+
+    What a client who moved uncovers: the backdrop's colours, without its detail.
+
+    References
+    ----------
+    .. [1] A. Telea, "An image inpainting technique based on the fast marching method", Journal of
+           Graphics Tools 9(1):23-34, 2004.
+    """
+    h, w = image.shape[:2]
+    s = min(1.0, PLATE_MAX_SIDE / max(h, w))
+    small_size = (max(1, round(w * s)), max(1, round(h * s)))
+    as_u8 = image if image.dtype == np.uint8 else np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    hole = cv2.resize((subject > 0).astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST)
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+    small = cv2.inpaint(cv2.resize(as_u8, small_size, interpolation=cv2.INTER_AREA), hole, 3, cv2.INPAINT_TELEA)
+    filled = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    if image.dtype != np.uint8:
+        filled /= 255.0
+    weight = (subject > 0).astype(np.float32)[..., None]
+    return weight * filled + (1.0 - weight) * image
 
 
 def dithered_uint8(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -14,12 +14,17 @@ import pytest
 
 from analysis import NoFace, UnsupportedImage, analyse, decode, locate_face
 from analysis.align import apply, compose
+from analysis.colour import Normalisation
 from analysis.metrics import METRICS
-from analysis.simulate import Recapture, inject, skin_mask, subject_mask
+from analysis.pipeline import FaceLighting, FacePhoto, _pair_reasons, distance_correction
+from analysis.pose import HeadPose
+from analysis.reasons import Reason
+from analysis.simulate import Recapture, inject, skin_mask, subject_mask, turn_head
 
-# Conditions that keep the astronaut's bright skin below clipping; nearer by 10 %, the client gets 21 % more light.
+# Conditions that keep the astronaut's bright skin below clipping; the client moved 10 % nearer a camera and lights
+# that stood still (the backdrop did not move) and gets 21 % more light.
 NUISANCE = Recapture(rotation_deg=7.0, scale=1.1, subject_light=1.21, shift_px=(9.0, -6.0), exposure=0.8,
-                     white_balance=(1.06, 1.0, 0.93), jpeg_quality=90)
+                     white_balance=(1.06, 1.0, 0.93), jpeg_quality=90, backdrop_fixed=True)
 
 
 def recapture(condition: Recapture, rgb: np.ndarray, found) -> np.ndarray:
@@ -87,23 +92,28 @@ def test_lower_redness_shrinks_the_red_area(astronaut, astronaut_face):
     assert r["change"]["erythema_index"] < 0
 
 
-@pytest.mark.parametrize("nuisance", [
-    Recapture(rotation_deg=-9.0), Recapture(scale=0.9, subject_light=0.81),
-    Recapture(scale=1.1, subject_light=1.21, exposure=0.8, shift_px=(20.0, 10.0)),
-    Recapture(exposure=0.72, white_balance=(0.95, 1.0, 1.07)), Recapture(jpeg_quality=80),
+@pytest.mark.parametrize("nuisance,reasons", [
+    (Recapture(rotation_deg=-9.0), set()), (Recapture(scale=0.96), set()),
+    # A zoom out by 10 % is beyond the framing the floors were calibrated on. So is a client 10 % nearer in front
+    # of the clinic portrait's plain backdrop, which shows no features by which to tell a client who moved from a
+    # zoom: the light is not corrected for distance and the pair is not comparable.
+    (Recapture(scale=0.9), {"framing"}),
+    (Recapture(scale=1.1, subject_light=1.21, exposure=0.8, shift_px=(20.0, 10.0), backdrop_fixed=True), {"framing"}),
+    (Recapture(exposure=0.72, white_balance=(0.95, 1.0, 1.07)), set()), (Recapture(jpeg_quality=80), set()),
 ])
-def test_texture_holds_still_under_pose_scale_and_lighting(clinic, clinic_face, nuisance):
+def test_texture_holds_still_under_pose_scale_and_lighting(clinic, clinic_face, nuisance, reasons):
     r = analyse(recapture(nuisance, clinic, clinic_face), clinic_face)
     assert abs(r["change_pct"]["texture_roughness"]) < 5.0
     assert abs(r["change"]["redness_a_star"]) < 0.3
-    assert r["alignment"]["comparable"], r["alignment"]["reasons"]
+    assert codes(r) == reasons, r["alignment"]["reasons"]
 
 
 def test_smoother_texture_is_recovered(clinic, clinic_face):
     # Fine-scale log-luminance contrast x0.7 under the injection's sigma: roughness -30 %.
     smooth = inject(clinic, skin_mask(clinic_face.face, clinic), texture_factor=0.7, texture_sigma_px=10.0)
-    r = analyse(recapture(Recapture(rotation_deg=4.0, scale=0.95, subject_light=0.9025, jpeg_quality=92), smooth,
-                          clinic_face), clinic_face)
+    # A zoom out by 5 %: the clinic portrait's plain backdrop could not confirm a client who moved (test_pipeline's
+    # distance tests), so the light on the face does not change here.
+    r = analyse(recapture(Recapture(rotation_deg=4.0, scale=0.95, jpeg_quality=92), smooth, clinic_face), clinic_face)
     assert r["change_pct"]["texture_roughness"] == pytest.approx(-30.0, abs=4.5)
     # No real repeated photo resolves skin texture, so texture has no calibrated bound and no verdict.
     assert r["noise"]["texture_roughness"] is None and r["beyond_noise"]["texture_roughness"] is None
@@ -149,6 +159,29 @@ def test_a_much_closer_photo_is_not_comparable(astronaut, astronaut_face):
     r = analyse(Recapture(scale=1.25).apply(astronaut), astronaut_face)
     assert not r["alignment"]["comparable"]
     assert "distance" in codes(r)
+
+
+@pytest.mark.parametrize("turn,blocked", [(12.0, False), (18.0, True)])
+def test_a_head_turned_more_than_10_degrees_is_not_comparable(astronaut, astronaut_face, turn, blocked):
+    # The mesh reads a rendered turn as about three quarters of it: 12 degrees as 8.8, 18 as 14.2.
+    photo = locate_face(turn_head(astronaut, astronaut_face.face, turn))
+    d_yaw = photo.pose.yaw_deg - astronaut_face.pose.yaw_deg
+    assert (d_yaw > 10.0) == blocked and 5.0 < d_yaw < 20.0
+    assert ("head_turned" in codes(analyse(photo, astronaut_face))) == blocked
+
+
+@pytest.mark.parametrize("d_yaw,d_pitch,found", [
+    (9.9, 0.0, set()), (10.1, 0.0, {"head_turned"}), (-10.1, 0.0, {"head_turned"}),
+    (0.0, 9.9, set()), (0.0, -10.1, {"head_tilted"}),
+])
+def test_the_pose_limits_are_10_degrees(astronaut_face, d_yaw, d_pitch, found):
+    # The pair's own reasons for two poses of one face, everything else alike.
+    base = astronaut_face.pose
+    turned = FacePhoto(astronaut_face.rgb, astronaut_face.face,
+                       HeadPose(base.yaw_deg + d_yaw, base.pitch_deg + d_pitch, base.roll_deg))
+    light = FaceLighting(Normalisation(True, "backdrop"), 1.0, None, 1.0, Reason("face_size_unchanged", ""), None)
+    reasons = _pair_reasons(turned, astronaut_face, 0.0, light, {"problems": []}, (None, None), 1.0)
+    assert {r.code for r in reasons} == found
 
 
 def test_light_from_another_side_is_not_comparable(astronaut, astronaut_face):
@@ -242,3 +275,124 @@ def test_the_colour_reference_is_searched_once_per_photo(astronaut, astronaut_fa
     assert len(searched) == 2  # each photo keeps what its search found
     analyse(locate_face(recapture(Recapture(rotation_deg=-2.0), astronaut, astronaut_face)), baseline)
     assert len(searched) == 3  # a new session photo against the kept baseline
+
+
+# --- the distance correction: only when the photos show that the client moved ---------------------------
+
+def keeping_the_face(astronaut_face, scale: float) -> tuple[float, float]:
+    """The shift that keeps the face's centre where it was when the frame scales by ``scale`` about its centre."""
+    centre = np.array(astronaut_face.rgb.shape[1::-1]) / 2
+    return tuple(float(v) for v in (1 - scale) * (astronaut_face.face.xy.mean(axis=0) - centre))
+
+
+@pytest.mark.parametrize("zoom", [0.9, 0.97])
+def test_a_zoom_with_an_exposure_change_invents_no_change(astronaut, astronaut_face, zoom):
+    # The camera zoomed out and its exposure fell by 15 %; the client and the lights stayed put, so the light on
+    # the face did not change and the backdrop scaled with the face. The old distance gain, (1 / zoom)^2 =
+    # 1.23 and 1.06, read L* +7.3 and +1.6 here.
+    r = analyse(Recapture(scale=zoom, exposure=0.85).apply(astronaut), astronaut_face)
+    norm = r["normalisation"]
+    assert norm["distance_ratio"] == pytest.approx(zoom, abs=0.015)
+    assert norm["backdrop_scale"] == pytest.approx(zoom, abs=0.005)
+    assert norm["distance_gain"] == 1.0 and not norm["distance_gain_applied"]
+    assert norm["distance_reason"]["code"] == "backdrop_scaled"
+    assert norm["applied"] and norm["exposure_factor"] == pytest.approx(1 / 0.85, rel=0.02)
+    assert abs(r["change"]["brightness_l_star"]) < 0.5 and abs(r["change"]["redness_a_star"]) < 0.3
+    assert not r["beyond_noise"]["brightness_l_star"] and not r["beyond_noise"]["redness_a_star"]
+    if zoom == 0.9:  # beyond the framing the floors were calibrated on
+        assert codes(r) == {"framing"}
+        smaller = round(100 * (1 - norm["distance_ratio"]))  # 11: the face's size is measured within about 1 %
+        assert r["alignment"]["reasons"] == [{"code": "framing", "message": f"the face is {smaller} % smaller than "
+                                              "at the baseline: keep the camera, zoom and chair where they were"}]
+    else:
+        assert r["alignment"]["comparable"], r["alignment"]["reasons"]
+
+
+def test_a_client_nearer_fixed_lights_is_corrected_by_the_inverse_square_law(astronaut, astronaut_face):
+    # The client sat 10 % nearer a camera and lights that stood still: the face is 10 % larger and gets
+    # 1.1^2 = 1.21 times the light, the backdrop neither; the exposure also fell by 15 %. The backdrop gives the
+    # exposure back (1 / 0.85), the distance gain 1 / 1.21 = 0.83 the light on the face: no change is left.
+    moved = Recapture(scale=1.1, subject_light=1.21, exposure=0.85, shift_px=keeping_the_face(astronaut_face, 1.1),
+                      backdrop_fixed=True)
+    r = analyse(recapture(moved, astronaut, astronaut_face), astronaut_face)
+    norm = r["normalisation"]
+    assert norm["distance_ratio"] == pytest.approx(1.1, abs=0.015)
+    assert norm["backdrop_scale"] == pytest.approx(1.0, abs=0.002)
+    assert norm["distance_gain_applied"] and norm["distance_reason"]["code"] == "client_moved"
+    assert norm["distance_gain"] == pytest.approx(norm["distance_ratio"] ** -2) == pytest.approx(1 / 1.21, rel=0.03)
+    assert norm["exposure_factor"] == pytest.approx(1 / 0.85, rel=0.02)
+    assert r["alignment"]["comparable"], r["alignment"]["reasons"]
+    assert abs(r["change"]["brightness_l_star"]) < 0.5 and abs(r["change"]["redness_a_star"]) < 0.3
+    assert not r["beyond_noise"]["brightness_l_star"]
+
+
+def test_a_plain_backdrop_cannot_confirm_that_the_client_moved(astronaut, astronaut_face):
+    # The same move in front of a plain grey backdrop: no feature shows whether the client or the camera moved,
+    # so no correction for distance, and the 10 % change of size is beyond the floors' framing. Textured locks of
+    # hair hang 1.05-1.45 eye distances beside the face, beyond the normalisation's clearance: they move with the
+    # head, and read as a backdrop would scale it with the face (a zoom) unless they are left out.
+    face = astronaut_face.face
+    iod, top, chin = face.inter_ocular_px, int(face.xy[:, 1].min()), int(face.xy[:, 1].max())
+    client = subject_mask(face, astronaut.shape[:2])
+    hair = np.zeros(astronaut.shape[:2], bool)
+    for x0, x1 in ((face.xy[:, 0].min() - 1.45 * iod, face.xy[:, 0].min() - 1.05 * iod),
+                   (face.xy[:, 0].max() + 1.05 * iod, face.xy[:, 0].max() + 1.45 * iod)):
+        hair[top:chin, int(x0):int(x1)] = True
+    blobs = cv2.GaussianBlur(np.random.default_rng(1).standard_normal(hair.shape).astype(np.float32), (0, 0), 1.5)
+    locks = np.clip(90 + 60 * blobs / blobs.std(), 0, 255)[..., None]
+    weights = np.maximum(client, hair)
+    plain = np.where(hair[..., None], locks, astronaut * client[..., None] + 170.0 * (1 - client[..., None]))
+    plain = np.round(plain).astype(np.uint8)
+    baseline = locate_face(plain)
+    moved = Recapture(scale=1.1, subject_light=1.21, exposure=0.85, shift_px=keeping_the_face(baseline, 1.1),
+                      backdrop_fixed=True)
+    r = analyse(moved.apply(plain, weights), baseline)
+    norm = r["normalisation"]
+    assert norm["backdrop_scale"] is None and norm["distance_gain"] == 1.0
+    assert norm["distance_reason"]["code"] == "backdrop_unmeasured"
+    assert codes(r) == {"framing"}
+
+
+def test_a_chart_at_the_face_measures_the_light_whatever_the_framing(astronaut, astronaut_face):
+    # A colour chart on the client's suit sees the light the face gets: its correction stands, with no gain and
+    # no framing limit, for a zoom with an exposure change.
+    from analysis.reference import render_chart
+    photo = astronaut.copy()
+    chart = render_chart(30)
+    photo[340:340 + chart.shape[0], 280:280 + chart.shape[1]] = chart
+    baseline = locate_face(photo)
+    r = analyse(Recapture(scale=0.9, exposure=0.85).apply(photo), baseline)
+    norm = r["normalisation"]
+    assert norm["method"] == "colour_chart" and norm["distance_gain"] == 1.0
+    assert norm["distance_reason"]["code"] == "light_measured_at_face"
+    assert "framing" not in codes(r)
+    assert abs(r["change"]["brightness_l_star"]) < 1.0
+
+
+BACKDROP = Normalisation(True, "backdrop")
+
+
+@pytest.mark.parametrize("ratio,backdrop,norm,gain,why,framing", [
+    # within 1 % the face kept its size: nothing to correct
+    (1.0099, None, BACKDROP, 1.0, "face_size_unchanged", None),
+    # the face grew 10 % and the backdrop kept its size within 0.5 %: the client moved; gain 1 / 1.1^2
+    (1.1, 1.0049, BACKDROP, 1 / 1.21, "client_moved", None),
+    (0.9, 0.9951, BACKDROP, 1 / 0.81, "client_moved", None),
+    # the backdrop scaled too: a zoom or a moved camera; beyond 5 % not comparable
+    (1.1, 1.0051, BACKDROP, 1.0, "backdrop_scaled", "the face is 10 % larger than at the baseline"),
+    (1.0499, 1.05, BACKDROP, 1.0, "backdrop_scaled", None),
+    (0.9499, None, BACKDROP, 1.0, "backdrop_unmeasured", "the face is 5 % smaller than at the baseline"),
+    (1.04, None, Normalisation(True, "backdrop_exposure_only"), 1.0, "backdrop_unmeasured", None),
+    # a chart or card measured the light at the face
+    (1.1, None, Normalisation(True, "grey_card"), 1.0, "light_measured_at_face", None),
+    # lighting not matched at all: its own reason, and the pair is not comparable for it
+    (1.1, 1.0, Normalisation(False, "backdrop", reason=Reason("too_little_backdrop", "only 3")), 1.0,
+     "too_little_backdrop", None),
+])
+def test_the_distance_correction_needs_the_photos_to_show_its_premise(ratio, backdrop, norm, gain, why, framing):
+    found_gain, found_why, found_framing = distance_correction(ratio, backdrop, norm)
+    assert found_gain == pytest.approx(gain) and found_why.code == why
+    if framing is None:
+        assert found_framing is None
+    else:
+        assert found_framing.code == "framing" and found_framing.message.startswith(framing)
