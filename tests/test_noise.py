@@ -13,7 +13,8 @@ import pytest
 
 from analysis import noise
 from analysis.metrics import METRICS, SkinMaps
-from analysis.noise import change_noise, floors, tile_changes
+from analysis.calibration import Floor, Floors
+from analysis.noise import tile_changes
 
 #: Eyes 160 px apart: tiles of a quarter of that, 40 px.
 IOD = 160.0
@@ -36,11 +37,25 @@ def tiled(values, tile: int = TILE) -> np.ndarray:
     return np.kron(np.asarray(values, np.float32), np.ones((tile, tile), np.float32))
 
 
-def set_floors(monkeypatch, clinic: float, small: float | None = None) -> None:
-    """Every metric's floor ``clinic`` in the clinic tier and ``small`` (default: the same) in the small one."""
+def set_floors(monkeypatch, clinic: float, small: float | None = None) -> dict:
+    """Every metric's floor ``clinic`` in the clinic tier and ``small`` (default: the same) in the small one, as
+    the shipped floors; returns the table (tier -> scope -> metric -> value, None for no floor) to change."""
     tier = lambda value: {scope: dict.fromkeys(METRICS, value) for scope in ("overall", "forehead")}  # noqa: E731
-    monkeypatch.setattr(noise, "NOISE_FLOOR", {"clinic": tier(clinic), "small": tier(clinic if small is None
-                                                                                    else small)})
+    table = {"clinic": tier(clinic), "small": tier(clinic if small is None else small)}
+    monkeypatch.setattr(noise, "shipped_floors", lambda: Floors(tuple(
+        Floor(t, scope, m, value, None, None, "test", "test") for t, scopes in table.items()
+        for scope, values in scopes.items() for m, value in values.items() if value is not None)))
+    return table
+
+
+def change_noise(*args, **kwargs) -> dict:
+    """The bounds of :func:`analysis.noise.change_noise` (scope -> metric -> bound)."""
+    return noise.change_noise(*args, **kwargs).bounds
+
+
+def floor_of(iod_px: float, scope: str, metric: str) -> float | None:
+    """The shipped floor a frame with eyes ``iod_px`` apart uses for ``scope`` and ``metric``."""
+    return noise.floor(None, noise.tier(iod_px), scope, metric)[0]
 
 
 def everywhere(shape) -> dict[str, np.ndarray]:
@@ -143,8 +158,8 @@ def test_no_skin_gives_no_bound(monkeypatch):
 
 
 def test_a_metric_without_a_floor_gets_no_bound(monkeypatch):
-    set_floors(monkeypatch, 0.5)
-    noise.NOISE_FLOOR["clinic"]["overall"]["redness_a_star"] = None
+    table = set_floors(monkeypatch, 0.5)
+    table["clinic"]["overall"]["redness_a_star"] = None
     base = np.full((80, 80), 10.0, np.float32)
     bounds = change_noise(maps(base + tiled([[1.0, 2.0], [3.0, 6.0]])), maps(base), everywhere(base.shape), 10.0,
                           IOD)
@@ -156,8 +171,8 @@ def test_the_tier_switches_at_the_small_frame_eye_distance(monkeypatch):
     # Clinic floors from eyes SMALL_FRAME_IOD_PX (100 px) apart in the analysis frame, the small tier below.
     set_floors(monkeypatch, clinic=0.5, small=2.0)
     assert noise.SMALL_FRAME_IOD_PX == 100.0
-    assert floors(100.0, "overall")["redness_a_star"] == 0.5
-    assert floors(99.9, "overall")["redness_a_star"] == 2.0
+    assert floor_of(100.0, "overall", "redness_a_star") == 0.5
+    assert floor_of(99.9, "overall", "redness_a_star") == 2.0
     # Through the bound: eyes 100 and 99 px apart both give 25 px tiles (0.25 x 99 = 24.75, rounded), so
     # the three tiles of changes -1, 0, 1 give 1.96 x 0.57735 = 1.13161 at both, and the floor decides:
     # sqrt(0.5^2 + 1.13161^2) = 1.23715 at 100 px, sqrt(2^2 + 1.13161^2) = 2.29794 at 99.
@@ -170,10 +185,10 @@ def test_the_tier_switches_at_the_small_frame_eye_distance(monkeypatch):
 
 
 def test_a_region_has_its_own_floor_and_a_marked_body_region_borrows_the_face_s(monkeypatch):
-    set_floors(monkeypatch, 0.5)
-    noise.NOISE_FLOOR["clinic"]["forehead"] = dict.fromkeys(METRICS, 0.75)
-    assert floors(IOD, "forehead")["redness_a_star"] == 0.75
-    assert floors(IOD, "marked")["redness_a_star"] == 0.5  # the overall floor
+    table = set_floors(monkeypatch, 0.5)
+    table["clinic"]["forehead"] = dict.fromkeys(METRICS, 0.75)
+    assert floor_of(IOD, "forehead", "redness_a_star") == 0.75
+    assert floor_of(IOD, "marked", "redness_a_star") == 0.5  # the overall floor
     # Each scope's tiles are its own: in a frame of three rows of two 40 px tiles, the forehead is the top
     # two rows (changes 1, 2, 3, 6) and the whole face adds a row of unchanged tiles.
     base = np.full((120, 80), 10.0, np.float32)
