@@ -47,8 +47,20 @@ def png_of(picture: gallery.PairPicture):
     return lambda: gallery.png_bytes(gallery.pixels(picture.jpeg(db.store)))
 
 
+def forget_withdrawn_report(pairs: list[gallery.GalleryPair]) -> None:
+    """A report stays downloadable only while every pair in it is still offered: a client who withdrew consent
+    since it was built (or whose photo was removed) takes it away at once."""
+    built = st.session_state.get("report_pairs")
+    if built is not None and not built <= {pair_key(p) for p in pairs}:
+        for key in ("report_pdf", "report_pairs"):
+            st.session_state.pop(key, None)
+        st.info("The report built earlier is no longer available: a client in it no longer consents (or a photo "
+                "in it changed). Build it again from the pairs below.")
+
+
 with db.session() as s:
     pairs = gallery.eligible_pairs(s, who, date.today(), clinic_id)
+    forget_withdrawn_report(pairs)
     if not pairs:
         st.info("No before/after pairs: no client with current marketing consent has a later session comparable "
                 "with the first one in the same view.")
@@ -75,6 +87,7 @@ with db.session() as s:
     if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):
         with st.spinner("Building the report..."):
             st.session_state.report_pdf = reports.report_pdf(s, db.store, who, chosen, mode, mark)
+            st.session_state.report_pairs = {pair_key(p) for p in chosen}
             s.commit()
 if "report_pdf" in st.session_state:
     st.download_button("Download the PDF report", st.session_state.report_pdf, key="download_pdf",

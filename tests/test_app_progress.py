@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+from datetime import date
 
 import pyarrow as pa
 import pytest
@@ -177,6 +178,15 @@ def test_the_gallery_shows_a_page_of_comparable_pairs(clinic, monkeypatch):
     assert len(extra) + 1 == 7 and at.button(key="build_pdf").label == "Build a PDF report of 6 pair(s)"  # one unticked
     at.button(key="build_pdf").click().run()
     assert at.session_state.report_pdf.startswith(b"%PDF")
+    # Issue 16.12: a client who withdraws marketing consent takes the report with their name away at once.
+    assert at.get("download_button")
+    with db.session() as s:
+        records.withdraw_consent(s, ACTOR, extra[0]["client"], "marketing", date.today())
+        s.commit()
+    at.run()
+    assert not at.exception and "report_pdf" not in at.session_state
+    assert not [b for b in at.get("download_button") if "PDF report" in str(b.proto.label)]
+    assert any("no longer available" in i.value for i in at.info)
 
 
 def test_the_flagged_photo_is_removed_in_one_click(tmp_path, monkeypatch):
