@@ -57,12 +57,13 @@ def test_a_deidentified_report_has_no_client_id_exact_dates_or_free_text(course,
     assert "Session 1, month 0" in shown and "Session 2, month 1" in shown
     assert captions == ["Session 1, month 0", "Session 2, month 1"]
     for secret in ("Dora", "Doe", "Wiśniewska", f"Client {ids['client']}", f"#{ids['client']}", "bruising", "wedding",
-                   "personal protocol", "batch", "2027"):
+                   "personal protocol", "batch", "2027", "HA complex"):
         assert secret not in text, secret
     assert not re.search(r"\bB\d\b", text)  # the batch numbers B1, B2
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text)  # no ISO date anywhere
     assert not re.search(r"/CreationDate \(D:\d{6}(?!01000000)", text)  # only the month the file was made
     assert "Other treatment" in shown
+    assert "1 product, 3 ml in all" in shown  # issue 16: product names are free text
 
 
 def test_an_identified_report_keeps_the_treatment_log(course, monkeypatch):

@@ -254,6 +254,9 @@ def test_gallery_images_carry_no_exif(db, tmp_path):
         written = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "g", date(2026, 5, 1))
     exported = Image.open(written[0])
     assert not exported.getexif() and "exif" not in exported.info
+    with db.session() as s:  # de-identified: the file names carry no course id or typed view (issue 16)
+        hidden = gallery.export_gallery(s, db.store, ACTOR, tmp_path / "d", date(2026, 5, 1), mode="mask_eyes")
+    assert [p.name for p in hidden] == ["pair-1.png"] and written[0].name.startswith(f"course{ids['course']}-front")
 
 
 def test_erasure_leaves_no_photo_row_or_cache_file(db):

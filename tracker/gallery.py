@@ -429,9 +429,12 @@ def export_pairs(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathlib
         get_course(s, actor, pair.course_id, "gallery")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for pair in pairs:
+    for number, pair in enumerate(pairs, start=1):
         sessions = f"s{pair.before.session.number}-s{pair.after.session.number}"
-        path = out_dir / f"course{pair.course_id}-{safe_name(pair.view)}-{sessions}.png"  # a view is user text
+        # de-identified: a number, never the course id or the typed view; named: both (a view is user text)
+        named = f"course{pair.course_id}-{safe_name(pair.view)}-{sessions}.png"
+        name = f"pair-{number}.png" if mode != "none" else named
+        path = out_dir / name
         atomic_write(path, png_bytes(pair_image(store, pair, mode, mark)))
         written.append(path)
         audit(s, actor, "export", "gallery", pair.course_id, pair.client_id, view=pair.view)

@@ -89,6 +89,14 @@ def _areas(areas: list[str], deidentified: bool) -> str:
     return ", ".join(a if not deidentified or a in AREAS else "body area" for a in areas)
 
 
+def _deidentified_products(products) -> str:
+    """How much was used, without the product names: they are free text and may name or describe the client."""
+    if not products:
+        return ""
+    volume = sum(p.volume_ml or 0 for p in products)
+    return f"{len(products)} product{'s' * (len(products) > 1)}" + (f", {volume:g} ml in all" if volume else "")
+
+
 def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
     pdf.set_font(SANS, "B", 10)
     pdf.cell(0, 7, "Treatment log", new_x="LMARGIN", new_y="NEXT")
@@ -97,7 +105,7 @@ def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
     for session in course.sessions:
         if deidentified:
             when = f"month {month_after(session.held_on, baseline)}"
-            products = "; ".join(f"{p.product} ({p.volume_ml or '-'} ml)" for p in session.products)
+            products = _deidentified_products(session.products)
         else:
             when = str(session.held_on)
             products = "; ".join(f"{p.product} (batch {p.batch}, exp. {p.expiry or '-'}, {p.volume_ml or '-'} ml)"
