@@ -916,3 +916,27 @@ def test_a_non_utf8_file_name_is_imported_cleanly_and_leaves_no_orphan(db, tmp_p
         assert photo.original_name == "caf\ufffd-\ufffd\ufffd.jpg"
         assert db.store.all_hashes() == photos.referenced_hashes(s)
     assert cli(capsys, db.folder.root, "check")[0] == 0
+
+
+@pytest.mark.only_default_backend  # a single-clinic archive
+def test_restore_refuses_a_role_outside_the_known_roles(tmp_path):
+    """Issue 16: a restored ``users.role`` outside the known roles was accepted; the schema now checks it too."""
+    archive = _crafted_database(tmp_path, "PRAGMA ignore_check_constraints = ON",
+                                "UPDATE users SET role = 'superuser'")
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(RecordError, match="do not fit the schema"):
+        backup.restore(archive, tmp_path / "restored", actor=ACTOR)
+    assert_nothing_written(tmp_path, tmp_path / "restored", before)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE users SET role = 'superuser'", "UPDATE courses SET status = 'deleted'",
+    "UPDATE consents SET kind = 'everything'", "UPDATE photos SET removed_reason = 'bored'"])
+def test_the_schema_refuses_a_value_outside_its_enumeration(db, statement):
+    client_with_course(db, sessions=1)
+    with db.session() as s:
+        access.create_first_admin(s, "admin", "a long enough secret")
+        s.commit()
+        with pytest.raises(IntegrityError):
+            s.execute(text(statement))
+            s.flush()

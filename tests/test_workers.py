@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +18,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+import analysis
 from servers import start_postgres
 from test_data_safety import REGION, WAIT_S, body_photos, env
 from tracker import photos
+from tracker.cli import main as tracker_main
 from tracker.db import init_data_folder
 from tracker.models import AuditEvent, Photo, PhotoAnalysis
 from tracker.worker import WORKER, analysis_mode
@@ -244,3 +247,20 @@ def test_sigterm_lets_the_worker_finish_its_photo_then_exit(tmp_path):
         assert photos.latest_analysis(s.get(Photo, photo.id)).result is not None
     assert unfinished_claims(db) == []
     db.close()
+
+
+def test_a_killed_run_s_claim_is_taken_over_at_once_and_a_live_one_is_reported(db, capsys):
+    """Issue 16: after a killed `analyse`, the next run said "analysed N photos" and silently skipped the
+    claimed photo for 30 minutes. (SQLite's timed claims; PostgreSQL's row locks already free a dead run's.)"""
+    ids = client_with_course(db, sessions=2)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with db.session() as s:
+        for photo_id, by in zip(ids["photos"], (f"{socket.gethostname()}:{dead.pid}", "another-host:1")):
+            s.add(PhotoAnalysis(photo_id=photo_id, analysis_version=analysis.__version__, claimed_by=by))
+        s.commit()
+        assert photos.release_stale_claims(s) == 1  # the dead process's, not the other machine's (30 min)
+    assert tracker_main(["--data", str(db.folder.root), "--actor", "dr.cli", "analyse"]) == 0
+    out = capsys.readouterr().out
+    assert "analysed 1 photos" in out
+    assert f"1 photo(s) skipped: another run is analysing them now ({ids['photos'][1]})" in out

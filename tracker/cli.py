@@ -539,6 +539,10 @@ def _dispatch(args, db, s, actor) -> str:
         failed = [a for a in done if a.error_code]
         lines = [f"analysed {len(done) - len(failed)} photos"]
         lines += [f"photo {a.photo_id}: {a.error_code}: {printable(a.error_message)}" for a in failed]
+        busy = photos.pending(s, actor, args.client)  # what is left is being analysed by another live run
+        if busy:
+            lines.append(f"{len(busy)} photo(s) skipped: another run is analysing them now "
+                         f"({', '.join(str(p.id) for p in busy)}); run analyse again once it has finished")
         return "\n".join(lines)
     if command == "export":
         path = clientdata.export_client(s, db.store, actor, args.client, args.out)

@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import NamedTuple
 
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Integer, String,
+                        Table, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 VIEWS = ("front", "left_45", "right_45")
@@ -97,9 +97,16 @@ clinic_staff = Table(
 )
 
 
+def one_of(column: str, values, name: str, nullable: bool = False) -> CheckConstraint:
+    """The schema's own check that ``column`` holds one of ``values`` (migration 0008): the database refuses
+    a restored or hand-edited row the library would never write."""
+    allowed = f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return CheckConstraint(f"{column} IS NULL OR {allowed}" if nullable else allowed, name=name)
+
+
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = NEVER_REUSE_IDS
+    __table_args__ = (one_of("role", ROLES, "ck_users_role"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
@@ -181,7 +188,7 @@ class Screening(Base):
 
 class Consent(Base):
     __tablename__ = "consents"
-    __table_args__ = NEVER_REUSE_IDS
+    __table_args__ = (one_of("kind", CONSENT_KINDS, "ck_consents_kind"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -196,7 +203,7 @@ class Consent(Base):
 
 class Course(Base):
     __tablename__ = "courses"
-    __table_args__ = NEVER_REUSE_IDS
+    __table_args__ = (one_of("status", COURSE_STATUSES, "ck_courses_status"), NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     treatment: Mapped[str] = mapped_column(String(200))
@@ -302,7 +309,9 @@ class Photo(Base):
     """A photo's record; its original bytes are in the photo store under ``sha256``."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("session_id", "sha256"), NEVER_REUSE_IDS)
+    __table_args__ = (UniqueConstraint("session_id", "sha256"),
+                      one_of("removed_reason", REMOVAL_REASONS, "ck_photos_removed_reason", nullable=True),
+                      NEVER_REUSE_IDS)
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -342,6 +351,8 @@ class PhotoAnalysis(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
+    #: ``host:pid`` of the run that claimed it (a run on the same host takes over a dead run's claim at once).
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
     #: Set when a correction (baseline, move, removal) changed what this analysis compared with: re-run it.
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

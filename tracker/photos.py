@@ -46,7 +46,9 @@ event keeps the ids and the reason.
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
+import socket
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -505,13 +507,36 @@ class _Baselines:
         return value
 
 
+def this_run() -> str:
+    """``host:pid`` of this process, as a claim records it."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _dead_here(claimed_by: str | None) -> bool:
+    """Whether ``claimed_by`` names a process of this host that no longer runs (killed, crashed)."""
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run, or an older claim: only its age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def release_stale_claims(s: DbSession) -> int:
-    """Drop claims older than :data:`CLAIM_TIMEOUT` (their run died); returns how many. On PostgreSQL it drops
-    none: there a claim is replaced as soon as another run can lock its photo (see :func:`claim`)."""
+    """Drop the claims of runs that died: at once for a process of this host that no longer runs, else after
+    :data:`CLAIM_TIMEOUT`; returns how many. On PostgreSQL it drops none: there a claim is replaced as soon as
+    another run can lock its photo (see :func:`claim`)."""
     if locks_rows(s):
         return 0
-    stale = s.execute(delete(PhotoAnalysis).where(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None),
-                                                  PhotoAnalysis.created_at < utcnow() - CLAIM_TIMEOUT))
+    unfinished = and_(PhotoAnalysis.result.is_(None), PhotoAnalysis.error_code.is_(None))
+    dead = [claim_id for claim_id, by in s.execute(select(PhotoAnalysis.id, PhotoAnalysis.claimed_by)
+                                                   .where(unfinished)) if _dead_here(by)]
+    stale = s.execute(delete(PhotoAnalysis).where(unfinished, or_(PhotoAnalysis.created_at < utcnow() - CLAIM_TIMEOUT,
+                                                                  PhotoAnalysis.id.in_(dead))))
     s.commit()
     return stale.rowcount
 
@@ -531,7 +556,7 @@ def claim(s: DbSession, photo: Photo) -> PhotoAnalysis | None:
     s.expire(photo, ["analyses"])
     baseline = baseline_of(s, photo)
     record = PhotoAnalysis(photo=photo, reference_photo_id=baseline.id if baseline else None,
-                           analysis_version=analysis.__version__)
+                           analysis_version=analysis.__version__, claimed_by=this_run())
     s.add(record)
     try:
         s.commit()
