@@ -157,6 +157,10 @@ latest_comparable = next((r.session for r in reversed(compared) if r.comparable)
 chosen = st.select_slider("Compare the first session with session", numbers, value=latest_comparable,
                           key="progress_session")
 row = next(r for r in compared if r.session == chosen)
+for flagged in (r for r in compared if r.other_person and r.session != chosen):  # staff only (course_progress)
+    st.warning(f"Session {flagged.session} ({flagged.held_on}): the photo does not appear to show the same person as "
+               "the first session, and the client is not shown it. Choose that session above to check it, then "
+               "remove it or open its session to move it.")
 for later in (r for r in compared if r.session > chosen and not r.comparable):
     st.info(f"Session {later.session} ({later.held_on}) is not comparable with the first session, so it shows no "
             f"change: {progress.reason_text(later.reasons, plain)}.")

@@ -113,7 +113,8 @@ def loaded_photos(monkeypatch) -> list[str]:
 def test_staff_see_a_photo_judged_someone_else_flagged_as_taken_with_its_removal(clinic, monkeypatch):
     """Issue 16.1: not aligned, not "lighting matched", with a one-click removal and the way to its session."""
     loaded = loaded_photos(monkeypatch)
-    at = as_staff(clinic, monkeypatch)
+    at = as_staff(clinic, monkeypatch)  # opens on session 2, and points at the flagged session 3
+    assert any(w.value.startswith("Session 3") and "Choose that session" in w.value for w in at.warning)
     at.select_slider(key="progress_session").set_value(3).run()
     assert not at.exception
     with clinic["db"].session() as s:

@@ -198,9 +198,22 @@ def test_the_pdf_shows_no_number_from_a_non_comparable_pair(clinic):
         s.commit()
     text = page_text(pdf)
     assert not any(f in text for f in figures(clinic["hidden"], SHOWN))  # none of session 3's changes
-    assert "Session 3 left out" in text and "0.81 is above" in text
+    # a report is for the client or for marketing: the plain reason, not the engine's (walk of 2026-12-08)
+    assert "Session 3 left out" in text and CODES["different_person"].plain in " ".join(text.split())
+    assert "0.81 is above" not in text
     assert "Redness (a*)" in text and "Texture roughness (% contrast)" in text  # titles with units
     assert pdf.count(b"/DCTDecode") == 1 and b"Exif" not in pdf  # the photos as one JPEG, without EXIF
+
+
+def test_a_chart_note_in_the_pdf_keeps_to_its_three_lines():
+    """A long note ran over the next row's charts."""
+    pdf = pdftext.new_pdf(format="A4")
+    pdf.add_page()
+    pdf.set_font(pdftext.SANS, size=6.5)
+    long = "Session 3, 4, 5 left out: " + "the lighting could not be matched to the first session; " * 6
+    fitted = reports._fitted(pdf, long, 85, reports.NOTE_LINES)
+    assert len(pdf.multi_cell(85, 3, fitted, dry_run=True, output="LINES")) == 3 and fitted.endswith("...")
+    assert long.startswith(fitted[:-3]) and reports._fitted(pdf, "short", 85, 3) == "short"
 
 
 def test_course_show_prints_the_reason_in_place_of_numbers(clinic, capsys):

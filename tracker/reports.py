@@ -35,6 +35,20 @@ from .records import Actor, audit, get_course
 from .templates import VIEWS, view_label
 
 
+#: Lines a chart's note may take: more would run into the next row of charts.
+NOTE_LINES = 3
+
+
+def _fitted(pdf: FPDF, text: str, width: float, lines: int) -> str:
+    """``text`` cut at a word, with "...", so that it takes at most ``lines`` lines ``width`` mm wide."""
+    words = text.split()
+    while len(pdf.multi_cell(width, 3, " ".join(words), dry_run=True, output="LINES")) > lines and len(words) > 1:
+        words = words[:-1]
+        if not words[-1].endswith("..."):
+            words[-1] += "..."
+    return " ".join(words)
+
+
 def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, deidentified: bool) -> None:
     """One metric's change since baseline by date (by month when de-identified), over the zone around zero
     that is within noise."""
@@ -44,11 +58,11 @@ def _chart(pdf: FPDF, chart: Series, x: float, y: float, w: float, h: float, dei
     pdf.set_draw_color(160, 160, 160)
     pdf.set_line_width(0.2)
     pdf.rect(x, y, w, h)
-    note = chart.note()
+    note = chart.note(plain=True)  # a report is for the client or for marketing: plain reasons, never codes
     pdf.set_font(SANS, size=6.5)
     if note:
         pdf.set_xy(x, y + h + 4)
-        pdf.multi_cell(w, 3, printable(note[0].upper() + note[1:]))
+        pdf.multi_cell(w, 3, _fitted(pdf, printable(note[0].upper() + note[1:]), w, NOTE_LINES))
     if not chart.points or chart.start is None:
         return
     days = [(d - chart.start).days for d, _ in chart.points]
