@@ -27,6 +27,8 @@ PAGES = {
     "progress": st.Page("app_pages/progress.py", title="Progress", icon=":material/monitoring:", url_path="progress"),
     "gallery": st.Page("app_pages/gallery.py", title="Gallery & reports", icon=":material/collections:",
                        url_path="gallery"),
+    "quality": st.Page("app_pages/quality.py", title="Measurement quality", icon=":material/straighten:",
+                       url_path="quality"),
     "users": st.Page("app_pages/users.py", title="Staff accounts", icon=":material/manage_accounts:",
                      url_path="users"),
 }
@@ -35,9 +37,9 @@ who = viewer()
 if who is None:
     pages = [PAGES["signin"]]
 elif who.role == "admin":
-    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery", "users")]
+    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery", "quality", "users")]
 elif who.is_staff:
-    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery")]
+    pages = [PAGES[name] for name in ("clients", "record", "session", "progress", "gallery", "quality")]
 else:
     pages = [PAGES["progress"]]
 

@@ -16,7 +16,7 @@ from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
 from app_pages.ui import flash, show_flash
 from app_pages.ui import plain as as_text
-from tracker import photos, progress, records, templates
+from tracker import calibration, photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import VIEWS
 from tracker.progress import BEYOND, REGION_LABELS
@@ -123,6 +123,7 @@ with db.session() as s:
     hashes = progress.photo_hashes(course, rows)  # never a withheld photo's: its pixels are not loaded
     unanalysed = photos.analysis_status(s, [r.photo_id for r in rows if r.status == "not analysed"])
     scores = progress.hexsel_scores(course)
+    limits = calibration.detection_limits(s, course.client, [m.name for m in progress.SUMMARY])
 if scores:  # the clinician's record, with or without photos
     st.subheader(f"{progress.HEXSEL.label} (clinician's score)")
     hexsel_table(scores)
@@ -167,6 +168,9 @@ for later in (r for r in compared if r.session > chosen and not r.comparable):
 if row.comparable:
     for metric in row.summary:
         st.markdown("- " + row.change(metric.name).sentence(plain))
+    if row.area is None:  # the face's measures: say what size of change this clinic can see
+        said = "; ".join(limit.sentence(plain) for limit in limits if limit.metric in row.summary)
+        st.caption(("Here, " if plain else "Detection limits: ") + said + ".")
 else:
     st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
                f"is shown: {progress.reason_text(row.reasons, plain)}.")

@@ -144,6 +144,7 @@ def test_allowed_is_one_decision_for_every_role():
     assert access.allowed(practitioner, "correct") and not access.allowed(practitioner, "erase")
     assert access.allowed(client, "view") and not access.allowed(client, "correct")
     assert set(access.POLICY) == {"view", "correct", "import", "move", "remove", "analyse", "erase", "export",
-                                  "gallery", "report", "manage_staff", "backup", "restore"}
+                                  "gallery", "report", "manage_staff", "quality", "calibrate", "backup",
+                                  "restore"}
     with pytest.raises(KeyError):
         access.allowed(practitioner, "delete everything")

@@ -234,6 +234,8 @@ POLICY: dict[str, frozenset[str]] = {
     "gallery": _STAFF,
     "report": _STAFF,
     "manage_staff": _ADMINS,
+    "quality": _STAFF,  # the measurement quality page: the clinic's floors and detection limits
+    "calibrate": _ADMINS,  # set the clinic's own floors
     "backup": frozenset({OWNER}),
     "restore": frozenset({OWNER}),
 }

@@ -31,7 +31,7 @@ from datetime import date
 from analysis.cli import parse_polygon
 
 from . import backup as backups
-from . import access, cards, clientdata, clinics, gallery, photos, progress, records, worker
+from . import access, calibration, cards, clientdata, clinics, gallery, photos, progress, records, worker
 from .db import data_folder, init_data_folder, open_data_folder
 from .errors import NeedsConfirmation, RecordError
 from .models import CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, HEXSEL_ITEMS, REMOVAL_REASONS, ROLES, TECHNIQUES
@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     clinic = sub.add_parser("clinic", help="the clinics of a group").add_subparsers(dest="action", required=True)
     clinic.add_parser("add", help="add a clinic").add_argument("name")
     clinic.add_parser("list", help="every clinic, with its numbers of clients and staff")
+    floors = sub.add_parser("floors", help="a clinic's own noise floors (python -m analysis calibrate)")
+    floors = floors.add_subparsers(dest="action", required=True)
+    f = floors.add_parser("set", help="use a floors file for a clinic's analyses (they are run again)")
+    f.add_argument("file", type=pathlib.Path)
+    f.add_argument("--clinic", help="the clinic's name (needed when there are several)")
+    f = floors.add_parser("show", help="each measure's detection limit at a clinic, and where it comes from")
+    f.add_argument("--clinic", help="the clinic's name (needed when there are several)")
     u = user.add_parser("deactivate", help="stop an account signing in and end its open sessions")
     u.add_argument("username")
     u = user.add_parser("reset-password", help="set a new password (or print a temporary one with --temporary)")
@@ -357,6 +364,23 @@ def run(args) -> str:
         db.close()
 
 
+def _floors_command(args, s, actor) -> str:
+    every = clinics.list_clinics(s, actor)
+    if args.clinic is None and len(every) != 1:
+        raise RecordError("name the clinic with --clinic: " + ", ".join(repr(c.name) for c in every))
+    clinic = clinics.get_clinic(s, actor, _clinic_id(s, args.clinic)) if args.clinic else every[0]
+    if args.action == "set":
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            raise RecordError(f"{printable(args.file)}: {exc.strerror or exc}") from None
+        stale = calibration.set_floors(s, actor, clinic.id, data)
+        return (f"floors set for {printable(clinic.name)}; {stale} analyses will run again with them "
+                "(python -m tracker analyse)")
+    _, rows = calibration.quality(s, actor, clinic.id, [m.name for m in progress.SUMMARY])
+    return "\n".join(f"{r.limit.scope:<12} {r.limit.sentence()}" for r in rows)
+
+
 def _clinic_id(s, name: str | None) -> int | None:
     """The id of the clinic named ``name`` (None when no name is given)."""
     return access.clinics_named(s, [name])[0].id if name is not None else None
@@ -393,6 +417,8 @@ def _dispatch(args, db, s, actor) -> str:
     if command == "clinic" and action == "add":
         clinic = clinics.add_clinic(s, actor, args.name)
         return f"clinic {clinic.id} added: {printable(clinic.name)}"
+    if command == "floors":
+        return _floors_command(args, s, actor)
     if command == "clinic":
         return "\n".join(f"{c.id:>4}  {printable(c.name):<30} {clients} clients, {staff} staff"
                          for c, clients, staff in clinics.clinic_summary(s, actor))

@@ -89,6 +89,19 @@ class Clinic(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ClinicFloors(Base):
+    """A clinic's own noise floors (:class:`analysis.Floors` as JSON), fitted on its own no-change photos with
+    ``python -m analysis calibrate``; its analyses use them where they have a floor, the shipped ones elsewhere
+    (:mod:`tracker.calibration`). One row per clinic: the audit log keeps who set which file when."""
+
+    __tablename__ = "clinic_floors"
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True)
+    floors: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file as set, to tell which calibration is in use
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    set_by: Mapped[str] = mapped_column(String(200))
+
+
 #: Which staff work in which clinic (a practitioner sees the clients of these clinics only).
 clinic_staff = Table(
     "clinic_staff", Base.metadata,

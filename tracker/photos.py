@@ -68,6 +68,7 @@ from analysis.visual import Check, capture_checks, ghost
 from .errors import BadPhoto, DuplicatePhoto, NotAllowed, NotFound, RecordError
 from .models import (REMOVAL_REASONS, VIEWS, Client, Course, Photo, PhotoAnalysis, RecordVersion, Session,
                      ViewBaseline, utcnow)
+from .calibration import floors_of
 from .metadata import strip_identifying
 from .photostore import PhotoStore, sha256_of
 from .access import actor_name, check, may_see, visible_clients
@@ -578,18 +579,20 @@ def marker_size_text(marker_mm: float | None) -> str:
     return f"{DEFAULT_MARKER_MM:g} mm, the default (record the size of yours if it differs)"
 
 
-def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines) -> dict:
+def _measure(photo: Photo, baseline: Photo | None, baselines: _Baselines, floors: analysis.Floors | None) -> dict:
+    """The photo's analysis against its baseline, with its clinic's own floors where it has set them."""
     face = photo.view in VIEWS
     reference = baselines.load(baseline, face, keep=True) if baseline else None
     if face:
-        return analysis.analyse(baselines.load(photo, True, keep=False), reference)
+        return analysis.analyse(baselines.load(photo, True, keep=False), reference, floors=floors)
     marked = (baseline or photo).region
     if not marked:
         raise UnsupportedImage("mark the region to measure on the baseline photo of this body area")
     course = photo.session.course
     area, _ = view_spec(course, photo.view)
     extra = {} if area is None else {"area": area, "marker_mm": marker_size(course)}
-    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked, **extra)
+    return analysis.analyse(baselines.load(photo, False, keep=False), reference, region=marked, floors=floors,
+                            **extra)
 
 
 def set_marker_size(s: DbSession, actor: Actor, course_id: int, marker_mm: float | None, reason: str) -> int:
@@ -628,7 +631,8 @@ def _analyse_held(s: DbSession, store: PhotoStore, actor: Actor, photo: Photo,
         return None
     baseline = s.get(Photo, record.reference_photo_id) if record.reference_photo_id else None
     try:
-        record.result = _measure(photo, baseline, baselines or _Baselines(store))
+        floors = floors_of(s, photo.session.course.client.clinic_id)
+        record.result = _measure(photo, baseline, baselines or _Baselines(store), floors)
     except AnalysisError as exc:
         record.error_code, record.error_message = exc.code, exc.message
     except MemoryError:

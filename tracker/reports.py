@@ -31,6 +31,7 @@ from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
 from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .access import check
+from .calibration import detection_limits
 from .records import Actor, audit, get_course
 from .templates import VIEWS, view_label
 
@@ -109,6 +110,12 @@ def _deidentified_products(products) -> str:
         return ""
     volume = sum(p.volume_ml or 0 for p in products)
     return f"{len(products)} product{'s' * (len(products) > 1)}" + (f", {volume:g} ml in all" if volume else "")
+
+
+def _limits(pdf: FPDF, limits) -> None:
+    """Where the charts are read: what size of change this clinic's photos can tell from noise (plain words)."""
+    said = "; ".join(limit.sentence(plain=True) for limit in limits)
+    pdf.multi_cell(0, 4, printable(f"Here, {said}."), new_x="LMARGIN", new_y="NEXT")
 
 
 def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
@@ -193,6 +200,8 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
         scores = hexsel_scores(course)
         if scores:
             _scores(pdf, scores, deidentified)
+        if not rows or rows[0].area is None:  # a face: the size of change this clinic can see
+            _limits(pdf, detection_limits(s, course.client, [m.name for m in shown]))
         _treatment_log(pdf, course, deidentified)
         audit(s, actor, "export", "report", course.id, course.client_id, view=pair.view)
     return bytes(pdf.output())
