@@ -163,8 +163,8 @@ for flagged in (r for r in compared if r.other_person and r.session != chosen): 
                "the first session, and the client is not shown it. Choose that session above to check it, then "
                "remove it or open its session to move it.")
 for later in (r for r in compared if r.session > chosen and not r.comparable):
-    st.info(f"Session {later.session} ({later.held_on}) is not comparable with the first session, so it shows no "
-            f"change: {progress.reason_text(later.reasons, plain)}.")
+    st.info(f"Session {later.session} ({later.held_on}): no measurement for this session, because "
+            f"{progress.reason_text(later.reasons, plain)}.")
 if row.comparable:
     for metric in row.summary:
         st.markdown("- " + row.change(metric.name).sentence(plain))

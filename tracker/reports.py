@@ -154,7 +154,8 @@ def _scores(pdf: FPDF, scores: list[ClinicianScore], deidentified: bool) -> None
 
 def _heading(pair: GalleryPair, course: Course, deidentified: bool) -> str:
     if not deidentified:
-        return (f"{course.client.name} - {course.treatment}, {', '.join(course.areas)}, view {pair.view}; "
+        return (f"{course.client.name} - {course.treatment}, {', '.join(course.areas)}, "
+                f"view {view_label(pair.view)}; "
                 f"report of {date.today().isoformat()}")
     treatment = course.treatment if course.treatment in TREATMENTS else "other treatment"
     view = view_label(pair.view) if pair.view in VIEWS else "body area"
