@@ -122,20 +122,27 @@ def _temporary(folder: pathlib.Path, suffix: str) -> Iterator[pathlib.Path]:
         os.close(fd)
 
 
+def _left_by_a_dead_run(path: pathlib.Path, flags: int) -> bool:
+    """Whether ``path`` opens and no running backup or restore holds its lock (a dead run's leftover)."""
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def clean_interrupted(folder: pathlib.Path) -> list[pathlib.Path]:
     """Remove ``.backup-*`` files a killed backup left in ``folder`` (those no running backup holds)."""
     removed = []
     for path in folder.glob(TEMP_PREFIX + "*"):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _left_by_a_dead_run(path, os.O_RDONLY):
             continue  # a running backup's
-        finally:
-            os.close(fd)
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
@@ -741,16 +748,9 @@ def clean_interrupted_restores(folder: pathlib.Path) -> list[pathlib.Path]:
     for path in folder.glob(f".*{STAGING_INFIX}*"):
         if not STAGING_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
             continue
-        try:
-            fd = os.open(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue  # no mark: not a restore's staging folder (or one whose restore is just beginning)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a running restore's
-        finally:
-            os.close(fd)
+        # no mark: not a restore's staging folder (or one whose restore is just beginning); a locked one: running
+        if not _left_by_a_dead_run(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW):
+            continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
