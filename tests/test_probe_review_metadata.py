@@ -219,3 +219,21 @@ def test_webp_unknown_chunk():
     data = webp_with(riff(b"GPSx", LAT.encode()))
     decodes(data)
     assert not left(data), "unknown RIFF chunks are kept"
+
+
+@pytest.mark.xfail(strict=True, reason="metadata.py:137-139 (see test_fill_byte_before_a_marker): end to end, "
+                                       "the stored original keeps the location")
+def test_end_to_end_a_fill_byte_keeps_the_location_in_the_store(db):
+    from tracker.models import Photo
+    from tracker.photos import Incoming, import_photos
+    from tracker_helpers import ACTOR, client_with_course, sample_bytes
+    ada = client_with_course(db, sessions=1, with_photos=False)
+    data = sample_bytes(1)
+    data = data[:2] + app1(gps_exif()) + data[2:]
+    dqt = data.index(b"\xff\xdb")
+    data = data[:dqt] + b"\xff" + data[dqt:]
+    with db.session() as s:
+        photo, = import_photos(s, db.store, ACTOR, ada["sessions"][0], [Incoming("phone.jpg", data)])
+        s.commit()
+        stored = db.store.get(s.get(Photo, photo.id).sha256)
+    assert LAT.encode() not in stored
