@@ -17,6 +17,7 @@ from app_pages import common
 from presentation_helpers import course_with_a_different_person
 from tracker import access, clinics, photos, records
 from tracker.db import init_data_folder
+from tracker.errors import NotAllowed, NotFound
 from tracker.models import Photo
 from tracker_helpers import ACTOR, client_with_course
 
@@ -139,6 +140,22 @@ def test_a_stale_judgement_does_not_show_the_other_persons_photo(clinic, monkeyp
         with db.session() as s:
             photos.set_marker_size(s, ACTOR, clinic["ada"]["course"], None, "probe undone")
             s.commit()
+
+
+
+@pytest.mark.xfail(strict=True, reason="tracker/photos.py:195 get_photo (and records.get_session(...).photos) "
+                                       "give the client's Viewer the photo judged someone else, its hash and "
+                                       "results: the withholding lives in progress.course_progress alone")
+def test_the_library_gives_a_client_no_photo_judged_someone_else(clinic):
+    with clinic["db"].session() as s:
+        client = access.client_viewer(records.get_client(s, ACTOR, clinic["ada"]["client"]))
+        withheld = clinic["ada"]["photos"][2]
+        assert photos.judged_other_person(photos.get_photo(s, ACTOR, withheld))
+        try:
+            photo = photos.get_photo(s, client, withheld)
+        except (NotFound, NotAllowed):
+            return
+        assert photo.sha256 not in {p.sha256 for p in records.get_session(s, client, photo.session_id).photos}
 
 
 @pytest.mark.xfail(strict=True, reason="app_pages/gallery.py:36 pair_key is course and view only, so "
