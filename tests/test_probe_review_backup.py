@@ -223,3 +223,44 @@ def test_a_symlinked_staging_folder_or_mark_is_left_alone(tmp_path):
     backup.clean_interrupted_restores(tmp_path)
     assert (victim / "keep.txt").read_text() == "keep"
     assert other.exists()
+
+
+# --- zip bombs -------------------------------------------------------------------------------------------------
+
+ROWS_BOMB = """
+import pathlib, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))  # never more than this, whatever happens
+from tracker import access, backup
+from tracker.errors import RecordError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    backup.restore(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), actor=access.owner("dr.test"))
+except (RecordError, MemoryError) as exc:
+    print("refused:", type(exc).__name__)
+print("peak_growth_mb", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="tracker/backup.py:559-560 keeps up to 1000 parsed rows in a batch: each "
+                                       "4 MiB line of '[],' parses to ~95 MB, so 10 rows (a 41 KB archive) took "
+                                       "985 MB and 1000 rows (~4 MB) would take ~95 GB; the line bound alone "
+                                       "does not bound memory")
+def test_rows_at_the_line_limit_do_not_add_up_in_memory(tmp_path):
+    import subprocess
+    import sys
+    from tracker.db import head_revision
+    rows = 3
+    line = b"[[" + b"[]," * ((4 * 2**20 - 16) // 3) + b"[]]]\n"
+    parts = [json.dumps({"format": backup.RECORDS_FORMAT, "revision": head_revision()}).encode() + b"\n",
+             b'{"table": "clinics", "columns": ["name"]}\n'] + [line] * rows
+    archive = tmp_path / "rows.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(backup.RECORDS, b"".join(parts))
+        zf.writestr(backup.MANIFEST, json.dumps({"files": {backup.RECORDS: hashlib.sha256(b"".join(parts))
+                                                           .hexdigest()}}))
+    assert archive.stat().st_size < 2**17
+    done = subprocess.run([sys.executable, "-c", ROWS_BOMB, str(archive), str(tmp_path / "restored")],
+                          capture_output=True, text=True, timeout=300)
+    growth = float(done.stdout.split("peak_growth_mb")[1])
+    assert "refused" in done.stdout, done.stdout + done.stderr
+    assert growth < 150, f"{rows} rows of a 4 MiB line took {growth:.0f} MB"
