@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import flash
+from app_pages.ui import flash, plain
 from tracker import photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import HEXSEL_ITEMS
@@ -74,7 +74,7 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
                       f"session {number}.")
                 st.rerun()
             except RecordError as exc:
-                st.error(exc.message)
+                st.error(plain(exc.message))
     if current:
         st.caption(f"Recorded: {sum(current.values())}/15. A correction keeps the previous score in the "
                    "record's history.")

@@ -5,7 +5,7 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import choose_clinic, clinic_names, database, staff_only
-from app_pages.ui import date_field, flash, needs_date, portal_url, show_flash
+from app_pages.ui import date_field, flash, needs_date, plain, portal_url, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
 from tracker.samples import load_sample_course, sample_loaded
@@ -86,7 +86,7 @@ with st.expander("Add a client", expanded=not rows):
                     st.session_state.pop(key, None)  # an empty form for the next client
                 st.rerun()
             except (RecordError, ValueError) as exc:
-                st.error(getattr(exc, "message", str(exc)))
+                st.error(plain(getattr(exc, "message", str(exc))))
 
 with st.expander("Batch recall: who received a product batch"):
     with st.form("recall"):
@@ -98,7 +98,7 @@ with st.expander("Batch recall: who received a product batch"):
                 hits = records.batch_recall(s, who, batch)
                 s.commit()
         except RecordError as exc:
-            st.error(exc.message)
+            st.error(plain(exc.message))
             hits = None
         if hits:
             st.dataframe([{"client": h.client_name, "client id": h.client_id, "contact": h.contact,

@@ -9,6 +9,8 @@ import time
 
 import streamlit as st
 
+from app_pages.ui import plain
+
 from analysis import decode
 from analysis.facemesh import load_model
 from tracker import clinics, records
@@ -107,7 +109,7 @@ def _allowed(rule) -> Viewer:
     try:
         return rule(viewer())
     except NotAllowed as exc:
-        st.error(exc.message)
+        st.error(plain(exc.message))
         st.stop()
 
 
@@ -133,7 +135,7 @@ def client_in_view() -> int:
             records.get_client(s, who, client_id)  # another clinic's client is "not found", like a missing one
     except NotFound as exc:
         st.session_state.pop("client_id", None)
-        st.error(exc.message)
+        st.error(plain(exc.message))
         st.stop()
     return client_id
 

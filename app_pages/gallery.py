@@ -51,7 +51,7 @@ def forget_withdrawn_report(pairs: list[gallery.GalleryPair]) -> None:
     """A report stays downloadable only while every pair in it is still offered: a client who withdrew consent
     since it was built (or whose photo was removed) takes it away at once."""
     built = st.session_state.get("report_pairs")
-    if built is not None and not built <= {pair_key(p) for p in pairs}:
+    if built is not None and not built <= {gallery.pair_key(p) for p in pairs}:  # the same photos, still offered
         for key in ("report_pdf", "report_pairs"):
             st.session_state.pop(key, None)
         st.info("The report built earlier is no longer available: a client in it no longer consents (or a photo "
@@ -87,7 +87,7 @@ with db.session() as s:
     if chosen and st.button(f"Build a PDF report of {len(chosen)} pair(s)", key="build_pdf", type="primary"):
         with st.spinner("Building the report..."):
             st.session_state.report_pdf = reports.report_pdf(s, db.store, who, chosen, mode, mark)
-            st.session_state.report_pairs = {pair_key(p) for p in chosen}
+            st.session_state.report_pairs = {gallery.pair_key(p) for p in chosen}
             s.commit()
 if "report_pdf" in st.session_state:
     st.download_button("Download the PDF report", st.session_state.report_pdf, key="download_pdf",

@@ -121,7 +121,7 @@ with db.session() as s:
         st.stop()
     rows = progress.course_progress(s, viewer(), course)
     hashes = progress.photo_hashes(course, rows)  # never a withheld photo's: its pixels are not loaded
-    unanalysed = photos.analysis_status(s, [r.photo_id for r in rows if r.status == "not analysed"])
+    unanalysed = photos.analysis_status(s, viewer(), [r.photo_id for r in rows if r.status == "not analysed"])
     scores = progress.hexsel_scores(course)
     limits = calibration.detection_limits(s, course.client, [m.name for m in progress.SUMMARY])
 if scores:  # the clinician's record, with or without photos

@@ -22,7 +22,7 @@ def attempt(action, success: str) -> None:
             action(s)
             s.commit()
     except (RecordError, ValueError) as exc:
-        st.error(getattr(exc, "message", str(exc)))
+        st.error(plain(getattr(exc, "message", str(exc))))
         return
     flash(success)
     st.rerun()

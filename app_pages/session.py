@@ -69,9 +69,9 @@ def record_session(form: dict, confirmed: bool) -> None:
     except NeedsConfirmation as exc:
         st.session_state.pending_session = {**form, "warnings": exc.warnings}
     except DuplicateRecord as exc:
-        st.info(exc.message)
+        st.info(plain(exc.message))
     except (RecordError, ValueError) as exc:
-        st.error(getattr(exc, "message", str(exc)))
+        st.error(plain(getattr(exc, "message", str(exc))))
 
 
 token = st.session_state.setdefault("session_form_token", secrets.token_hex(8))
@@ -199,7 +199,7 @@ else:
                   if failed else f"Saved and analysed {len(ready)} photo(s).")
             st.rerun()
         except RecordError as exc:
-            st.error(exc.message)
+            st.error(plain(exc.message))
 
 
 def correct(action, message: str) -> None:
@@ -217,7 +217,7 @@ def correct(action, message: str) -> None:
         flash(message)
         st.rerun()
     except (RecordError, ValueError) as exc:
-        st.error(getattr(exc, "message", str(exc)))
+        st.error(plain(getattr(exc, "message", str(exc))))
 
 
 with db.session() as s:
@@ -225,7 +225,7 @@ with db.session() as s:
     kept = [(p.id, p.sha256, p.view, p.original_name) for p in current.photos]
     flagged = {p.id for p in current.photos if photos.judged_other_person(p)}
     baseline_ids = {photo_id for _, photo_id in photos.baselines_key(s, course_id)}
-    statuses = photos.analysis_status(s, [p.id for p in current.photos])
+    statuses = photos.analysis_status(s, who, [p.id for p in current.photos])
     product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
                               for p in current.products)
     session_fields = (current.number, current.held_on, current.technique, current.notes)

@@ -7,6 +7,8 @@ only to whoever has the one-time setup token printed on the server's console
 
 import streamlit as st
 
+from app_pages.ui import plain
+
 from app_pages.common import database, setup_token, sign_in
 from tracker.access import (SignInRefused, create_first_admin, has_users, setup_token_valid, sign_in_client,
                             sign_in_staff, staff_viewer)
@@ -54,7 +56,7 @@ if first_run:
                         load_sample_course(db, who, lambda i, n, label: bar.progress(i / n, label))
                     st.rerun()
                 except RecordError as exc:
-                    st.error(exc.message)
+                    st.error(plain(exc.message))
     st.stop()
 
 staff, client = st.tabs(["Staff", "Client"])
@@ -68,7 +70,7 @@ with staff:
                     sign_in(sign_in_staff(s, username.strip(), password))
                 st.rerun()
             except SignInRefused as exc:
-                st.error(exc.message)
+                st.error(plain(exc.message))
 with client:
     with st.form("client_sign_in"):
         code = st.text_input("Your personal access code", key="access_code", help="From your clinic, e.g. 12-ABCD-EFGH")
@@ -78,4 +80,4 @@ with client:
                     sign_in(sign_in_client(s, code))
                 st.rerun()
             except SignInRefused as exc:
-                st.error(exc.message)
+                st.error(plain(exc.message))

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from app_pages.ui import plain
+
 from app_pages.common import admin_only, database
 from tracker import access, clinics
 from tracker.errors import RecordError
@@ -20,7 +22,7 @@ def attempt(action, success: str, temporary: bool = False) -> None:
             result = action(s)
             s.commit()
     except RecordError as exc:
-        st.error(exc.message)
+        st.error(plain(exc.message))
         return
     st.session_state.users_done = (success, result if temporary else None)
     st.rerun()

@@ -100,7 +100,7 @@ def test_queue_mode_saves_photos_for_the_workers_and_shows_their_status(clinic, 
                                      "of this body area"]
     with db.session() as s:
         assert photos.pending(s, ACTOR, ids["client"]) == []
-        assert photos.analysis_status(s, [baseline.id])[baseline.id].state == photos.ANALYSED
+        assert photos.analysis_status(s, ACTOR, [baseline.id])[baseline.id].state == photos.ANALYSED
 
 
 def test_without_workers_the_app_analyses_in_the_request(clinic, monkeypatch):

@@ -81,13 +81,11 @@ def _progress_of_adas_course(world):
     return call
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/progress.py:298 course_progress never calls check()/may_see")
 @pytest.mark.parametrize("who", ["ben", "bob", "dee"])
 def test_course_progress_checks_its_viewer(world, who):
     assert outcome(world, who, _progress_of_adas_course(world)) != "allowed"
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/photos.py:417 analysis_status takes photo ids and no viewer")
 def test_analysis_status_takes_a_viewer():
     import inspect
     assert "viewer" in inspect.signature(photos.analysis_status).parameters
@@ -111,8 +109,6 @@ def _non_empty(call):
     return run
 
 
-@pytest.mark.xfail(strict=True, reason="records.py:186/370/398, photos.py:439, clinics.py:33: lists filter by "
-                                       "visible_clients() but never call check(), so current() never runs")
 @pytest.mark.parametrize("name", sorted(LISTS))
 def test_a_deactivated_account_lists_nothing(world, name):
     assert outcome(world, "dee", _non_empty(LISTS[name])) != "allowed"
@@ -186,9 +182,6 @@ def test_a_photo_moves_to_no_session_of_another_clinics_client(world, db):
 
 # --- a Viewer held across a change of its clinics -------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="tracker/access.py:262 check() tests may_see with the Viewer it was given; "
-                                       "current() (which would give today's clinics) only says yes/no, and the "
-                                       "credential's fingerprint (access.py:297) leaves the clinics out")
 def test_a_practitioner_taken_out_of_a_clinic_no_longer_sees_its_clients(world):
     db = world["db"]
     with db.session() as s:
@@ -204,9 +197,6 @@ def test_a_practitioner_taken_out_of_a_clinic_no_longer_sees_its_clients(world):
 
 # --- the gallery's pairs are trusted as given --------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="tracker/reports.py:148-149 and gallery.py:427-429 check the role and the "
-                                       "course's visibility, not that the pair is one eligible_pairs offers "
-                                       "(marketing consent): a caller's pair of a non-consenting client is printed")
 def test_a_report_holds_no_client_without_marketing_consent(world, db):
     cy = client_with_course(db, "Cy NoMarketing", sessions=2, marketing=False, clinic_id=world["main"])
     with db.session() as s:

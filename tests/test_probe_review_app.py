@@ -158,9 +158,6 @@ def test_the_library_gives_a_client_no_photo_judged_someone_else(clinic):
         assert photo.sha256 not in {p.sha256 for p in records.get_session(s, client, photo.session_id).photos}
 
 
-@pytest.mark.xfail(strict=True, reason="app_pages/gallery.py:36 pair_key is course and view only, so "
-                                       "forget_withdrawn_report (gallery.py:54) keeps a report whose photo was "
-                                       "removed when the course still offers a pair of that view")
 def test_a_report_goes_when_a_photo_in_it_is_removed(clinic, monkeypatch):
     """Runs last: it removes Ben's session-3 photo (as another client's) after a report with it was built."""
     db = clinic["db"]

@@ -177,14 +177,14 @@ def test_a_worker_on_sqlite_drains_the_queue_and_exits_with_once(tmp_path):
         added = photos.import_photos(s, db.store, ACTOR, ids["sessions"][0],
                                      [photos.Incoming(f.name, f.read_bytes(), "neck", REGION) for f in files])
         s.commit()
-        assert {x.state for x in photos.analysis_status(s, [p.id for p in added]).values()} == {photos.QUEUED}
+        assert {x.state for x in photos.analysis_status(s, ACTOR, [p.id for p in added]).values()} == {photos.QUEUED}
     runs = [start_worker(tmp_path / "data", None, f"w{i}", "--once") for i in range(2)]
     outputs = [r.communicate(timeout=WAIT_S) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
     assert sorted(analysed_ids(outputs[0][0]) + analysed_ids(outputs[1][0])) == [p.id for p in added]
     with db.session() as s:
         assert [len(p.analyses) for p in s.scalars(select(Photo))] == [1] * 4
-        assert {x.state for x in photos.analysis_status(s, [p.id for p in added]).values()} == {photos.ANALYSED}
+        assert {x.state for x in photos.analysis_status(s, ACTOR, [p.id for p in added]).values()} == {photos.ANALYSED}
     db.close()
 
 
@@ -200,7 +200,7 @@ def test_analysis_status_queued_analysing_analysed_failed(tmp_path):
         s.add(PhotoAnalysis(photo_id=c.id, analysis_version=photos.analysis.__version__, error_code="no_face",
                             error_message="no face was found"))
         s.commit()
-        status = photos.analysis_status(s, [a.id, b.id, c.id])
+        status = photos.analysis_status(s, ACTOR, [a.id, b.id, c.id])
     assert status[a.id].state == photos.QUEUED
     assert status[b.id].state == photos.ANALYSING and status[b.id].since is not None
     assert status[c.id].state == photos.FAILED and status[c.id].reason == {"code": "no_face",
@@ -208,7 +208,7 @@ def test_analysis_status_queued_analysing_analysed_failed(tmp_path):
     with db.session() as s:
         assert photos.analyse_photo(s, db.store, ACTOR, s.get(Photo, a.id)) is not None
         assert photos.analyse_photo(s, db.store, ACTOR, s.get(Photo, a.id)) is None  # finished: never again
-        assert photos.analysis_status(s, [a.id])[a.id].state == photos.ANALYSED
+        assert photos.analysis_status(s, ACTOR, [a.id])[a.id].state == photos.ANALYSED
     db.close()
 
 

@@ -104,8 +104,9 @@ STAGING_INFIX = "-restore-"
 STAGING_NAME = re.compile(r"\..+-restore-[a-z0-9_]{8}")
 #: The file that marks a staging folder as a restore's, locked while that restore runs.
 STAGING_MARK = ".restore-staging"
-#: The largest id either database keeps (a signed 64-bit integer): the most an id sequence may say.
-MAX_ID = 2**63 - 1
+#: The largest id a restore takes (a row's or a sequence's): far past what a clinic's records reach, and far
+#: below the databases' 64-bit end, so that room is left for new rows after it.
+MAX_ID = 2**31 - 1
 
 
 # --- backup ------------------------------------------------------------------------
@@ -560,14 +561,36 @@ def _load(conn, rows, sequences: dict) -> None:
         table = tables.get(name)
         if table is None or not set(columns) <= set(table.columns.keys()):
             raise RecordError(f"the archive's records hold a table or column the schema lacks ({name!r}): refused")
+        if name in NOT_RESTORED:
+            continue
         if table is not current:
             flush()
             current = table
-        batch.append({c: _convert(table.columns[c], v) for c, v in zip(columns, row)})
-        if len(batch) >= 1000:
+        values = {c: _convert(table.columns[c], v) for c, v in zip(columns, row)}
+        _check_row(table, values)
+        batch.append(values)
+        # a JSON value may cost many times its line once parsed: such rows go in one at a time
+        if len(batch) >= 1000 or any(isinstance(v, (list, dict)) for v in values.values()):
             flush()
     flush()
     _set_sequences(conn, tables, sequences)
+
+
+#: Tables whose rows a restore never takes from an archive: a setup token its maker knows would let them make
+#: the restored folder's first admin.
+NOT_RESTORED = {"setup_tokens"}
+
+
+def _check_row(table, values: dict) -> None:
+    """Refuse what the library never writes: text past its bound (:mod:`tracker.limits`), an id past
+    :data:`MAX_ID`."""
+    for column, value in values.items():
+        bound = limits.text_bound(table.columns[column])
+        if isinstance(value, str) and bound is not None and len(value) > bound:
+            raise RecordError(f"the archive's {table.name}.{column} holds {len(value):,} characters, over the "
+                              f"{bound:,} the records allow: refused")
+        if column == "id" and isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise RecordError(f"the archive's {table.name} has an id of {value}, past {MAX_ID}: refused")
 
 
 def _set_sequences(conn, tables: dict, sequences: dict) -> None:
@@ -749,7 +772,7 @@ def clean_interrupted_restores(folder: pathlib.Path) -> list[pathlib.Path]:
         if not STAGING_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
             continue
         # no mark: not a restore's staging folder (or one whose restore is just beginning); a locked one: running
-        if not _left_by_a_dead_run(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW):
+        if not _left_by_a_dead_run(path / STAGING_MARK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)

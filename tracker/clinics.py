@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .access import Viewer, as_viewer, check
+from .access import Viewer, check
 from .errors import NotFound, RecordError
 from .models import AuditEvent, Client, Clinic, User, clinic_staff
 
@@ -32,7 +32,7 @@ def add_clinic(s: Session, by: Viewer | str, name: str) -> Clinic:
 
 def list_clinics(s: Session, viewer: Viewer | str) -> list[Clinic]:
     """The clinics ``viewer`` sees, by name: every clinic for an admin, their own for a practitioner."""
-    viewer = as_viewer(viewer)
+    viewer = check(s, viewer, "view")
     query = select(Clinic).order_by(Clinic.name, Clinic.id)
     if not viewer.sees_every_clinic:
         query = query.where(Clinic.id.in_(sorted(viewer.clinics)))

@@ -56,6 +56,7 @@ from .models import Client, Photo, Session
 from .photos import first_of_view, latest_analysis
 from .photostore import PhotoStore, atomic_write, safe_name
 from .access import check, visible_clients
+from .errors import NotAllowed
 from .records import Actor, audit, get_course, has_consent
 
 
@@ -66,6 +67,21 @@ class GalleryPair:
     view: str
     before: Photo
     after: Photo
+
+
+def pair_key(pair: GalleryPair) -> tuple:
+    """What makes a pair this pair: its course, view and both photos."""
+    return pair.course_id, pair.view, pair.before.id, pair.after.id
+
+
+def check_offered(s: DbSession, actor: Actor, pairs: list[GalleryPair], day: date | None = None) -> None:
+    """NotAllowed unless every pair is one :func:`eligible_pairs` offers ``actor`` on ``day``: a caller's own
+    pair must not bypass the consents and the comparability verdict."""
+    offered = {pair_key(p) for p in eligible_pairs(s, actor, day)}
+    refused = [p for p in pairs if pair_key(p) not in offered]
+    if refused:
+        raise NotAllowed(f"course {refused[0].course_id}, view {refused[0].view}: not a pair the gallery offers "
+                         "(consent, or a comparable later photo, is missing)")
 
 
 def comparable_with_baseline(photo: Photo) -> bool:
@@ -421,12 +437,14 @@ def pair_image(store: PhotoStore, pair: GalleryPair, mode: str = "none", mark: s
 
 
 def export_pairs(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathlib.Path, pairs: list[GalleryPair],
-                 mode: str = "none", mark: str = "") -> list[pathlib.Path]:
-    """Write each pair as a PNG with no metadata; returns the files written. A pair of a client ``actor``
+                 mode: str = "none", mark: str = "", day: date | None = None) -> list[pathlib.Path]:
+    """Write each pair as a PNG with no metadata; returns the files written: only pairs the gallery offers on
+    ``day`` (default today, :func:`check_offered`). A pair of a client ``actor``
     may not see is "not found"."""
     check(s, actor, "gallery")
     for pair in pairs:
         get_course(s, actor, pair.course_id, "gallery")
+    check_offered(s, actor, pairs, day)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for number, pair in enumerate(pairs, start=1):
@@ -445,5 +463,5 @@ def export_gallery(s: DbSession, store: PhotoStore, actor: Actor, out_dir: pathl
                    day: date | None = None, mode: str = "none", mark: str = "",
                    clinic_id: int | None = None) -> list[pathlib.Path]:
     """Export every pair :func:`eligible_pairs` offers ``actor`` (of one clinic, when given)."""
-    return export_pairs(s, store, actor, out_dir, eligible_pairs(s, actor, day, clinic_id), mode, mark)
+    return export_pairs(s, store, actor, out_dir, eligible_pairs(s, actor, day, clinic_id), mode, mark, day)
 

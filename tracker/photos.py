@@ -199,7 +199,8 @@ def get_photo(s: DbSession, viewer: Actor, photo_id: int, action: str = "view") 
     """A photo of a client ``viewer`` may see (another is "not found", like a missing one) and do ``action`` on
     (else NotAllowed: :func:`tracker.access.check`)."""
     photo = s.get(Photo, photo_id)
-    if photo is None or not may_see(viewer, photo.session.course.client):
+    if photo is None or not may_see(viewer, photo.session.course.client) or (
+            not viewer.is_staff and judged_other_person(photo)):  # never another person's photo to a client
         raise NotFound(f"no photo with id {photo_id}")
     check(s, viewer, action, photo.session.course.client)
     return photo
@@ -417,10 +418,14 @@ class AnalysisStatus:
     reason: dict | None = None
 
 
-def analysis_status(s: DbSession, photo_ids: Iterable[int]) -> dict[int, AnalysisStatus]:
-    """Each photo's :class:`AnalysisStatus`, in one query. A stale analysis counts as queued again."""
-    ids = list(photo_ids)
-    found = {i: AnalysisStatus(QUEUED) for i in ids}
+def analysis_status(s: DbSession, viewer: Actor, photo_ids: Iterable[int]) -> dict[int, AnalysisStatus]:
+    """Each photo's :class:`AnalysisStatus`, in one query, of those ``viewer`` may see (others are left out).
+    A stale analysis counts as queued again."""
+    check(s, viewer, "view")
+    asked = list(photo_ids)
+    ids = list(s.scalars(select(Photo.id).join(Session).join(Course).join(Client, Course.client_id == Client.id)
+                         .where(Photo.id.in_(asked), visible_clients(viewer))))
+    found = {i: AnalysisStatus(QUEUED) for i in asked if i in set(ids)}
     rows = s.scalars(select(PhotoAnalysis).where(PhotoAnalysis.photo_id.in_(ids), PhotoAnalysis.stale.is_(False),
                                                  PhotoAnalysis.analysis_version == analysis.__version__))
     for row in rows:
@@ -442,6 +447,7 @@ def pending_clause():
 def pending(s: DbSession, viewer: Actor, client_id: int | None = None) -> list[Photo]:
     """Photos of the clients ``viewer`` sees (or of one of them) without a current analysis (see
     :func:`latest_analysis`), oldest session first."""
+    check(s, viewer, "view")
     query = (select(Photo).join(Session).join(Course).join(Client, Course.client_id == Client.id)
              .where(pending_clause(), visible_clients(viewer))
              .order_by(Course.id, Session.number, Photo.id))

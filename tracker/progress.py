@@ -34,7 +34,7 @@ from analysis.pipeline import SCALE_MARGIN, eyes_needed_px
 from analysis.reasons import CODES, face_small, plain_reason
 from analysis.regions import REGIONS
 
-from .access import Viewer, as_viewer
+from .access import Viewer, as_viewer, check
 from .models import HEXSEL_ITEMS, Course, Photo, Session
 from .photos import latest_analysis
 from .templates import view_spec
@@ -302,6 +302,7 @@ def course_progress(s: DbSession, viewer: Viewer | str, course: Course) -> list[
     is :data:`WITHHELD`, saying only that the clinic is checking it. Staff see it, flagged
     (:attr:`ProgressRow.other_person`).
     """
+    check(s, viewer, "view", course.client)
     rows = _rows(s, course)
     if as_viewer(viewer).is_staff:
         return rows

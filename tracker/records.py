@@ -187,6 +187,7 @@ def client_overview(s: DbSession, viewer: Actor, text: str = "", limit: int | No
                     clinic_id: int | None = None) -> list[ClientOverview]:
     """Every client ``viewer`` sees (of one clinic, when given), with counts of courses and sessions and the
     last session's date, in one query."""
+    check(s, viewer, "view")
     query = (select(Client.id, Client.name, Client.date_of_birth, func.count(func.distinct(Course.id)),
                     func.count(Session.id), func.max(Session.held_on), Client.clinic_id)
              .outerjoin(Course, Course.client_id == Client.id).outerjoin(Session, Session.course_id == Course.id)
@@ -370,6 +371,7 @@ class DueCourse:
 def due_courses(s: DbSession, viewer: Actor, today: date | None = None, within_days: int = 7) -> list[DueCourse]:
     """Active courses of the clients ``viewer`` sees whose next session is due by ``today + within_days``,
     most overdue first."""
+    check(s, viewer, "view")
     today = today or date.today()
     found = []
     for course in s.scalars(select(Course).join(Client, Course.client_id == Client.id)
@@ -398,6 +400,7 @@ class RecallHit:
 def batch_recall(s: DbSession, actor: Actor, batch: str) -> list[RecallHit]:
     """Every client ``actor`` sees and session that received a product batch (exact batch, case and spaces
     ignored)."""
+    check(s, actor, "view")
     wanted = batch.strip().lower()
     if not wanted:
         raise RecordError("name the batch to recall")

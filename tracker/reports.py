@@ -25,7 +25,7 @@ from datetime import date, datetime, timezone
 from fpdf import FPDF
 from sqlalchemy.orm import Session as DbSession
 
-from .gallery import GalleryPair, month_after, pair_jpegs
+from .gallery import GalleryPair, check_offered, month_after, pair_jpegs
 from .models import AREAS, HEXSEL_ITEMS, TREATMENTS, Course
 from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
@@ -169,6 +169,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
     "not found" (per clinic: the pairs come from :func:`tracker.gallery.eligible_pairs`)."""
     check(s, actor, "report")
     courses = {pair.course_id: get_course(s, actor, pair.course_id, "report") for pair in pairs}
+    check_offered(s, actor, pairs)
     deidentified = mode != "none"
     pdf = new_pdf(format="A4")
     if deidentified:
