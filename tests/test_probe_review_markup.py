@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app_pages.ui import plain
 from tracker import clinics, photos
 from tracker.errors import RecordError
 from tracker.photos import Incoming
@@ -23,12 +24,12 @@ LINK = "[your results](https://evil.example/x) ![](https://evil.example/pixel.pn
 
 
 def live_markup(message: str) -> bool:
-    """Whether ``message`` holds a markdown link or image that would form (unescaped ``](``)."""
-    return "](" in message and "\\]\\(" not in message
+    """Whether ``message``, as the pages show an error (``st.error(plain(exc.message))``: the library's
+    messages are data and repeat what was typed), holds a markdown link or image that would form."""
+    shown = plain(message)
+    return "](" in shown and "\\]\\(" not in shown
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/photos.py:175 puts the file name in the DuplicatePhoto message; "
-                                       "app_pages/session.py:202 shows exc.message with st.error, unescaped")
 def test_a_file_name_in_an_import_error_is_not_markup(db):
     ada = client_with_course(db, sessions=1)
     with db.session() as s, pytest.raises(RecordError) as refused:
@@ -44,8 +45,6 @@ def _tiff_with_gps() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/metadata.py:67 puts the file name in the BadPhoto message; "
-                                       "app_pages/session.py:202 shows it with st.error, unescaped")
 def test_a_file_name_in_a_metadata_refusal_is_not_markup(db):
     ada = client_with_course(db, sessions=1, with_photos=False)
     with db.session() as s, pytest.raises(RecordError) as refused:
@@ -55,16 +54,12 @@ def test_a_file_name_in_a_metadata_refusal_is_not_markup(db):
     assert not live_markup(refused.value.message), refused.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/photos.py:90 repeats the typed view with !r (no escaping); "
-                                       "app_pages/session.py:220 (move) and :173 (preview) show it as markdown")
 def test_a_refused_view_name_is_not_markup():
     with pytest.raises(RecordError) as refused:
         photos.check_view(LINK)
     assert not live_markup(refused.value.message), refused.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/clinics.py:25 repeats the typed name; app_pages/users.py:23 "
-                                       "shows exc.message with st.error")
 def test_a_clinic_name_in_an_error_is_not_markup(db):
     with db.session() as s:
         clinics.add_clinic(s, ACTOR, LINK)
@@ -73,8 +68,6 @@ def test_a_clinic_name_in_an_error_is_not_markup(db):
     assert not live_markup(refused.value.message), refused.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/records.py:436 and :529 repeat product text; "
-                                       "app_pages/session.py:74 shows it with st.error")
 def test_a_product_line_in_an_error_is_not_markup():
     from tracker import records
     with pytest.raises(RecordError) as refused:
