@@ -86,7 +86,6 @@ def test_exif_app1_after_the_tables():
     assert not left(data)
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:137-139 _marker_at: a fill byte makes _jpeg return the original')
 def test_fill_byte_before_a_marker():
     """T.81 B.1.1.2: any marker may be preceded by fill bytes 0xFF; decoders accept them."""
     data = jpeg(exif=gps_exif())
@@ -96,7 +95,6 @@ def test_fill_byte_before_a_marker():
     assert not left(data), "a single 0xFF fill byte before DQT leaves the file unchanged, GPS and all"
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:158 data[pos:end] copies every segment after the first SOS')
 def test_exif_segment_after_the_scan_before_eoi():
     """An APP1 with the location after the entropy-coded data, before EOI (decoders skip APPn there)."""
     data = jpeg()
@@ -106,7 +104,6 @@ def test_exif_segment_after_the_scan_before_eoi():
     assert not left(data), "an APP1 after the scan is copied with the image data"
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:158 + _removed: IFD1 not judged -> original kept')
 def test_gps_in_ifd1_thumbnail_directory():
     """IFD0 holds only the kept Orientation; IFD0's next-IFD (IFD1, the thumbnail's) carries GPSInfo."""
     # Little-endian TIFF: header, IFD0 (1 entry: orientation), IFD1 (1 entry: GPSInfo), GPS IFD (1 entry), text
@@ -126,7 +123,6 @@ def test_gps_in_ifd1_thumbnail_directory():
     assert not left(data), "GPS reached through IFD1 is not seen, so the original file is kept"
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:158: an Exif block judged clean is kept whole (original returned)')
 def test_slack_bytes_inside_the_exif_segment():
     """Bytes inside the Exif APP1 that no IFD points to (an editor's leftover of an old GPS IFD)."""
     exif = Image.Exif()
@@ -168,7 +164,6 @@ def test_png_exif_and_text_chunks():
     assert not left(data)
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:219: the last eXIf alone is judged')
 def test_png_two_exif_chunks_the_last_one_clean():
     clean = Image.Exif()
     clean[0x0112] = 1
@@ -205,7 +200,6 @@ def test_webp_exif_chunk():
     assert not left(data)
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:244: the last EXIF alone is judged')
 def test_webp_two_exif_chunks_the_last_one_clean():
     clean = Image.Exif()
     clean[0x0112] = 1
@@ -214,15 +208,12 @@ def test_webp_two_exif_chunks_the_last_one_clean():
     assert not left(data), "only the last EXIF chunk is judged; the first, with GPS, is kept in the original"
 
 
-@pytest.mark.xfail(strict=True, reason='metadata.py:248: every chunk but EXIF/XMP is kept')
 def test_webp_unknown_chunk():
     data = webp_with(riff(b"GPSx", LAT.encode()))
     decodes(data)
     assert not left(data), "unknown RIFF chunks are kept"
 
 
-@pytest.mark.xfail(strict=True, reason="metadata.py:137-139 (see test_fill_byte_before_a_marker): end to end, "
-                                       "the stored original keeps the location")
 def test_end_to_end_a_fill_byte_keeps_the_location_in_the_store(db):
     from tracker.models import Photo
     from tracker.photos import Incoming, import_photos

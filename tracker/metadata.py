@@ -116,10 +116,12 @@ def _parsed_exif(tiff: bytes) -> Image.Exif:
     return exif
 
 
-def _removed(exif: Image.Exif, other: bool) -> tuple[str, ...]:
-    """What leaving out all but the kept tags of ``exif`` (and, if ``other``, other metadata) removes, in words."""
+def _removed(exif: Image.Exif, other: bool, changed: bool = False) -> tuple[str, ...]:
+    """What leaving out all but the kept tags of ``exif`` (and, if ``other``, other metadata) removes, in words;
+    ``changed``: the Exif block held more than its kept tags, somewhere the tags do not say (another IFD, bytes
+    nothing refers to)."""
     words = list(_described(exif))
-    if other or _more_than_kept(exif) and not words:
+    if other or (changed or _more_than_kept(exif)) and not words:
         words.append("other metadata")
     return tuple(words)
 
@@ -133,7 +135,9 @@ _APP0, _APP1, _APP2, _APP14, _COM, _SOS, _EOI = 0xE0, 0xE1, 0xE2, 0xEE, 0xFE, 0x
 
 def _jpeg(data: bytes) -> Stripped:
     out, exif, exif_at, other, pos = [b"\xff\xd8"], Image.Exif(), None, False, 2
+    original_exif = b""
     while True:
+        pos = _past_fill(data, pos)
         marker = _marker_at(data, pos)
         if marker is None:
             return Stripped(data, ())  # not a segment where one must be: the decoder refuses the file
@@ -141,21 +145,31 @@ def _jpeg(data: bytes) -> Stripped:
             break
         body = data[pos + 4:_segment_end(data, pos)]
         if marker == _APP1 and body.startswith(b"Exif\x00\x00") and exif_at is None:
-            exif, exif_at = _parsed_exif(body[6:]), len(out)
+            exif, exif_at, original_exif = _parsed_exif(body[6:]), len(out), body[6:]
         elif _needed(marker, body):
             out.append(data[pos:_segment_end(data, pos)])
         else:
             other = True
         pos = _segment_end(data, pos)
-    end = _end_of_image(data, pos)
-    if end is None:
+    scans = _image_data(data, pos)
+    if scans is None:
         return Stripped(data, ())  # truncated: the decoder says so
+    image, end, dropped = scans
     kept = _kept_exif(exif)
     if kept:
         app1 = b"Exif\x00\x00" + kept
         out.insert(exif_at or 1, b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1)
-    removed = _removed(exif, other or end < len(data))  # after the end: a multi-picture file's other images
-    return Stripped(b"".join(out) + data[pos:end], removed) if removed else Stripped(data, ())
+    # anything more than what is kept: segments between or after the scans, a multi-picture file's other images
+    # after the end, or an Exif block holding more bytes than its kept tags (another IFD, unreferenced data)
+    removed = _removed(exif, other or dropped or end < len(data), exif_at is not None and kept != original_exif)
+    return Stripped(b"".join(out) + image, removed) if removed else Stripped(data, ())
+
+
+def _past_fill(data: bytes, pos: int) -> int:
+    """``pos`` past the fill bytes (0xFF) a marker may be preceded by [1]."""
+    while data[pos:pos + 2] == b"\xff\xff":
+        pos += 1
+    return pos
 
 
 def _needed(marker: int, body: bytes) -> bool:
@@ -178,16 +192,25 @@ def _segment_end(data: bytes, pos: int) -> int:
     return pos + 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
 
 
-def _end_of_image(data: bytes, pos: int) -> int | None:
-    """The offset just past the EOI marker ending the image whose first scan (SOS segment) is at ``pos``; None
-    if the file ends first. Between scans come table segments; inside a scan's entropy-coded data a 0xFF is
-    followed by a stuffed 0x00, a restart marker or a fill byte [1]."""
+def _image_data(data: bytes, pos: int) -> tuple[bytes, int, bool] | None:
+    """The image from its first scan (SOS segment, at ``pos``) to its EOI marker, without the application and
+    comment segments between or after the scans; the offset just past EOI; and whether any segment was left
+    out. None if the file ends first. Between scans come table segments; inside a scan's entropy-coded data a
+    0xFF is followed by a stuffed 0x00, a restart marker or a fill byte [1]."""
+    out, dropped = [], False
     while True:
+        pos = _past_fill(data, pos)
         marker = _marker_at(data, pos)
         if marker is None:
-            return pos + 2 if data[pos:pos + 2] == b"\xff\xd9" else None
-        pos = _segment_end(data, pos)
+            if data[pos:pos + 2] != b"\xff\xd9":
+                return None
+            return b"".join(out) + b"\xff\xd9", pos + 2, dropped
+        start, pos = pos, _segment_end(data, pos)
         if marker != _SOS:
+            if not (0xE0 <= marker <= 0xEF or marker == _COM):  # tables between scans; never APPn or comments
+                out.append(data[start:pos])
+            else:
+                dropped = True
             continue
         while True:  # the scan's entropy-coded data runs to the next marker
             pos = data.find(b"\xff", pos)
@@ -199,6 +222,7 @@ def _end_of_image(data: bytes, pos: int) -> int | None:
                 pos += 2
             else:
                 break
+        out.append(data[start:pos])  # the SOS segment and its entropy-coded data, as they are
 
 
 # --- PNG -------------------------------------------------------------------------------------------------
@@ -209,14 +233,15 @@ _PNG_KEPT = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"c
 
 
 def _png(data: bytes) -> Stripped:
-    out, pos, exif, other = [data[:8]], 8, Image.Exif(), False
+    out, pos, exif, other, original = [data[:8]], 8, Image.Exif(), False, None
     while pos + 12 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         chunk = data[pos:pos + 12 + length]
         if kind in _PNG_KEPT:
             out.append(chunk)
-        elif kind == b"eXIf":
-            exif = _parsed_exif(data[pos + 8:pos + 8 + length])
+        elif kind == b"eXIf" and original is None:  # the first: a second is dropped whole
+            original = data[pos + 8:pos + 8 + length]
+            exif = _parsed_exif(original)
         else:
             other = True
         pos += 12 + length
@@ -225,27 +250,30 @@ def _png(data: bytes) -> Stripped:
     kept = _kept_exif(exif)
     if kept:  # after IHDR, as the specification allows
         out.insert(2, struct.pack(">I", len(kept)) + b"eXIf" + kept + struct.pack(">I", zlib.crc32(b"eXIf" + kept)))
-    removed = _removed(exif, other or pos < len(data))
+    removed = _removed(exif, other or pos < len(data), original is not None and kept != original)
     return Stripped(b"".join(out), removed) if removed else Stripped(data, ())
 
 
 # --- WebP ------------------------------------------------------------------------------------------------
 
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+#: Chunks that carry the image or how to show it; every other chunk (EXIF, XMP, unknown ones) goes. [4]
+_WEBP_KEPT = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"})
 
 
 def _webp(data: bytes) -> Stripped:
-    chunks, pos, exif, other = [], 12, Image.Exif(), False
+    chunks, pos, exif, other, original = [], 12, Image.Exif(), False, None
     while pos + 8 <= len(data):
         kind, length = struct.unpack("<4sI", data[pos:pos + 8])
         chunk = data[pos:pos + 8 + length + (length & 1)]
-        if kind == b"EXIF":
+        if kind == b"EXIF" and original is None:  # the first: a second is dropped whole
             body = data[pos + 8:pos + 8 + length]
-            exif = _parsed_exif(body[6:] if body.startswith(b"Exif\x00\x00") else body)
-        elif kind == b"XMP ":
-            other = True
-        else:
+            original = body[6:] if body.startswith(b"Exif\x00\x00") else body
+            exif = _parsed_exif(original)
+        elif kind in _WEBP_KEPT:
             chunks.append(chunk)
+        else:
+            other = True
         pos += 8 + length + (length & 1)
     kept = _kept_exif(exif)
     if kept:
@@ -253,7 +281,7 @@ def _webp(data: bytes) -> Stripped:
     if chunks and chunks[0][:4] == b"VP8X":
         flags = chunks[0][8] & ~(_VP8X_EXIF | _VP8X_XMP) | (_VP8X_EXIF if kept else 0)
         chunks[0] = chunks[0][:8] + bytes([flags]) + chunks[0][9:]
-    removed = _removed(exif, other)
+    removed = _removed(exif, other, original is not None and kept != original)
     if not removed:
         return Stripped(data, ())
     body = b"WEBP" + b"".join(chunks)
