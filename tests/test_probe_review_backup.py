@@ -230,10 +230,6 @@ print("peak_growth_mb", tracemalloc.get_traced_memory()[1] / 2**20)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/backup.py:559-560 keeps up to 1000 parsed rows in a batch: each "
-                                       "4 MiB line of '[],' parses to ~90 MB (traced), so 1000 such rows, an "
-                                       "archive of ~4 MB, would hold ~90 GB; the line bound alone does not bound "
-                                       "memory")
 def test_rows_at_the_line_limit_do_not_add_up_in_memory(tmp_path):
     import subprocess
     import sys

@@ -13,7 +13,6 @@ import struct
 import zlib
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from analysis import decode

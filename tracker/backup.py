@@ -495,6 +495,9 @@ def _bounded_lines(handle) -> Iterator[bytes]:
     while line := handle.readline(limit + 1):
         if len(line) > limit:
             raise RecordError(f"the archive's records have a line over {limit:,} bytes: refused")
+        if line.count(b"[") + line.count(b"{") > limits.RECORD_CONTAINERS:  # each costs ~60 bytes parsed
+            raise RecordError(f"the archive's records have a line of over {limits.RECORD_CONTAINERS:,} lists or "
+                              "objects: refused")
         yield line
 
 

@@ -39,6 +39,9 @@ MANIFEST_BYTES = 128 * 2**20
 #: The longest line (one row) of a backup's ``records.jsonl``, in bytes; the longest a tracker writes is a
 #: session's three free texts at :data:`TEXT_CHARS` characters each, about 360 KB JSON-escaped.
 RECORD_LINE_BYTES = 4 * 2**20
+#: The most lists and objects one line of ``records.jsonl`` may hold: parsed, each costs about 60 bytes (a line
+#: of ``[],[],...`` would cost 25 times its bytes); an analysis result holds about a thousand.
+RECORD_CONTAINERS = 50_000
 
 
 def text_bound(column) -> int | None:
