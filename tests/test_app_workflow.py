@@ -1,0 +1,102 @@
+"""A clinic day through Streamlit's AppTest (issue 17, "nothing is lost or filed in the wrong place"): the course
+and session chosen stay chosen while their labels change, a photo saved is saved, a new client is the one opened,
+and Progress opens the course that has something to show."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.testing.v1.element_tree import Selectbox
+
+from test_app import PASSWORD, app, errors, sign_in_staff
+from tracker import access, photos, records
+from tracker.db import init_data_folder
+from tracker.models import Photo
+from tracker_helpers import ACTOR, client_with_course, sample_bytes
+
+
+class HeldLabel(Selectbox):
+    """A selectbox as the browser sends it back: the label it was showing. AppTest re-labels the chosen value
+    with each run's labels, but a browser keeps the label it shows when a rerun changes the labels without
+    setting a new value, and sends that label at the next interaction."""
+
+    held: str
+
+    @property
+    def _widget_state(self) -> WidgetState:
+        return WidgetState(id=self.id, string_value=self.held)
+
+
+def shown_label(at, key: str) -> str:
+    box = at.selectbox(key=key)
+    return box.options[box.index]
+
+
+def browser_holds(at, key: str, label: str) -> None:
+    """At the next run, the selectbox ``key`` sends ``label``, as a browser that showed it does."""
+    box = at.selectbox(key=key)
+    box.__class__, box.held = HeldLabel, label
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workflow") / "data"
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    yield {"root": root, "db": db}
+    db.close()
+
+
+def stopped_then_active(db, name: str, sessions: int = 0) -> dict:
+    """A client whose first course was stopped before any session and whose second course is active, with
+    ``sessions`` sessions, each with its sample front photo."""
+    ids = client_with_course(db, name, sessions=0, with_photos=False)
+    with db.session() as s:
+        records.set_course_status(s, ACTOR, ids["course"], "stopped", "wrong area booked")
+        active = records.start_course(s, ACTOR, ids["client"], "skin rejuvenation", ["face"], 4, 28, date(2026, 1, 12))
+        session_ids = []
+        for number in range(1, sessions + 1):
+            held = date(2026, 1, 12 + 28 * (number - 1)) if number == 1 else date(2026, 2, 9)
+            new = records.add_session(s, ACTOR, active.id, held, "Dr Test", "gun", ["face"], [])
+            photos.import_photos(s, db.store, ACTOR, new.id, [photos.Incoming(f"s{number}.jpg", sample_bytes(number))])
+            session_ids.append(new.id)
+        s.commit()
+        return {"client": ids["client"], "stopped": ids["course"], "active": active.id, "sessions": session_ids}
+
+
+def session_page(clinic, monkeypatch, client_id: int):
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.session_state.client_id = client_id
+    return at.switch_page("app_pages/session.py").run()
+
+
+def saved_names(db, session_id: int) -> list[str]:
+    with db.session() as s:
+        return [p.original_name for p in s.scalars(select(Photo).where(Photo.session_id == session_id))]
+
+
+def record_session(at, held_on: date):
+    at.date_input(key="held_on").set_value(held_on)
+    at.button(key="FormSubmitter:new_session-Record session").click().run()
+    assert not errors(at) and not at.exception, errors(at)
+    return at
+
+
+def test_the_course_stays_put_after_recording_a_session_and_uploading(clinic, monkeypatch):
+    """Issue 17.1: recording a session changed the course's label (its session count), and the course box fell
+    back to the first course, a stopped one, taking the upload with it."""
+    ids = stopped_then_active(clinic["db"], "Cora Course")
+    at = session_page(clinic, monkeypatch, ids["client"])
+    at.selectbox(key="session_course").set_value(ids["active"]).run()
+    label = shown_label(at, "session_course")
+    record_session(at, date(2026, 1, 12))
+    assert at.selectbox(key="session_course").value == ids["active"]
+    browser_holds(at, "session_course", label)  # the label from before the session was recorded
+    at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg")]).run()
+    assert at.selectbox(key="session_course").value == ids["active"]
+    assert [b for b in at.button if b.key == "save_photos"], "the upload vanished"
