@@ -166,8 +166,10 @@ def choose(label: str, labels: dict, key: str, default=None):
     with none, or one no longer offered, ``default`` (else the first option).
     """
     options, kept = list(labels), f"{key}_kept"
-    if st.session_state.get(key) not in options:
+    value = st.session_state.get(key)
+    if value not in options:
         restored = st.session_state.get(kept)
-        st.session_state[key] = restored if restored in options else default if default in options else options[0]
+        value = restored if restored in options else default if default in options else options[0]
+    st.session_state[key] = value  # set at every run, so the browser is sent this run's label, never left on an old one
     st.session_state[kept] = st.selectbox(label, options, format_func=labels.get, key=key)
     return st.session_state[kept]

@@ -104,9 +104,7 @@ with st.expander("Record a new session", expanded=not sessions or "pending_sessi
 if not sessions:
     st.stop()
 ids = list(sessions)
-if st.session_state.get("photo_session") not in ids:
-    st.session_state.photo_session = ids[-1]
-session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="photo_session")
+session_id = choose("Photos for", sessions, "photo_session", default=ids[-1])
 
 with db.session() as s:
     try:

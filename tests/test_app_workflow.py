@@ -4,7 +4,7 @@ and Progress opens the course that has something to show."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from test_app import PASSWORD, app, errors, sign_in_staff
 from tracker import access, photos, records
 from tracker.db import init_data_folder
 from tracker.models import Photo
-from tracker_helpers import ACTOR, client_with_course, sample_bytes
+from tracker_helpers import ACTOR, SAMPLES, client_with_course, sample_bytes
 
 
 class HeldLabel(Selectbox):
@@ -61,7 +61,7 @@ def stopped_then_active(db, name: str, sessions: int = 0) -> dict:
         active = records.start_course(s, ACTOR, ids["client"], "skin rejuvenation", ["face"], 4, 28, date(2026, 1, 12))
         session_ids = []
         for number in range(1, sessions + 1):
-            held = date(2026, 1, 12 + 28 * (number - 1)) if number == 1 else date(2026, 2, 9)
+            held = date(2026, 1, 12) + timedelta(days=28 * (number - 1))
             new = records.add_session(s, ACTOR, active.id, held, "Dr Test", "gun", ["face"], [])
             photos.import_photos(s, db.store, ACTOR, new.id, [photos.Incoming(f"s{number}.jpg", sample_bytes(number))])
             session_ids.append(new.id)
@@ -100,3 +100,36 @@ def test_the_course_stays_put_after_recording_a_session_and_uploading(clinic, mo
     at.file_uploader(key="uploads_0").set_value([("front.jpg", sample_bytes(1), "image/jpeg")]).run()
     assert at.selectbox(key="session_course").value == ids["active"]
     assert [b for b in at.button if b.key == "save_photos"], "the upload vanished"
+
+
+def view_bytes(view: str) -> bytes:
+    return (SAMPLES / f"session-2-{view}.jpg").read_bytes()
+
+
+def browser_shows(at, key: str, held: str) -> str:
+    """The label a browser that showed ``held`` shows after this run: the one the run set, else still ``held``."""
+    box = at.selectbox(key=key)
+    return box.proto.raw_value if box.proto.set_value else held
+
+
+def test_the_photos_box_stays_on_the_session_a_photo_was_saved_to(clinic, monkeypatch):
+    """Issue 17.3: saving a photo changed the session's label (its photo count); the browser was left showing
+    another session than the page's "Photos of session 2", and at the next upload the box jumped to the last
+    session, so the next photo went there."""
+    ids = stopped_then_active(clinic["db"], "Sean Session", sessions=3)
+    at = session_page(clinic, monkeypatch, ids["client"])
+    second = ids["sessions"][1]
+    at.selectbox(key="photo_session").set_value(second).run()
+    label = shown_label(at, "photo_session")
+    at.file_uploader(key="uploads_0").set_value([("left.jpg", view_bytes("left_45"), "image/jpeg")]).run()
+    at.button(key="save_photos").click().run()
+    assert any("Saved and analysed 1 photo" in s.value for s in at.success), errors(at)
+    assert "Photos of session 2" in [h.value for h in at.subheader]
+    shown = browser_shows(at, "photo_session", label)
+    box = at.selectbox(key="photo_session")
+    assert shown == box.options[box.index] and box.value == second, shown
+    browser_holds(at, "photo_session", shown)
+    at.file_uploader(key="uploads_1").set_value([("right.jpg", view_bytes("right_45"), "image/jpeg")]).run()
+    assert at.selectbox(key="photo_session").value == second
+    at.button(key="save_photos").click().run()
+    assert sorted(saved_names(clinic["db"], second)) == ["left.jpg", "right.jpg", "s2.jpg"]
