@@ -133,3 +133,18 @@ def test_the_photos_box_stays_on_the_session_a_photo_was_saved_to(clinic, monkey
     assert at.selectbox(key="photo_session").value == second
     at.button(key="save_photos").click().run()
     assert sorted(saved_names(clinic["db"], second)) == ["left.jpg", "right.jpg", "s2.jpg"]
+
+
+def test_open_this_client_after_adding_one_opens_the_new_client(clinic, monkeypatch):
+    """Issue 17.5: the "Work with" box kept the client it showed before, and "Open this client" opened them."""
+    earlier = client_with_course(clinic["db"], "Ann Earlier", sessions=0, with_photos=False)["client"]
+    at = sign_in_staff(app(clinic["root"], monkeypatch))
+    at.selectbox(key="choose_client").set_value(earlier).run()
+    at.text_input(key="new_name").input("Ben Brandnew")
+    at.date_input(key="new_dob").set_value(date(1990, 5, 1))
+    at.button(key="FormSubmitter:add_client-Add client").click().run()
+    assert not errors(at) and not at.exception, errors(at)
+    with clinic["db"].session() as s:
+        new = next(r.id for r in records.client_overview(s, ACTOR, "Ben Brandnew"))
+    at.button(key="open_client").click().run()
+    assert at.session_state.client_id == new and at.title[0].value == "Ben Brandnew"
