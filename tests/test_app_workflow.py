@@ -148,3 +148,28 @@ def test_open_this_client_after_adding_one_opens_the_new_client(clinic, monkeypa
         new = next(r.id for r in records.client_overview(s, ACTOR, "Ben Brandnew"))
     at.button(key="open_client").click().run()
     assert at.session_state.client_id == new and at.title[0].value == "Ben Brandnew"
+
+
+def test_progress_opens_the_active_course_with_photos_and_names_each_courses_status(clinic, monkeypatch):
+    """Issue 17.7: Progress opened the first course, an empty stopped one, for staff and for the client."""
+    db = clinic["db"]
+    ids = stopped_then_active(db, "Pam Progress", sessions=2)
+    with db.session() as s:
+        photos.analyse_pending(s, db.store, ACTOR, ids["client"])
+        code = records.reset_access_code(s, ACTOR, ids["client"])
+        s.commit()
+    staff = sign_in_staff(app(clinic["root"], monkeypatch))
+    staff.session_state.client_id = ids["client"]
+    staff.switch_page("app_pages/progress.py").run()
+    client = app(clinic["root"], monkeypatch)
+    client.run()
+    client.text_input(key="access_code").input(code)
+    client.button[1].click().run()
+    for at in (staff, client):
+        assert not at.exception and not errors(at)
+        box = at.selectbox(key="progress_course")
+        assert box.value == ids["active"]
+        assert [o.rsplit(", ", 1)[-1] for o in box.options] == ["stopped", "active"]
+        assert len(set(box.options)) == 2  # same treatment, area and start: told apart
+        assert "No photos in this course yet." not in [i.value for i in at.info]
+        assert at.get("vega_lite_chart")
