@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import choose_clinic, clinic_names, database, staff_only
+from app_pages.common import choose, choose_clinic, clinic_names, database, staff_only
 from app_pages.ui import date_field, flash, needs_date, plain, portal_url, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
@@ -58,9 +58,9 @@ if rows:
             row["clinic"] = names[r.clinic_id]
     st.dataframe(table, hide_index=True, width="stretch")
     labels = {r.id: f"{r.name} (#{r.id})" for r in rows}
-    current = st.session_state.get("client_id")
-    chosen = st.selectbox("Work with", list(labels), format_func=labels.get, key="choose_client",
-                          index=list(labels).index(current) if current in labels else 0)
+    if issued:  # the client just added, not the one the box showed before
+        st.session_state.choose_client = issued[0]
+    chosen = choose("Work with", labels, "choose_client", default=st.session_state.get("client_id"))
     if st.button("Open this client", key="open_client", type="primary"):
         open_client(chosen)
 else:

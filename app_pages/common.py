@@ -156,3 +156,22 @@ def choose_clinic(who: Viewer, label: str, key: str, every: str | None = None) -
         return next(iter(names))
     options = ([None] if every else []) + list(names)
     return st.selectbox(label, options, format_func=lambda c: every if c is None else names[c], key=key)
+
+
+def choose(label: str, labels: dict, key: str, default=None):
+    """A selectbox of ``labels``' keys, shown by their labels, that keeps its choice when a label changes.
+
+    A browser sends back the label it shows, not the option: after a run that changed the chosen option's label
+    (a session recorded, a photo saved) that label matches no option, and Streamlit falls back to the first
+    option, e.g. a stopped course. The last choice is kept in ``st.session_state[key + "_kept"]`` and put back.
+    A value set in ``st.session_state[key]`` before the page runs (another page opening a session) is taken;
+    with none, or one no longer offered, ``default`` (else the first option).
+    """
+    options, kept = list(labels), f"{key}_kept"
+    value = st.session_state.get(key)
+    if value not in options:
+        restored = st.session_state.get(kept)
+        value = restored if restored in options else default if default in options else options[0]
+    st.session_state[key] = value  # set at every run, so the browser is sent this run's label, never left on an old one
+    st.session_state[kept] = st.selectbox(label, options, format_func=labels.get, key=key)
+    return st.session_state[kept]

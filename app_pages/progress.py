@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis.visual import aligned_by_matrix, aligned_pair, heat_overlay
 from app_pages.areas import hexsel_table
-from app_pages.common import client_in_view, database, face_model, first_view, photo_pixels, viewer
+from app_pages.common import choose, client_in_view, database, face_model, first_view, photo_pixels, viewer
 from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
 from app_pages.ui import flash, show_flash
@@ -106,14 +106,20 @@ def flagged_photo(row: progress.ProgressRow, photo_sha: str, baseline_sha: str, 
 with db.session() as s:
     client = records.get_client(s, viewer(), client_id, record_view=first_view(client_id))
     s.commit()
-    courses = {c.id: f"{c.treatment} ({', '.join(c.areas)}), from {c.started_on}" for c in client.courses}
+    # the course's number keeps two courses of one treatment, area and start apart (a box tells options by label)
+    courses = {c.id: f"#{c.id} {c.treatment} ({', '.join(c.areas)}), from {c.started_on}, {c.status}"
+               for c in client.courses}
+    photographed = [c.id for c in client.courses if any(x.photos for x in c.sessions)]
+    # open on the active course with photos, else the latest with photos, else the latest
+    opening = next((c.id for c in reversed(client.courses) if c.status == "active" and c.id in photographed),
+                   photographed[-1] if photographed else client.courses[-1].id if client.courses else None)
     title = as_text(client.name) if viewer().is_staff else "Your progress"
 st.title(title)
 show_flash()
 if not courses:
     st.info("No course yet.")
     st.stop()
-course_id = st.selectbox("Course", list(courses), format_func=courses.get, key="progress_course")
+course_id = choose("Course", courses, "progress_course", default=opening)
 with db.session() as s:
     course = records.get_course(s, viewer(), course_id)
     if course.client_id != client_id:  # never another client's course, whatever the session state says

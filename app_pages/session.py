@@ -10,7 +10,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from analysis.visual import aligned_by_matrix
 from app_pages.areas import checklist, hexsel_form, marker_form
-from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
+from app_pages.common import choose, client_in_view, database, face_model, photo_pixels, staff_only
 from app_pages.queue import queued_mode, refresh_button, status_text, waiting
 from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
 from tracker import photos, records, templates
@@ -28,13 +28,14 @@ with db.session() as s:
     client = records.get_client(s, who, client_id)
     courses = {c.id: f"#{c.id} {c.treatment} ({len(c.sessions)}/{c.planned_sessions} sessions, {c.status})"
                for c in client.courses}
+    active_course = next((c.id for c in reversed(client.courses) if c.status == "active"), None)
     name = client.name
 st.title(f"Session - {plain(name)}")
 show_flash()
 if not courses:
     st.info("Start a course on the Client record page first.")
     st.stop()
-course_id = st.selectbox("Course", list(courses), format_func=courses.get, key="session_course")
+course_id = choose("Course", courses, "session_course", default=active_course)
 with db.session() as s:
     course = records.get_course(s, who, course_id)
     sessions = {x.id: f"Session {x.number}, {x.held_on} ({len(x.photos)} photos)" for x in course.sessions}
@@ -103,9 +104,7 @@ with st.expander("Record a new session", expanded=not sessions or "pending_sessi
 if not sessions:
     st.stop()
 ids = list(sessions)
-if st.session_state.get("photo_session") not in ids:
-    st.session_state.photo_session = ids[-1]
-session_id = st.selectbox("Photos for", ids, format_func=sessions.get, key="photo_session")
+session_id = choose("Photos for", sessions, "photo_session", default=ids[-1])
 
 with db.session() as s:
     try:
