@@ -63,6 +63,7 @@ def record_session(form: dict, confirmed: bool) -> None:
         st.session_state.recorded_tokens.add(token)
         st.session_state.pop("pending_session", None)
         st.session_state.pop("session_form_token", None)
+        st.session_state.fresh_session_form = True  # the next session's details are its own
         st.session_state.photo_session = new.id  # photos now go to the new session
         flash(f"Session {number} recorded on {held_on:%Y-%m-%d}. Photos below go to this session.")
         st.rerun()
@@ -74,13 +75,26 @@ def record_session(form: dict, confirmed: bool) -> None:
         st.error(getattr(exc, "message", str(exc)))
 
 
+def new_session_form() -> dict:
+    """The new-session form as it opens, by widget key: nothing carried over from the session recorded last."""
+    return {"held_on": max(date.today(), course.started_on), "practitioner": who.display_name,
+            "technique": TECHNIQUES[0], "session_areas": ["face"], "products": "", "anaesthetic": "",
+            "session_notes": "", "reactions": "", "aftercare": ""}
+
+
+# The form's values are set through the session state, before its widgets are drawn: that also empties the
+# browser's copy, which dropping the keys would not (it would send the last session's values again).
+fresh = st.session_state.pop("fresh_session_form", False)
+for field, value in new_session_form().items():
+    if fresh or field not in st.session_state:
+        st.session_state[field] = value
 token = st.session_state.setdefault("session_form_token", secrets.token_hex(8))
 with st.expander("Record a new session", expanded=not sessions or "pending_session" in st.session_state):
     with st.form("new_session"):
-        held_on = date_field("Date", "held_on", value=max(date.today(), course.started_on), earliest=course.started_on)
-        practitioner = st.text_input("Practitioner", value=who.display_name, key="practitioner")
+        held_on = date_field("Date", "held_on", earliest=course.started_on)
+        practitioner = st.text_input("Practitioner", key="practitioner")
         technique = st.selectbox("Technique", TECHNIQUES, key="technique")
-        areas = st.multiselect("Areas", AREAS, default=["face"], key="session_areas")
+        areas = st.multiselect("Areas", AREAS, key="session_areas")
         products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", key="products")
         anaesthetic = st.text_input("Anaesthetic", key="anaesthetic")
         notes = st.text_area("Notes", key="session_notes")

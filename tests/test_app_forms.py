@@ -1,0 +1,77 @@
+"""The app's forms through Streamlit's AppTest (issue 17): a form starts empty for the next record, a
+correction's reason belongs to that correction only, and the photo correction preselects nothing."""
+
+from __future__ import annotations
+
+import pathlib
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tracker import access, records
+from tracker.db import init_data_folder
+from tracker_helpers import ACTOR, client_with_course
+
+APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
+PASSWORD = "a long enough secret"
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    """A data folder with a practitioner; each test adds the clients it needs."""
+    root = tmp_path_factory.mktemp("clinic") / "data"
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    yield {"root": root, "db": db}
+    db.close()
+
+
+def staff_on(clinic, monkeypatch, client_id: int, page: str) -> AppTest:
+    """The app signed in as the practitioner, on ``page`` for ``client_id``."""
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(clinic["root"]))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="username").input("lee")
+    at.text_input(key="password").input(PASSWORD)
+    at.button[0].click().run()
+    at.session_state.client_id = client_id
+    return at.switch_page(page).run()
+
+
+def messages(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+SESSION_DETAILS = {"products": "HA complex | B77 | 2027-06-30 | 3", "anaesthetic": "EMLA 5 %",
+                   "session_notes": "first pass", "reactions": "mild redness", "aftercare": "SPF 50 for a week"}
+
+
+def test_a_recorded_session_leaves_the_form_empty_for_the_next(clinic, monkeypatch):
+    """Issue 17.4: session 1's reactions, anaesthetic, aftercare and products were saved into sessions 2-4."""
+    ids = client_with_course(clinic["db"], "Nell Next", sessions=0, with_photos=False)
+    at = staff_on(clinic, monkeypatch, ids["client"], "app_pages/session.py")
+    at.date_input(key="held_on").set_value(date(2026, 1, 12))
+    at.text_input(key="practitioner").input("Dr Stand-in")
+    at.multiselect(key="session_areas").set_value(["face", "neck"])
+    for key, value in SESSION_DETAILS.items():
+        (at.text_area if key in ("products", "session_notes") else at.text_input)(key=key).input(value)
+    at.button(key="FormSubmitter:new_session-Record session").click().run()
+    assert "Session 1 recorded on 2026-01-12. Photos below go to this session." in messages(at.success)
+    # The form opens as new: nothing of session 1 is offered for session 2.
+    for key in SESSION_DETAILS:
+        assert (at.text_area if key in ("products", "session_notes") else at.text_input)(key=key).value == ""
+    assert at.text_input(key="practitioner").value == "Dr Lee"
+    assert at.multiselect(key="session_areas").value == ["face"]
+    assert at.date_input(key="held_on").value == date.today()
+    at.date_input(key="held_on").set_value(date(2026, 2, 9))
+    at.button(key="FormSubmitter:new_session-Record session").click().run()
+    assert "Session 2 recorded on 2026-02-09. Photos below go to this session." in messages(at.success)
+    with clinic["db"].session() as s:
+        first, second = records.get_course(s, ACTOR, ids["course"]).sessions
+        assert (first.immediate_reactions, first.anaesthetic, first.practitioner) == (
+            "mild redness", "EMLA 5 %", "Dr Stand-in")
+        assert (second.immediate_reactions, second.anaesthetic, second.aftercare, second.notes) == ("", "", "", "")
+        assert second.products == [] and second.practitioner == "Dr Lee" and second.areas == ["face"]
