@@ -5,7 +5,7 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import client_in_view, database, first_view, staff_only
-from app_pages.ui import date_field, flash, needs_date, plain, portal_url, show_flash
+from app_pages.ui import date_field, flash, needs_date, plain, portal_url, reason_input, reason_spent, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
 from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TREATMENTS
@@ -15,8 +15,9 @@ client_id = client_in_view()
 db = database()
 
 
-def attempt(action, success: str) -> None:
-    """Run a records change and commit it; on success show the fresh page with the message kept."""
+def attempt(action, success: str, reason: str | None = None) -> None:
+    """Run a records change and commit it; on success show the fresh page with the message kept and the
+    ``reason`` field (its key) emptied."""
     try:
         with db.session() as s:
             action(s)
@@ -25,6 +26,7 @@ def attempt(action, success: str) -> None:
         st.error(getattr(exc, "message", str(exc)))
         return
     flash(success)
+    reason_spent(reason)
     st.rerun()
 
 
@@ -60,11 +62,12 @@ with details_tab:
                                    index=[None, 1, 2, 3, 4, 5, 6].index(details["fitzpatrick"]),
                                    key="edit_fitzpatrick")
         notes = st.text_area("Notes", value=details["notes"], key="edit_notes")
-        reason = st.text_input("Reason for the correction (kept with the previous version)", key="edit_reason")
+        reason = reason_input("Reason for the correction (kept with the previous version)", "edit_reason")
         if st.form_submit_button("Save details"):
             attempt(lambda s: records.update_client(
                 s, who, client_id, reason, name=name, date_of_birth=needs_date("Date of birth", dob),
-                contact=contact, fitzpatrick=fitzpatrick, notes=notes), "Details saved; the previous version is kept.")
+                contact=contact, fitzpatrick=fitzpatrick, notes=notes), "Details saved; the previous version is kept.",
+                "edit_reason")
 
     st.subheader("Access code for the client portal")
     st.caption("The code is stored only as a hash: it is shown once, when issued. Issuing a new one stops the old one.")
@@ -102,11 +105,12 @@ with screening_tab:
                          for field, label in CONTRAINDICATIONS.items()}
                 fixed_on = date_field("Consultation date", "fix_screened_on", value=latest_screening.screened_on,
                                       latest=date.today())
-                why = st.text_input("Reason for the correction", key="fix_screening_reason")
+                why = reason_input("Reason for the correction", "fix_screening_reason")
                 if st.form_submit_button("Save correction"):
                     attempt(lambda s: records.amend_screening(s, who, latest_screening.id, why,
                                                               screened_on=needs_date("Consultation date", fixed_on),
-                                                              **fixed), "Screening corrected.")
+                                                              **fixed), "Screening corrected.",
+                            "fix_screening_reason")
 
 with consent_tab:
     for kind, current in consents.items():
@@ -134,12 +138,12 @@ with consent_tab:
                 clear = st.checkbox("Not withdrawn (clear the withdrawal date)", value=row[4] is None,
                                     key=f"fix_clear_{chosen}")
                 withdrawn = date_field("Withdrawn on", f"fix_withdrawn_{chosen}", value=row[4], latest=date.today())
-                why = st.text_input("Reason for the correction", key=f"fix_consent_reason_{chosen}")
+                why = reason_input("Reason for the correction", f"fix_consent_reason_{chosen}")
                 if st.form_submit_button("Save correction"):
                     attempt(lambda s: records.amend_consent(s, who, chosen, why, needs_date("Given on", given),
                                                             signed, None if clear else needs_date("Withdrawn on",
                                                                                                   withdrawn)),
-                            "Consent corrected.")
+                            "Consent corrected.", f"fix_consent_reason_{chosen}")
 
 with course_tab:
     for course_id, treatment, areas, done, planned, interval, status, override, due in courses:
@@ -152,10 +156,11 @@ with course_tab:
                 left, right, go = st.columns([1, 2, 1], vertical_alignment="bottom")
                 new_status = left.selectbox("Status", COURSE_STATUSES, index=COURSE_STATUSES.index(status),
                                             key=f"status_{course_id}")
-                why = right.text_input("Reason", key=f"status_reason_{course_id}")
+                with right:
+                    why = reason_input("Reason", f"status_reason_{course_id}")
                 if go.form_submit_button("Set status"):
                     attempt(lambda s: records.set_course_status(s, who, course_id, new_status, why),
-                            f"Course #{course_id} is now {new_status}.")
+                            f"Course #{course_id} is now {new_status}.", f"status_reason_{course_id}")
     with st.form("start_course"):
         treatment = st.selectbox("Treatment", [*TREATMENTS, "other"], key="course_treatment")
         other = st.text_input("Other treatment", key="course_other")

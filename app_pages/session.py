@@ -12,7 +12,8 @@ from analysis.visual import aligned_by_matrix
 from app_pages.areas import checklist, hexsel_form, marker_form
 from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
 from app_pages.queue import queued_mode, refresh_button, status_text, waiting
-from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
+from app_pages.ui import (canvas_polygon, date_field, flash, needs_date, plain, reason_input, reason_spent,
+                          show_check, show_flash)
 from tracker import photos, records, templates
 from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
 from tracker.models import AREAS, HEXSEL_ITEMS, REMOVAL_REASONS, TECHNIQUES, VIEWS
@@ -216,8 +217,9 @@ else:
             st.error(exc.message)
 
 
-def correct(action, message: str) -> None:
-    """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page."""
+def correct(action, message: str, reason: str | None = None) -> None:
+    """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page with the
+    ``reason`` field (its key) emptied."""
     try:
         with db.session() as s:
             stale = action(s)
@@ -229,6 +231,7 @@ def correct(action, message: str) -> None:
                 with db.session() as s:
                     photos.analyse_pending(s, db.store, who, client_id)
         flash(message)
+        reason_spent(reason)
         st.rerun()
     except (RecordError, ValueError) as exc:
         st.error(getattr(exc, "message", str(exc)))
@@ -270,18 +273,18 @@ for photo_id, sha, photo_view, original in kept:
                                         help=f"{', '.join(VIEWS)} or a body area")
                 removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
                                        key=f"photo_removal_{photo_id}")
-                why = st.text_input("Why (kept in the record's history)", key=f"photo_why_{photo_id}")
+                why = reason_input("Why (kept in the record's history)", f"photo_why_{photo_id}")
                 if st.form_submit_button("Apply"):
                     if action.startswith("make"):
                         correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
                                 f"Photo {photo_id} is now the baseline of {photo_view}"
-                                + ("." if queued_mode() else "; its analyses were re-run."))
+                                + ("." if queued_mode() else "; its analyses were re-run."), f"photo_why_{photo_id}")
                     elif action == "move it":
                         correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view),
-                                f"Photo {photo_id} moved.")
+                                f"Photo {photo_id} moved.", f"photo_why_{photo_id}")
                     else:
                         correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
-                                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).")
+                                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).", f"photo_why_{photo_id}")
 
 with st.expander(f"Correct session {number} (the previous version is kept)"):
     with st.form(f"amend_session_{session_id}"):
@@ -291,7 +294,7 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
         new_products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", value=product_lines,
                                     key=f"amend_products_{session_id}")
         new_notes = st.text_area("Notes", value=session_notes, key=f"amend_notes_{session_id}")
-        amend_reason = st.text_input("Reason for the correction", key=f"amend_reason_{session_id}")
+        amend_reason = reason_input("Reason for the correction", f"amend_reason_{session_id}")
         confirm_amend = st.checkbox("The date is right even if out of order or in the future",
                                     key=f"amend_confirm_{session_id}")
         if st.form_submit_button("Save correction"):
@@ -299,7 +302,7 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
                 records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
                                       held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
-            correct(amend, f"Session {number} corrected.")
+            correct(amend, f"Session {number} corrected.", f"amend_reason_{session_id}")
 
 if measured_area:
     marker_form(db, who, course_id, course.marker_mm, correct)

@@ -52,6 +52,21 @@ def needs_date(label: str, value) -> date:
     return value
 
 
+def reason_input(label: str, key: str) -> str:
+    """The reason for one correction: empty again once that correction is saved (:func:`reason_spent`), so the
+    next correction never goes into the history under the last one's reason."""
+    if key in st.session_state.get("spent_reasons", ()):
+        st.session_state.spent_reasons.discard(key)
+        st.session_state[key] = ""  # set before the widget is drawn, so the browser's copy is emptied too
+    return st.text_input(label, key=key)
+
+
+def reason_spent(key: str | None) -> None:
+    """Empty the reason field ``key`` at the next run (a widget's value can only be set before it is drawn)."""
+    if key is not None:
+        st.session_state.setdefault("spent_reasons", set()).add(key)
+
+
 def portal_url() -> str:
     """Where clients sign in: ``$TRACKER_PORTAL_URL``, else this app's address as the browser sees it."""
     url = os.environ.get("TRACKER_PORTAL_URL") or st.context.url or ""

@@ -75,3 +75,32 @@ def test_a_recorded_session_leaves_the_form_empty_for_the_next(clinic, monkeypat
             "mild redness", "EMLA 5 %", "Dr Stand-in")
         assert (second.immediate_reactions, second.anaesthetic, second.aftercare, second.notes) == ("", "", "", "")
         assert second.products == [] and second.practitioner == "Dr Lee" and second.areas == ["face"]
+
+
+def test_a_correction_reason_is_not_offered_for_the_next_correction(clinic, monkeypatch):
+    """Issue 17.11: the reason typed for one correction stayed in its field and went with the next one."""
+    ids = client_with_course(clinic["db"], "Rhea Reason", sessions=1, with_photos=False)
+    session_id = ids["sessions"][0]
+    at = staff_on(clinic, monkeypatch, ids["client"], "app_pages/session.py")
+    at.text_area(key=f"amend_notes_{session_id}").input("left cheek first")
+    at.text_input(key=f"amend_reason_{session_id}").input("notes were incomplete")
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert "Session 1 corrected." in messages(at.success)
+    assert at.text_input(key=f"amend_reason_{session_id}").value == ""
+    at.text_area(key=f"amend_notes_{session_id}").input("left cheek first, then right")
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert "a correction needs a reason" in messages(at.error)
+    # On the client record too: the details, and a course's status.
+    at.switch_page("app_pages/record.py").run()
+    at.text_input(key="edit_contact").input("rhea@example.org")
+    at.text_input(key="edit_reason").input("new address")
+    at.button(key="FormSubmitter:edit_client-Save details").click().run()
+    assert at.text_input(key="edit_reason").value == ""
+    at.selectbox(key=f"status_{ids['course']}").set_value("stopped")
+    at.text_input(key=f"status_reason_{ids['course']}").input("client travelling")
+    at.button(key=f"FormSubmitter:course_status_{ids['course']}-Set status").click().run()
+    assert f"Course #{ids['course']} is now stopped." in messages(at.success)
+    assert at.text_input(key=f"status_reason_{ids['course']}").value == ""
+    with clinic["db"].session() as s:
+        reasons = [v.reason for v in records.history(s, ACTOR, ids["client"])]
+    assert sorted(reasons) == sorted(["notes were incomplete", "new address", "client travelling"])
