@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import flash, reason_input, reason_spent
+from app_pages.ui import clear_later, flash, reason_input
 from tracker import photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import HEXSEL_ITEMS
@@ -73,7 +73,7 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
                     s.commit()
                 flash(f"Hexsel score {sum(scores.values())}/15 {'corrected' if current else 'recorded'} for "
                       f"session {number}.")
-                reason_spent(f"hexsel_why_{session_id}")
+                clear_later(f"hexsel_why_{session_id}")
                 st.rerun()
             except RecordError as exc:
                 st.error(exc.message)

@@ -5,7 +5,7 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import client_in_view, database, first_view, staff_only
-from app_pages.ui import date_field, flash, needs_date, plain, portal_url, reason_input, reason_spent, show_flash
+from app_pages.ui import clear_later, date_field, flash, needs_date, plain, portal_url, reason_input, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
 from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TREATMENTS
@@ -15,9 +15,9 @@ client_id = client_in_view()
 db = database()
 
 
-def attempt(action, success: str, reason: str | None = None) -> None:
+def attempt(action, success: str, *spent: str) -> None:
     """Run a records change and commit it; on success show the fresh page with the message kept and the
-    ``reason`` field (its key) emptied."""
+    ``spent`` fields (their keys, e.g. the correction's reason) emptied."""
     try:
         with db.session() as s:
             action(s)
@@ -26,7 +26,7 @@ def attempt(action, success: str, reason: str | None = None) -> None:
         st.error(getattr(exc, "message", str(exc)))
         return
     flash(success)
-    reason_spent(reason)
+    clear_later(*spent)
     st.rerun()
 
 

@@ -12,7 +12,7 @@ from analysis.visual import aligned_by_matrix
 from app_pages.areas import checklist, hexsel_form, marker_form
 from app_pages.common import client_in_view, database, face_model, photo_pixels, staff_only
 from app_pages.queue import queued_mode, refresh_button, status_text, waiting
-from app_pages.ui import (canvas_polygon, date_field, flash, needs_date, plain, reason_input, reason_spent,
+from app_pages.ui import (canvas_polygon, clear_later, cleared, date_field, flash, needs_date, plain, reason_input,
                           show_check, show_flash)
 from tracker import photos, records, templates
 from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
@@ -217,9 +217,9 @@ else:
             st.error(exc.message)
 
 
-def correct(action, message: str, reason: str | None = None) -> None:
+def correct(action, message: str, *spent: str) -> None:
     """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page with the
-    ``reason`` field (its key) emptied."""
+    ``spent`` fields (their keys, e.g. the correction's reason) emptied."""
     try:
         with db.session() as s:
             stale = action(s)
@@ -231,10 +231,55 @@ def correct(action, message: str, reason: str | None = None) -> None:
                 with db.session() as s:
                     photos.analyse_pending(s, db.store, who, client_id)
         flash(message)
-        reason_spent(reason)
+        clear_later(*spent)
         st.rerun()
     except (RecordError, ValueError) as exc:
         st.error(getattr(exc, "message", str(exc)))
+
+
+PHOTO_ACTIONS = {"baseline": "make it the baseline of its view", "move": "move it", "remove": "remove it"}
+
+
+def photo_correction(photo_id: int, photo_view: str) -> None:
+    """One photo's correction. Nothing is chosen until the user chooses it (a baseline changes every later
+    comparison; another client's photo is deleted at once), and only the chosen correction's fields show."""
+    keys = {field: f"photo_{field}_{photo_id}" for field in ("action", "removal", "why")}
+    cleared(keys["action"], None)
+    cleared(keys["removal"], None)
+    action = st.radio("Correction", list(PHOTO_ACTIONS), format_func=PHOTO_ACTIONS.get, index=None,
+                      key=keys["action"])
+    if action is None:
+        st.caption("Choose a correction.")
+        return
+    removal = None
+    if action == "remove":
+        removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
+                               index=None, placeholder="Choose why...", key=keys["removal"])
+        if removal == "wrong_client":
+            st.warning("The original file is deleted at once, with its history: this cannot be undone.",
+                       icon=":material/warning:")
+    with st.form(f"photo_{photo_id}"):
+        if action == "move":
+            to_session = st.selectbox("Move to session", ids, index=ids.index(session_id),
+                                      format_func=sessions.get, key=f"photo_to_session_{photo_id}")
+            to_view = st.text_input("Move to view", value=photo_view, key=f"photo_to_view_{photo_id}",
+                                    help=f"{', '.join(VIEWS)} or a body area")
+        why = reason_input("Why (kept in the record's history)", keys["why"])
+        if not st.form_submit_button("Apply"):
+            return
+    spent = keys.values()  # the next correction of this photo starts from nothing chosen
+    if action == "baseline":
+        correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
+                f"Photo {photo_id} is now the baseline of {photo_view}"
+                + ("." if queued_mode() else "; its analyses were re-run."), *spent)
+    elif action == "move":
+        correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view), f"Photo {photo_id} moved.",
+                *spent)
+    elif removal is None:
+        st.error("Choose why the photo is removed.")
+    else:
+        correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
+                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).", *spent)
 
 
 with db.session() as s:
@@ -264,27 +309,7 @@ for photo_id, sha, photo_view, original in kept:
             right.warning("The analysis judged that this photo does not show the same person as the first session: "
                           "the client is not shown it. If it is another client's photo, remove it as theirs.")
         with right.popover("Correct this photo"):
-            with st.form(f"photo_{photo_id}"):
-                action = st.radio("Correction", ["make it the baseline of its view", "move it", "remove it"],
-                                  key=f"photo_action_{photo_id}")
-                to_session = st.selectbox("Move to session", ids, index=ids.index(session_id),
-                                          format_func=sessions.get, key=f"photo_to_session_{photo_id}")
-                to_view = st.text_input("Move to view", value=photo_view, key=f"photo_to_view_{photo_id}",
-                                        help=f"{', '.join(VIEWS)} or a body area")
-                removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
-                                       key=f"photo_removal_{photo_id}")
-                why = reason_input("Why (kept in the record's history)", f"photo_why_{photo_id}")
-                if st.form_submit_button("Apply"):
-                    if action.startswith("make"):
-                        correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
-                                f"Photo {photo_id} is now the baseline of {photo_view}"
-                                + ("." if queued_mode() else "; its analyses were re-run."), f"photo_why_{photo_id}")
-                    elif action == "move it":
-                        correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view),
-                                f"Photo {photo_id} moved.", f"photo_why_{photo_id}")
-                    else:
-                        correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
-                                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).", f"photo_why_{photo_id}")
+            photo_correction(photo_id, photo_view)
 
 with st.expander(f"Correct session {number} (the previous version is kept)"):
     with st.form(f"amend_session_{session_id}"):

@@ -570,6 +570,7 @@ def test_photos_are_corrected_in_the_app_and_analyses_re_run(clinic, monkeypatch
     at.session_state.client_id = ids["client"]
     at.switch_page("app_pages/session.py").run()
     at.selectbox(key="photo_session").set_value(ids["sessions"][1]).run()
+    at.radio(key=f"photo_action_{second}").set_value("baseline").run()
     at.text_input(key=f"photo_why_{second}").input("session 1 was overexposed")
     at.button(key=f"FormSubmitter:photo_{second}-Apply").click().run()
     assert f"Photo {second} is now the baseline of front; its analyses were re-run." in [x.value for x in at.success]
@@ -578,8 +579,8 @@ def test_photos_are_corrected_in_the_app_and_analyses_re_run(clinic, monkeypatch
         assert photos.pending(s, ACTOR, ids["client"]) == []  # re-analysed against the new baseline
         assert photos.latest_analysis(s.get(Photo, third)).reference_photo_id == second
     at.selectbox(key="photo_session").set_value(ids["sessions"][2]).run()
-    at.radio(key=f"photo_action_{third}").set_value("remove it")
-    at.selectbox(key=f"photo_removal_{third}").set_value("wrong_client")
+    at.radio(key=f"photo_action_{third}").set_value("remove").run()
+    at.selectbox(key=f"photo_removal_{third}").set_value("wrong_client").run()
     at.button(key=f"FormSubmitter:photo_{third}-Apply").click().run()
     assert f"Photo {third} removed (another client's photo)." in [x.value for x in at.success]
     assert not any(f"Photo {third}:" in t.value for t in at.text)

@@ -104,3 +104,34 @@ def test_a_correction_reason_is_not_offered_for_the_next_correction(clinic, monk
     with clinic["db"].session() as s:
         reasons = [v.reason for v in records.history(s, ACTOR, ids["client"])]
     assert sorted(reasons) == sorted(["notes were incomplete", "new address", "client travelling"])
+
+
+def test_a_photo_correction_preselects_nothing_and_shows_only_its_fields(clinic, monkeypatch):
+    """Issue 17.12: the popover preselected "make it the baseline" and "another client's photo" (which deletes
+    the original at once) and showed every action's fields at once."""
+    ids = client_with_course(clinic["db"], "Petra Photo", sessions=1)
+    photo_id = ids["photos"][0]
+    at = staff_on(clinic, monkeypatch, ids["client"], "app_pages/session.py")
+    action = at.radio(key=f"photo_action_{photo_id}")
+    assert action.value is None
+    keys = {w.key for w in [*at.selectbox, *at.text_input, *at.button]}
+    assert not {f"photo_removal_{photo_id}", f"photo_to_session_{photo_id}", f"photo_to_view_{photo_id}",
+                f"photo_why_{photo_id}", f"FormSubmitter:photo_{photo_id}-Apply"} & keys  # nothing to apply yet
+    action.set_value("move").run()
+    keys = {w.key for w in [*at.selectbox, *at.text_input]}
+    assert {f"photo_to_session_{photo_id}", f"photo_to_view_{photo_id}"} <= keys
+    assert f"photo_removal_{photo_id}" not in keys
+    at.radio(key=f"photo_action_{photo_id}").set_value("remove").run()
+    assert at.selectbox(key=f"photo_removal_{photo_id}").value is None
+    assert f"photo_to_view_{photo_id}" not in {w.key for w in at.text_input}
+    at.text_input(key=f"photo_why_{photo_id}").input("wrong folder")
+    at.button(key=f"FormSubmitter:photo_{photo_id}-Apply").click().run()
+    assert "Choose why the photo is removed." in messages(at.error)
+    with clinic["db"].session() as s:
+        assert [p.id for p in records.get_session(s, ACTOR, ids["sessions"][0]).photos] == [photo_id]
+    at.selectbox(key=f"photo_removal_{photo_id}").set_value("wrong_client").run()
+    assert any("deleted at once" in w.value for w in at.warning)  # said before Apply, not after
+    at.button(key=f"FormSubmitter:photo_{photo_id}-Apply").click().run()
+    assert f"Photo {photo_id} removed (another client's photo)." in messages(at.success)
+    with clinic["db"].session() as s:
+        assert records.get_session(s, ACTOR, ids["sessions"][0]).photos == []
