@@ -10,6 +10,8 @@ from tracker import cards, records
 from tracker.errors import RecordError
 from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TREATMENTS
 
+PATCH_RESULTS = [None, "negative", "positive"]
+
 who = staff_only()
 client_id = client_in_view()
 db = database()
@@ -38,7 +40,8 @@ with db.session() as s:
     consents = {kind: records.has_consent(client, kind) for kind in CONSENT_KINDS}
     consent_rows = [(c.id, c.kind, c.given_on, c.signatory, c.withdrawn_on) for c in client.consents]
     latest_screening = client.screenings[-1] if client.screenings else None
-    screening_rows = [(x.id, x.screened_on, x.screened_by, x.open_contraindications) for x in client.screenings]
+    screening_rows = [(x.id, x.screened_on, x.screened_by, x.open_contraindications, x.patch_test_on,
+                       x.patch_test_result) for x in client.screenings]
     courses = [(c.id, c.treatment, ", ".join(c.areas), len(c.sessions), c.planned_sessions, c.interval_days,
                 c.status, c.override_reason, records.next_due(c)) for c in client.courses]
     trail = [(v.at, v.actor, v.entity, v.entity_id, v.previous, v.reason) for v in records.history(s, who, client_id)]
@@ -85,14 +88,15 @@ with details_tab:
                            file_name=f"access-card-{client_id}.pdf", mime="application/pdf")
 
 with screening_tab:
-    for screening_id, screened_on, screened_by, found in screening_rows:
+    for screening_id, screened_on, screened_by, found, patch_on, patch_result in screening_rows:
         st.text(f"Screening {screening_id} on {screened_on} by {screened_by}: "
-                + ("; ".join(found) if found else "no contraindications"))
+                + ("; ".join(found) if found else "no contraindications")
+                + (f"; patch test {patch_result} on {patch_on}" if patch_result else "; no patch test"))
     with st.form("screening"):
         screened_on = date_field("Consultation date", "screened_on", value=date.today(), latest=date.today())
         present = {field for field, label in CONTRAINDICATIONS.items() if st.checkbox(label, key=f"ci_{field}")}
         patch_on = date_field("Patch test date", "patch_on", latest=date.today())
-        patch_result = st.selectbox("Patch test result", [None, "negative", "positive"], key="patch_result")
+        patch_result = st.selectbox("Patch test result", PATCH_RESULTS, key="patch_result")
         notes = st.text_area("Notes", key="screening_notes")
         if st.form_submit_button("Record screening"):
             attempt(lambda s: records.record_screening(s, who, client_id, needs_date("Consultation date",
@@ -105,6 +109,12 @@ with screening_tab:
                          for field, label in CONTRAINDICATIONS.items()}
                 fixed_on = date_field("Consultation date", "fix_screened_on", value=latest_screening.screened_on,
                                       latest=date.today())
+                fixed["patch_test_on"] = date_field("Patch test date", "fix_patch_on",
+                                                    value=latest_screening.patch_test_on, latest=date.today())
+                fixed["patch_test_result"] = st.selectbox(
+                    "Patch test result", PATCH_RESULTS, index=PATCH_RESULTS.index(latest_screening.patch_test_result),
+                    key="fix_patch_result")
+                fixed["notes"] = st.text_area("Notes", value=latest_screening.notes, key="fix_screening_notes")
                 why = reason_input("Reason for the correction", "fix_screening_reason")
                 if st.form_submit_button("Save correction"):
                     attempt(lambda s: records.amend_screening(s, who, latest_screening.id, why,

@@ -290,8 +290,8 @@ with db.session() as s:
     statuses = photos.analysis_status(s, [p.id for p in current.photos])
     product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
                               for p in current.products)
-    session_fields = (current.number, current.held_on, current.technique, current.notes)
-number, session_date, session_technique, session_notes = session_fields
+    number = current.number
+    recorded = {field: getattr(current, field) for field in records.SESSION_FIELDS}
 
 st.subheader(f"Photos of session {number}")
 if not kept:
@@ -313,12 +313,24 @@ for photo_id, sha, photo_view, original in kept:
 
 with st.expander(f"Correct session {number} (the previous version is kept)"):
     with st.form(f"amend_session_{session_id}"):
-        new_date = date_field("Date", f"amend_held_on_{session_id}", value=session_date, earliest=course.started_on)
-        new_technique = st.selectbox("Technique", TECHNIQUES, index=TECHNIQUES.index(session_technique),
-                                     key=f"amend_technique_{session_id}")
+        fixed = {"held_on": date_field("Date", f"amend_held_on_{session_id}", value=recorded["held_on"],
+                                       earliest=course.started_on),
+                 "practitioner": st.text_input("Practitioner", value=recorded["practitioner"],
+                                               key=f"amend_practitioner_{session_id}"),
+                 "technique": st.selectbox("Technique", TECHNIQUES, index=TECHNIQUES.index(recorded["technique"]),
+                                           key=f"amend_technique_{session_id}"),
+                 # an area recorded before AREAS was fixed stays offered, so a correction does not drop it
+                 "areas": st.multiselect("Areas", [*AREAS, *(a for a in recorded["areas"] if a not in AREAS)],
+                                         default=recorded["areas"], key=f"amend_areas_{session_id}")}
         new_products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", value=product_lines,
                                     key=f"amend_products_{session_id}")
-        new_notes = st.text_area("Notes", value=session_notes, key=f"amend_notes_{session_id}")
+        fixed |= {"anaesthetic": st.text_input("Anaesthetic", value=recorded["anaesthetic"],
+                                               key=f"amend_anaesthetic_{session_id}"),
+                  "notes": st.text_area("Notes", value=recorded["notes"], key=f"amend_notes_{session_id}"),
+                  "immediate_reactions": st.text_input("Immediate reactions", value=recorded["immediate_reactions"],
+                                                       key=f"amend_reactions_{session_id}"),
+                  "aftercare": st.text_input("Aftercare given", value=recorded["aftercare"],
+                                             key=f"amend_aftercare_{session_id}")}
         amend_reason = reason_input("Reason for the correction", f"amend_reason_{session_id}")
         confirm_amend = st.checkbox("The date is right even if out of order or in the future",
                                     key=f"amend_confirm_{session_id}")
@@ -326,7 +338,7 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
             def amend(s):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
                 records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
-                                      held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
+                                      **fixed | {"held_on": needs_date("Date", fixed["held_on"])})
             correct(amend, f"Session {number} corrected.", f"amend_reason_{session_id}")
 
 if measured_area:

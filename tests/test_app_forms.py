@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tracker import access, records
 from tracker.db import init_data_folder
+from tracker.errors import RecordError
 from tracker_helpers import ACTOR, client_with_course
 
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
@@ -135,3 +136,84 @@ def test_a_photo_correction_preselects_nothing_and_shows_only_its_fields(clinic,
     assert f"Photo {photo_id} removed (another client's photo)." in messages(at.success)
     with clinic["db"].session() as s:
         assert records.get_session(s, ACTOR, ids["sessions"][0]).photos == []
+
+
+def test_a_session_correction_covers_every_field_of_the_session(clinic, monkeypatch):
+    """Issue 17.10: the session correction lacked reactions, anaesthetic, aftercare, areas and practitioner."""
+    ids = client_with_course(clinic["db"], "Sia Session", sessions=1, with_photos=False)
+    session_id = ids["sessions"][0]
+    at = staff_on(clinic, monkeypatch, ids["client"], "app_pages/session.py")
+    typed = {"practitioner": "Dr Second", "anaesthetic": "none", "reactions": "pinpoint bleeding",
+             "aftercare": "no make-up for 12 h"}
+    for field, value in typed.items():
+        at.text_input(key=f"amend_{field}_{session_id}").input(value)
+    at.multiselect(key=f"amend_areas_{session_id}").set_value(["face", "neck"])
+    at.text_input(key=f"amend_reason_{session_id}").input("filled in after the session")
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert "Session 1 corrected." in messages(at.success) and not at.error
+    with clinic["db"].session() as s:
+        fixed = records.get_session(s, ACTOR, session_id)
+        assert (fixed.practitioner, fixed.anaesthetic, fixed.immediate_reactions, fixed.aftercare, fixed.areas) == (
+            "Dr Second", "none", "pinpoint bleeding", "no make-up for 12 h", ["face", "neck"])
+        previous = records.history(s, ACTOR, ids["client"])[0].previous
+    assert previous == {"practitioner": "Dr Test", "anaesthetic": "", "immediate_reactions": "", "aftercare": "",
+                        "areas": ["face"]}
+    at.text_input(key=f"amend_practitioner_{session_id}").input(" ")
+    at.text_input(key=f"amend_reason_{session_id}").input("unknown")
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert "a session needs its practitioner" in messages(at.error)
+
+
+def test_a_screening_correction_covers_the_patch_test_and_notes(clinic, monkeypatch):
+    """Issue 17.10: the screening correction lacked the patch test and the notes, and the list never showed
+    the patch test."""
+    ids = client_with_course(clinic["db"], "Tess Test", sessions=0, with_photos=False)  # patch test negative
+    at = staff_on(clinic, monkeypatch, ids["client"], "app_pages/record.py")
+    assert any("patch test negative on 2026-01-05" in x.value for x in at.text)
+    at.date_input(key="fix_patch_on").set_value(date(2026, 1, 6))
+    at.selectbox(key="fix_patch_result").set_value("positive")
+    at.text_area(key="fix_screening_notes").input("erythema at 48 h")
+    at.text_input(key="fix_screening_reason").input("read at 48 h, not 24")
+    at.button(key="FormSubmitter:amend_screening-Save correction").click().run()
+    assert "Screening corrected." in messages(at.success)
+    assert any("patch test positive on 2026-01-06" in x.value for x in at.text)
+    with clinic["db"].session() as s:
+        (screening,) = records.get_client(s, ACTOR, ids["client"]).screenings
+        assert (screening.patch_test_on, screening.patch_test_result, screening.notes) == (
+            date(2026, 1, 6), "positive", "erythema at 48 h")
+    # A date cleared by Escape comes back empty: the correction is refused, not saved with a result alone.
+    at.date_input(key="fix_patch_on").set_value(None)
+    at.text_input(key="fix_screening_reason").input("date cleared")
+    at.button(key="FormSubmitter:amend_screening-Save correction").click().run()
+    assert any("needs both its date and its result" in e for e in messages(at.error))
+    at.selectbox(key="patch_result").set_value("negative")
+    at.button(key="FormSubmitter:screening-Record screening").click().run()
+    assert any("needs both its date and its result" in e for e in messages(at.error))
+    with clinic["db"].session() as s:
+        (screening,) = records.get_client(s, ACTOR, ids["client"]).screenings
+        assert screening.patch_test_on == date(2026, 1, 6)
+
+
+def test_a_patch_test_is_its_date_and_its_result_together(clinic):
+    """Issue 17.10, in the records library: a result without its date, or a date without its result, is refused
+    when recorded and when corrected; both or neither is kept."""
+    db = clinic["db"]
+    with db.session() as s:
+        client, _ = records.add_client(s, ACTOR, "Ula Undated", date(1990, 1, 1))
+        for tested_on, result, missing in ((None, "negative", "date"), (date(2026, 1, 5), None, "result")):
+            with pytest.raises(RecordError, match=f"needs both its date and its result \\(the {missing} is missing"):
+                records.record_screening(s, ACTOR, client.id, date(2026, 1, 5), patch_test_on=tested_on,
+                                         patch_test_result=result)
+        untested = records.record_screening(s, ACTOR, client.id, date(2026, 1, 5))
+        tested = records.record_screening(s, ACTOR, client.id, date(2026, 1, 6), patch_test_on=date(2026, 1, 6),
+                                          patch_test_result="negative")
+        with pytest.raises(RecordError, match="the date is missing"):
+            records.amend_screening(s, ACTOR, untested.id, "added", patch_test_result="negative")
+        with pytest.raises(RecordError, match="the date is missing"):
+            records.amend_screening(s, ACTOR, tested.id, "cleared", patch_test_on=None)
+        with pytest.raises(RecordError, match="the result is missing"):
+            records.amend_screening(s, ACTOR, tested.id, "cleared", patch_test_result=None)
+        assert records.amend_screening(s, ACTOR, tested.id, "no test was done", patch_test_on=None,
+                                       patch_test_result=None) == ["patch_test_on", "patch_test_result"]
+        assert records.amend_screening(s, ACTOR, untested.id, "added", patch_test_on=date(2026, 1, 5),
+                                       patch_test_result="positive") == ["patch_test_on", "patch_test_result"]
