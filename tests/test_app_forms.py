@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from browser import CHROMIUM, app_server, browser_page, choose, settle, sign_in
 from tracker import access, records
 from tracker.db import init_data_folder
 from tracker.errors import RecordError
@@ -217,3 +218,50 @@ def test_a_patch_test_is_its_date_and_its_result_together(clinic):
                                        patch_test_result=None) == ["patch_test_on", "patch_test_result"]
         assert records.amend_screening(s, ACTOR, untested.id, "added", patch_test_on=date(2026, 1, 5),
                                        patch_test_result="positive") == ["patch_test_on", "patch_test_result"]
+
+
+@pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_in_chromium_the_next_session_form_is_empty_and_saves_nothing_of_the_last(tmp_path):
+    """Issue 17.4 in a real browser: a widget keeps the browser's copy of its value unless the app sets it
+    before drawing it; the browser must neither show nor send session 1's reactions for session 2."""
+    db = init_data_folder(tmp_path / "data")
+    with db.session() as s:
+        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
+        s.commit()
+    ids = client_with_course(db, "Bo Browser", sessions=0, marketing=False, with_photos=False)
+    with app_server(tmp_path / "data") as url, browser_page() as page:
+        sign_in(page, url, "lee", PASSWORD)
+        choose(page, "Work with", f"Bo Browser (#{ids['client']})")
+        page.get_by_role("button", name="Open this client").click()
+        page.get_by_role("tab", name="Screening").wait_for(timeout=60_000)
+        settle(page)
+        page.get_by_role("link", name="Session & photos").click()
+        settle(page)
+        form = page.get_by_test_id("stForm").first
+        day = form.get_by_test_id("stDateInput").locator("input")
+        for _ in range(3):  # headless Chromium may drop keystrokes while the page redraws
+            day.click()
+            day.press("Control+a")
+            day.press("Backspace")
+            day.press_sequentially("2026-01-12", delay=30)
+            day.press("Tab")
+            if day.input_value() == "2026/01/12":
+                break
+        form.get_by_role("textbox", name="Immediate reactions").fill("mild redness")
+        form.get_by_role("textbox", name="Anaesthetic").fill("EMLA 5 %")
+        page.get_by_role("button", name="Record session").click()
+        page.get_by_text("Session 1 recorded on 2026-01-12").wait_for(timeout=60_000)
+        settle(page)
+        if not page.get_by_role("button", name="Record session").is_visible():
+            page.get_by_text("Record a new session").click()  # the expander closes once a session exists
+            settle(page)
+        assert form.get_by_role("textbox", name="Immediate reactions").input_value() == ""
+        assert form.get_by_role("textbox", name="Anaesthetic").input_value() == ""
+        page.get_by_role("button", name="Record session").click()
+        page.get_by_text("Session 2 recorded on").wait_for(timeout=60_000)
+    with db.session() as s:
+        first, second = records.get_course(s, ACTOR, ids["course"]).sessions
+        assert (first.immediate_reactions, first.anaesthetic) == ("mild redness", "EMLA 5 %")
+        assert (second.immediate_reactions, second.anaesthetic) == ("", "")
+    db.close()
+
