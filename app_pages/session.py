@@ -332,6 +332,7 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
                   "aftercare": st.text_input("Aftercare given", value=recorded["aftercare"],
                                              key=f"amend_aftercare_{session_id}")}
         amend_reason = reason_input("Reason for the correction", f"amend_reason_{session_id}")
+        cleared(f"amend_confirm_{session_id}", False)  # a confirmation is for one correction, as its reason
         confirm_amend = st.checkbox("The date is right even if out of order or in the future",
                                     key=f"amend_confirm_{session_id}")
         if st.form_submit_button("Save correction"):
@@ -339,7 +340,7 @@ with st.expander(f"Correct session {number} (the previous version is kept)"):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
                 records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
                                       **fixed | {"held_on": needs_date("Date", fixed["held_on"])})
-            correct(amend, f"Session {number} corrected.", f"amend_reason_{session_id}")
+            correct(amend, f"Session {number} corrected.", f"amend_reason_{session_id}", f"amend_confirm_{session_id}")
 
 if measured_area:
     marker_form(db, who, course_id, course.marker_mm, correct)

@@ -4,7 +4,7 @@ correction's reason belongs to that correction only, and the photo correction pr
 from __future__ import annotations
 
 import pathlib
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -92,6 +92,17 @@ def test_a_correction_reason_is_not_offered_for_the_next_correction(clinic, monk
     at.text_area(key=f"amend_notes_{session_id}").input("left cheek first, then right")
     at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
     assert "a correction needs a reason" in messages(at.error)
+    # Nor is a confirmation: a date out of order is confirmed for one correction only.
+    at.date_input(key=f"amend_held_on_{session_id}").set_value(date.today() + timedelta(days=1))
+    at.text_input(key=f"amend_reason_{session_id}").input("booked ahead")
+    at.checkbox(key=f"amend_confirm_{session_id}").check()
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert "Session 1 corrected." in messages(at.success)
+    assert at.checkbox(key=f"amend_confirm_{session_id}").value is False
+    at.date_input(key=f"amend_held_on_{session_id}").set_value(date.today() + timedelta(days=2))
+    at.text_input(key=f"amend_reason_{session_id}").input("moved again")
+    at.button(key=f"FormSubmitter:amend_session_{session_id}-Save correction").click().run()
+    assert any("is in the future" in w for w in messages(at.error)), messages(at.error)
     # On the client record too: the details, and a course's status.
     at.switch_page("app_pages/record.py").run()
     at.text_input(key="edit_contact").input("rhea@example.org")
@@ -105,7 +116,7 @@ def test_a_correction_reason_is_not_offered_for_the_next_correction(clinic, monk
     assert at.text_input(key=f"status_reason_{ids['course']}").value == ""
     with clinic["db"].session() as s:
         reasons = [v.reason for v in records.history(s, ACTOR, ids["client"])]
-    assert sorted(reasons) == sorted(["notes were incomplete", "new address", "client travelling"])
+    assert sorted(reasons) == sorted(["notes were incomplete", "booked ahead", "new address", "client travelling"])
 
 
 def test_a_photo_correction_preselects_nothing_and_shows_only_its_fields(clinic, monkeypatch):
