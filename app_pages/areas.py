@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import flash, plain
+from app_pages.ui import clear_later, flash, plain, reason_input
 from tracker import photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import HEXSEL_ITEMS
@@ -44,10 +44,11 @@ def marker_form(db, who, course_id: int, marker_mm: float | None, correct) -> No
             value = st.number_input("Marker side (mm)", min_value=photos.MIN_MARKER_MM,
                                     max_value=photos.MAX_MARKER_MM, value=marker_mm or photos.DEFAULT_MARKER_MM,
                                     step=0.5, key=f"marker_mm_{course_id}")
-            why = st.text_input("Reason (kept in the record's history)", key=f"marker_why_{course_id}")
+            why = reason_input("Reason (kept in the record's history)", f"marker_why_{course_id}")
             if st.form_submit_button("Save the marker size"):
                 correct(lambda s: photos.set_marker_size(s, who, course_id, float(value), why),
-                        f"Scale marker set to {value:g} mm; the course's photos were re-analysed.")
+                        f"Scale marker set to {value:g} mm; the course's photos were re-analysed.",
+                        f"marker_why_{course_id}")
 
 
 def _score_label(item: str):
@@ -61,7 +62,7 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
         scores = {item: st.selectbox(label, range(4), index=(current or {}).get(item, 0),
                                      format_func=_score_label(item), key=f"hexsel_{item}_{session_id}")
                   for item, (label, _, _) in HEXSEL_ITEMS.items()}
-        why = st.text_input("Reason for the correction", key=f"hexsel_why_{session_id}") if current else None
+        why = reason_input("Reason for the correction", f"hexsel_why_{session_id}") if current else None
         if st.form_submit_button("Correct the score" if current else "Record the score", type="primary"):
             try:
                 with db.session() as s:
@@ -72,6 +73,7 @@ def hexsel_form(db, who, session_id: int, number: int, current: dict | None) -> 
                     s.commit()
                 flash(f"Hexsel score {sum(scores.values())}/15 {'corrected' if current else 'recorded'} for "
                       f"session {number}.")
+                clear_later(f"hexsel_why_{session_id}")
                 st.rerun()
             except RecordError as exc:
                 st.error(plain(exc.message))

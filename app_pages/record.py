@@ -5,18 +5,21 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import client_in_view, database, first_view, staff_only
-from app_pages.ui import date_field, flash, needs_date, plain, portal_url, show_flash
+from app_pages.ui import clear_later, date_field, flash, needs_date, plain, portal_url, reason_input, show_flash
 from tracker import cards, records
 from tracker.errors import RecordError
 from tracker.models import AREAS, CONSENT_KINDS, CONTRAINDICATIONS, COURSE_STATUSES, TREATMENTS
+
+PATCH_RESULTS = [None, "negative", "positive"]
 
 who = staff_only()
 client_id = client_in_view()
 db = database()
 
 
-def attempt(action, success: str) -> None:
-    """Run a records change and commit it; on success show the fresh page with the message kept."""
+def attempt(action, success: str, *spent: str) -> None:
+    """Run a records change and commit it; on success show the fresh page with the message kept and the
+    ``spent`` fields (their keys, e.g. the correction's reason) emptied."""
     try:
         with db.session() as s:
             action(s)
@@ -25,6 +28,7 @@ def attempt(action, success: str) -> None:
         st.error(plain(getattr(exc, "message", str(exc))))
         return
     flash(success)
+    clear_later(*spent)
     st.rerun()
 
 
@@ -36,7 +40,8 @@ with db.session() as s:
     consents = {kind: records.has_consent(client, kind) for kind in CONSENT_KINDS}
     consent_rows = [(c.id, c.kind, c.given_on, c.signatory, c.withdrawn_on) for c in client.consents]
     latest_screening = client.screenings[-1] if client.screenings else None
-    screening_rows = [(x.id, x.screened_on, x.screened_by, x.open_contraindications) for x in client.screenings]
+    screening_rows = [(x.id, x.screened_on, x.screened_by, x.open_contraindications, x.patch_test_on,
+                       x.patch_test_result) for x in client.screenings]
     courses = [(c.id, c.treatment, ", ".join(c.areas), len(c.sessions), c.planned_sessions, c.interval_days,
                 c.status, c.override_reason, records.next_due(c)) for c in client.courses]
     trail = [(v.at, v.actor, v.entity, v.entity_id, v.previous, v.reason) for v in records.history(s, who, client_id)]
@@ -60,11 +65,12 @@ with details_tab:
                                    index=[None, 1, 2, 3, 4, 5, 6].index(details["fitzpatrick"]),
                                    key="edit_fitzpatrick")
         notes = st.text_area("Notes", value=details["notes"], key="edit_notes")
-        reason = st.text_input("Reason for the correction (kept with the previous version)", key="edit_reason")
+        reason = reason_input("Reason for the correction (kept with the previous version)", "edit_reason")
         if st.form_submit_button("Save details"):
             attempt(lambda s: records.update_client(
                 s, who, client_id, reason, name=name, date_of_birth=needs_date("Date of birth", dob),
-                contact=contact, fitzpatrick=fitzpatrick, notes=notes), "Details saved; the previous version is kept.")
+                contact=contact, fitzpatrick=fitzpatrick, notes=notes), "Details saved; the previous version is kept.",
+                "edit_reason")
 
     st.subheader("Access code for the client portal")
     st.caption("The code is stored only as a hash: it is shown once, when issued. Issuing a new one stops the old one.")
@@ -82,14 +88,15 @@ with details_tab:
                            file_name=f"access-card-{client_id}.pdf", mime="application/pdf")
 
 with screening_tab:
-    for screening_id, screened_on, screened_by, found in screening_rows:
+    for screening_id, screened_on, screened_by, found, patch_on, patch_result in screening_rows:
         st.text(f"Screening {screening_id} on {screened_on} by {screened_by}: "
-                + ("; ".join(found) if found else "no contraindications"))
+                + ("; ".join(found) if found else "no contraindications")
+                + (f"; patch test {patch_result} on {patch_on}" if patch_result else "; no patch test"))
     with st.form("screening"):
         screened_on = date_field("Consultation date", "screened_on", value=date.today(), latest=date.today())
         present = {field for field, label in CONTRAINDICATIONS.items() if st.checkbox(label, key=f"ci_{field}")}
         patch_on = date_field("Patch test date", "patch_on", latest=date.today())
-        patch_result = st.selectbox("Patch test result", [None, "negative", "positive"], key="patch_result")
+        patch_result = st.selectbox("Patch test result", PATCH_RESULTS, key="patch_result")
         notes = st.text_area("Notes", key="screening_notes")
         if st.form_submit_button("Record screening"):
             attempt(lambda s: records.record_screening(s, who, client_id, needs_date("Consultation date",
@@ -102,11 +109,18 @@ with screening_tab:
                          for field, label in CONTRAINDICATIONS.items()}
                 fixed_on = date_field("Consultation date", "fix_screened_on", value=latest_screening.screened_on,
                                       latest=date.today())
-                why = st.text_input("Reason for the correction", key="fix_screening_reason")
+                fixed["patch_test_on"] = date_field("Patch test date", "fix_patch_on",
+                                                    value=latest_screening.patch_test_on, latest=date.today())
+                fixed["patch_test_result"] = st.selectbox(
+                    "Patch test result", PATCH_RESULTS, index=PATCH_RESULTS.index(latest_screening.patch_test_result),
+                    key="fix_patch_result")
+                fixed["notes"] = st.text_area("Notes", value=latest_screening.notes, key="fix_screening_notes")
+                why = reason_input("Reason for the correction", "fix_screening_reason")
                 if st.form_submit_button("Save correction"):
                     attempt(lambda s: records.amend_screening(s, who, latest_screening.id, why,
                                                               screened_on=needs_date("Consultation date", fixed_on),
-                                                              **fixed), "Screening corrected.")
+                                                              **fixed), "Screening corrected.",
+                            "fix_screening_reason")
 
 with consent_tab:
     for kind, current in consents.items():
@@ -134,12 +148,12 @@ with consent_tab:
                 clear = st.checkbox("Not withdrawn (clear the withdrawal date)", value=row[4] is None,
                                     key=f"fix_clear_{chosen}")
                 withdrawn = date_field("Withdrawn on", f"fix_withdrawn_{chosen}", value=row[4], latest=date.today())
-                why = st.text_input("Reason for the correction", key=f"fix_consent_reason_{chosen}")
+                why = reason_input("Reason for the correction", f"fix_consent_reason_{chosen}")
                 if st.form_submit_button("Save correction"):
                     attempt(lambda s: records.amend_consent(s, who, chosen, why, needs_date("Given on", given),
                                                             signed, None if clear else needs_date("Withdrawn on",
                                                                                                   withdrawn)),
-                            "Consent corrected.")
+                            "Consent corrected.", f"fix_consent_reason_{chosen}")
 
 with course_tab:
     for course_id, treatment, areas, done, planned, interval, status, override, due in courses:
@@ -152,10 +166,11 @@ with course_tab:
                 left, right, go = st.columns([1, 2, 1], vertical_alignment="bottom")
                 new_status = left.selectbox("Status", COURSE_STATUSES, index=COURSE_STATUSES.index(status),
                                             key=f"status_{course_id}")
-                why = right.text_input("Reason", key=f"status_reason_{course_id}")
+                with right:
+                    why = reason_input("Reason", f"status_reason_{course_id}")
                 if go.form_submit_button("Set status"):
                     attempt(lambda s: records.set_course_status(s, who, course_id, new_status, why),
-                            f"Course #{course_id} is now {new_status}.")
+                            f"Course #{course_id} is now {new_status}.", f"status_reason_{course_id}")
     with st.form("start_course"):
         treatment = st.selectbox("Treatment", [*TREATMENTS, "other"], key="course_treatment")
         other = st.text_input("Other treatment", key="course_other")

@@ -12,7 +12,8 @@ from analysis.visual import aligned_by_matrix
 from app_pages.areas import checklist, hexsel_form, marker_form
 from app_pages.common import choose, client_in_view, database, face_model, photo_pixels, staff_only
 from app_pages.queue import queued_mode, refresh_button, status_text, waiting
-from app_pages.ui import canvas_polygon, date_field, flash, needs_date, plain, show_check, show_flash
+from app_pages.ui import (canvas_polygon, clear_later, cleared, date_field, flash, needs_date, plain, reason_input,
+                          show_check, show_flash)
 from tracker import photos, records, templates
 from tracker.errors import DuplicateRecord, NeedsConfirmation, RecordError
 from tracker.models import AREAS, HEXSEL_ITEMS, REMOVAL_REASONS, TECHNIQUES, VIEWS
@@ -64,6 +65,7 @@ def record_session(form: dict, confirmed: bool) -> None:
         st.session_state.recorded_tokens.add(token)
         st.session_state.pop("pending_session", None)
         st.session_state.pop("session_form_token", None)
+        st.session_state.fresh_session_form = True  # the next session's details are its own
         st.session_state.photo_session = new.id  # photos now go to the new session
         flash(f"Session {number} recorded on {held_on:%Y-%m-%d}. Photos below go to this session.")
         st.rerun()
@@ -75,13 +77,26 @@ def record_session(form: dict, confirmed: bool) -> None:
         st.error(plain(getattr(exc, "message", str(exc))))
 
 
+def new_session_form() -> dict:
+    """The new-session form as it opens, by widget key: nothing carried over from the session recorded last."""
+    return {"held_on": max(date.today(), course.started_on), "practitioner": who.display_name,
+            "technique": TECHNIQUES[0], "session_areas": ["face"], "products": "", "anaesthetic": "",
+            "session_notes": "", "reactions": "", "aftercare": ""}
+
+
+# The form's values are set through the session state, before its widgets are drawn: that also empties the
+# browser's copy, which dropping the keys would not (it would send the last session's values again).
+fresh = st.session_state.pop("fresh_session_form", False)
+for field, value in new_session_form().items():
+    if fresh or field not in st.session_state:
+        st.session_state[field] = value
 token = st.session_state.setdefault("session_form_token", secrets.token_hex(8))
 with st.expander("Record a new session", expanded=not sessions or "pending_session" in st.session_state):
     with st.form("new_session"):
-        held_on = date_field("Date", "held_on", value=max(date.today(), course.started_on), earliest=course.started_on)
-        practitioner = st.text_input("Practitioner", value=who.display_name, key="practitioner")
+        held_on = date_field("Date", "held_on", earliest=course.started_on)
+        practitioner = st.text_input("Practitioner", key="practitioner")
         technique = st.selectbox("Technique", TECHNIQUES, key="technique")
-        areas = st.multiselect("Areas", AREAS, default=["face"], key="session_areas")
+        areas = st.multiselect("Areas", AREAS, key="session_areas")
         products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", key="products")
         anaesthetic = st.text_input("Anaesthetic", key="anaesthetic")
         notes = st.text_area("Notes", key="session_notes")
@@ -201,8 +216,9 @@ else:
             st.error(plain(exc.message))
 
 
-def correct(action, message: str) -> None:
-    """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page."""
+def correct(action, message: str, *spent: str) -> None:
+    """Run a correction, commit it, re-run the analyses it made stale, and show the fresh page with the
+    ``spent`` fields (their keys, e.g. the correction's reason) emptied."""
     try:
         with db.session() as s:
             stale = action(s)
@@ -214,9 +230,55 @@ def correct(action, message: str) -> None:
                 with db.session() as s:
                     photos.analyse_pending(s, db.store, who, client_id)
         flash(message)
+        clear_later(*spent)
         st.rerun()
     except (RecordError, ValueError) as exc:
         st.error(plain(getattr(exc, "message", str(exc))))
+
+
+PHOTO_ACTIONS = {"baseline": "make it the baseline of its view", "move": "move it", "remove": "remove it"}
+
+
+def photo_correction(photo_id: int, photo_view: str) -> None:
+    """One photo's correction. Nothing is chosen until the user chooses it (a baseline changes every later
+    comparison; another client's photo is deleted at once), and only the chosen correction's fields show."""
+    keys = {field: f"photo_{field}_{photo_id}" for field in ("action", "removal", "why")}
+    cleared(keys["action"], None)
+    cleared(keys["removal"], None)
+    action = st.radio("Correction", list(PHOTO_ACTIONS), format_func=PHOTO_ACTIONS.get, index=None,
+                      key=keys["action"])
+    if action is None:
+        st.caption("Choose a correction.")
+        return
+    removal = None
+    if action == "remove":
+        removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
+                               index=None, placeholder="Choose why...", key=keys["removal"])
+        if removal == "wrong_client":
+            st.warning("The original file is deleted at once, with its history: this cannot be undone.",
+                       icon=":material/warning:")
+    with st.form(f"photo_{photo_id}"):
+        if action == "move":
+            to_session = st.selectbox("Move to session", ids, index=ids.index(session_id),
+                                      format_func=sessions.get, key=f"photo_to_session_{photo_id}")
+            to_view = st.text_input("Move to view", value=photo_view, key=f"photo_to_view_{photo_id}",
+                                    help=f"{', '.join(VIEWS)} or a body area")
+        why = reason_input("Why (kept in the record's history)", keys["why"])
+        if not st.form_submit_button("Apply"):
+            return
+    spent = keys.values()  # the next correction of this photo starts from nothing chosen
+    if action == "baseline":
+        correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
+                f"Photo {photo_id} is now the baseline of {photo_view}"
+                + ("." if queued_mode() else "; its analyses were re-run."), *spent)
+    elif action == "move":
+        correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view), f"Photo {photo_id} moved.",
+                *spent)
+    elif removal is None:
+        st.error("Choose why the photo is removed.")
+    else:
+        correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
+                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).", *spent)
 
 
 with db.session() as s:
@@ -227,8 +289,8 @@ with db.session() as s:
     statuses = photos.analysis_status(s, who, [p.id for p in current.photos])
     product_lines = "\n".join(f"{p.product} | {p.batch} | {p.expiry or ''} | {p.volume_ml or ''}"
                               for p in current.products)
-    session_fields = (current.number, current.held_on, current.technique, current.notes)
-number, session_date, session_technique, session_notes = session_fields
+    number = current.number
+    recorded = {field: getattr(current, field) for field in records.SESSION_FIELDS}
 
 st.subheader(f"Photos of session {number}")
 if not kept:
@@ -246,45 +308,38 @@ for photo_id, sha, photo_view, original in kept:
             right.warning("The analysis judged that this photo does not show the same person as the first session: "
                           "the client is not shown it. If it is another client's photo, remove it as theirs.")
         with right.popover("Correct this photo"):
-            with st.form(f"photo_{photo_id}"):
-                action = st.radio("Correction", ["make it the baseline of its view", "move it", "remove it"],
-                                  key=f"photo_action_{photo_id}")
-                to_session = st.selectbox("Move to session", ids, index=ids.index(session_id),
-                                          format_func=sessions.get, key=f"photo_to_session_{photo_id}")
-                to_view = st.text_input("Move to view", value=photo_view, key=f"photo_to_view_{photo_id}",
-                                        help=f"{', '.join(VIEWS)} or a body area")
-                removal = st.selectbox("Removal reason", list(REMOVAL_REASONS), format_func=REMOVAL_REASONS.get,
-                                       key=f"photo_removal_{photo_id}")
-                why = st.text_input("Why (kept in the record's history)", key=f"photo_why_{photo_id}")
-                if st.form_submit_button("Apply"):
-                    if action.startswith("make"):
-                        correct(lambda s: photos.choose_baseline(s, who, photo_id, why),
-                                f"Photo {photo_id} is now the baseline of {photo_view}"
-                                + ("." if queued_mode() else "; its analyses were re-run."))
-                    elif action == "move it":
-                        correct(lambda s: photos.move_photo(s, who, photo_id, why, to_session, to_view),
-                                f"Photo {photo_id} moved.")
-                    else:
-                        correct(lambda s: photos.remove_photo(s, db.store, who, photo_id, removal, why),
-                                f"Photo {photo_id} removed ({REMOVAL_REASONS[removal]}).")
+            photo_correction(photo_id, photo_view)
 
 with st.expander(f"Correct session {number} (the previous version is kept)"):
     with st.form(f"amend_session_{session_id}"):
-        new_date = date_field("Date", f"amend_held_on_{session_id}", value=session_date, earliest=course.started_on)
-        new_technique = st.selectbox("Technique", TECHNIQUES, index=TECHNIQUES.index(session_technique),
-                                     key=f"amend_technique_{session_id}")
+        fixed = {"held_on": date_field("Date", f"amend_held_on_{session_id}", value=recorded["held_on"],
+                                       earliest=course.started_on),
+                 "practitioner": st.text_input("Practitioner", value=recorded["practitioner"],
+                                               key=f"amend_practitioner_{session_id}"),
+                 "technique": st.selectbox("Technique", TECHNIQUES, index=TECHNIQUES.index(recorded["technique"]),
+                                           key=f"amend_technique_{session_id}"),
+                 # an area recorded before AREAS was fixed stays offered, so a correction does not drop it
+                 "areas": st.multiselect("Areas", [*AREAS, *(a for a in recorded["areas"] if a not in AREAS)],
+                                         default=recorded["areas"], key=f"amend_areas_{session_id}")}
         new_products = st.text_area("Products, one a line: name | batch | expiry YYYY-MM-DD | ml", value=product_lines,
                                     key=f"amend_products_{session_id}")
-        new_notes = st.text_area("Notes", value=session_notes, key=f"amend_notes_{session_id}")
-        amend_reason = st.text_input("Reason for the correction", key=f"amend_reason_{session_id}")
+        fixed |= {"anaesthetic": st.text_input("Anaesthetic", value=recorded["anaesthetic"],
+                                               key=f"amend_anaesthetic_{session_id}"),
+                  "notes": st.text_area("Notes", value=recorded["notes"], key=f"amend_notes_{session_id}"),
+                  "immediate_reactions": st.text_input("Immediate reactions", value=recorded["immediate_reactions"],
+                                                       key=f"amend_reactions_{session_id}"),
+                  "aftercare": st.text_input("Aftercare given", value=recorded["aftercare"],
+                                             key=f"amend_aftercare_{session_id}")}
+        amend_reason = reason_input("Reason for the correction", f"amend_reason_{session_id}")
+        cleared(f"amend_confirm_{session_id}", False)  # a confirmation is for one correction, as its reason
         confirm_amend = st.checkbox("The date is right even if out of order or in the future",
                                     key=f"amend_confirm_{session_id}")
         if st.form_submit_button("Save correction"):
             def amend(s):
                 used = [records.parse_product_line(line) for line in new_products.splitlines() if line.strip()]
                 records.amend_session(s, who, session_id, amend_reason, used, confirm_amend,
-                                      held_on=needs_date("Date", new_date), technique=new_technique, notes=new_notes)
-            correct(amend, f"Session {number} corrected.")
+                                      **fixed | {"held_on": needs_date("Date", fixed["held_on"])})
+            correct(amend, f"Session {number} corrected.", f"amend_reason_{session_id}", f"amend_confirm_{session_id}")
 
 if measured_area:
     marker_form(db, who, course_id, course.marker_mm, correct)

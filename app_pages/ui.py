@@ -52,6 +52,26 @@ def needs_date(label: str, value) -> date:
     return value
 
 
+def reason_input(label: str, key: str) -> str:
+    """The reason for one correction: empty again once that correction is saved (:func:`clear_later`), so the
+    next correction never goes into the history under the last one's reason."""
+    cleared(key)
+    return st.text_input(label, key=key)
+
+
+def cleared(key: str, empty: object = "") -> None:
+    """Before the widget ``key`` is drawn: set it to ``empty`` if :func:`clear_later` named it. Set before it
+    is drawn, the browser's copy is emptied too (dropping the key would not)."""
+    if key in st.session_state.get("spent_fields", ()):
+        st.session_state.spent_fields.discard(key)
+        st.session_state[key] = empty
+
+
+def clear_later(*keys: str) -> None:
+    """Empty these widgets at the next run (a widget's value can only be set before it is drawn)."""
+    st.session_state.setdefault("spent_fields", set()).update(keys)
+
+
 def portal_url() -> str:
     """Where clients sign in: ``$TRACKER_PORTAL_URL``, else this app's address as the browser sees it."""
     url = os.environ.get("TRACKER_PORTAL_URL") or st.context.url or ""

@@ -126,6 +126,7 @@ def test_in_queue_mode_a_correction_queues_the_analyses_it_made_stale(clinic, mo
         s.commit()
         photos.analyse_pending(s, db.store, ACTOR, ids["client"])
     at = session_page(clinic, monkeypatch, ids, session_index=1)
+    at.radio(key=f"photo_action_{added[1]}").set_value("baseline").run()
     at.text_input(key=f"photo_why_{added[1]}").input("the first was blurred")
     at.button(key=f"FormSubmitter:photo_{added[1]}-Apply").click().run()
     assert not at.exception and not errors(at)

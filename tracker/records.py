@@ -219,10 +219,8 @@ def record_screening(s: DbSession, actor: Actor, client_id: int, screened_on: da
     if unknown:
         raise RecordError(f"unknown contraindication {', '.join(sorted(unknown))}; "
                           f"known: {', '.join(CONTRAINDICATIONS)}")
-    if patch_test_result not in (None, "negative", "positive"):
-        raise RecordError("patch test result is 'negative' or 'positive'")
     check_date("consultation date", screened_on, EARLIEST_BIRTH, date.today())
-    check_date("patch test date", patch_test_on, EARLIEST_BIRTH, date.today())
+    _check_patch_test(patch_test_on, patch_test_result)
     screening = Screening(client=client, screened_on=screened_on, screened_by=actor_name(actor), notes=notes,
                           patch_test_on=patch_test_on, patch_test_result=patch_test_result,
                           **{field: field in present for field in CONTRAINDICATIONS})
@@ -235,18 +233,28 @@ def record_screening(s: DbSession, actor: Actor, client_id: int, screened_on: da
 SCREENING_FIELDS = ("screened_on", *CONTRAINDICATIONS, "patch_test_on", "patch_test_result", "notes")
 
 
+def _check_patch_test(tested_on: date | None, result: str | None) -> None:
+    """A patch test is its date and its result together: a result without its date (a date field cleared by
+    Escape comes back empty) cannot be checked against the session dates, and a date alone says nothing."""
+    if result not in (None, "negative", "positive"):
+        raise RecordError("patch test result is 'negative' or 'positive'")
+    if (tested_on is None) != (result is None):
+        raise RecordError("a patch test needs both its date and its result"
+                          + (" (the date is missing)" if tested_on is None else " (the result is missing)"))
+    check_date("patch test date", tested_on, EARLIEST_BIRTH, date.today())
+
+
 def amend_screening(s: DbSession, actor: Actor, screening_id: int, reason: str, **changes) -> list[str]:
     """Correct a recorded screening (any of SCREENING_FIELDS); returns the fields changed."""
     screening = _get(s, Screening, screening_id, actor, "correct")
     unknown = set(changes) - set(SCREENING_FIELDS)
     if unknown:
         raise RecordError(f"unknown screening field {', '.join(sorted(unknown))}")
-    if changes.get("patch_test_result") not in (None, "negative", "positive"):
-        raise RecordError("patch test result is 'negative' or 'positive'")
     if "screened_on" in changes and changes["screened_on"] is None:
         raise RecordError("a screening needs its consultation date")
     check_date("consultation date", changes.get("screened_on"), EARLIEST_BIRTH, date.today())
-    check_date("patch test date", changes.get("patch_test_on"), EARLIEST_BIRTH, date.today())
+    _check_patch_test(changes.get("patch_test_on", screening.patch_test_on),
+                      changes.get("patch_test_result", screening.patch_test_result))
     return amend(s, actor, screening, "screening", screening.client_id, changes, reason)
 
 
@@ -501,6 +509,8 @@ def amend_session(s: DbSession, actor: Actor, session_id: int, reason: str, prod
         raise RecordError(f"unknown session field {', '.join(sorted(unknown))}; known: {', '.join(SESSION_FIELDS)}")
     if "technique" in changes and changes["technique"] not in TECHNIQUES:
         raise RecordError(f"technique is one of {', '.join(TECHNIQUES)}")
+    if "practitioner" in changes and not changes["practitioner"].strip():
+        raise RecordError("a session needs its practitioner")
     if "areas" in changes:
         changes["areas"] = list(changes["areas"])
     held_on = changes.get("held_on", session.held_on)
