@@ -175,8 +175,7 @@ if row.comparable:
     for metric in row.summary:
         st.markdown("- " + row.change(metric.name).sentence(plain))
     if row.area is None:  # the face's measures: say what size of change this clinic can see
-        said = "; ".join(limit.sentence(plain) for limit in limits if limit.metric in row.summary)
-        st.caption(("Here, " if plain else "Detection limits: ") + said + ".")
+        st.caption(calibration.summary([x for x in limits if x.metric in row.summary], plain))
 else:
     st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
                f"is shown: {progress.reason_text(row.reasons, plain)}.")

@@ -35,14 +35,14 @@ else:
 table = pd.DataFrame([{
     "Region": REGION_LABELS.get(r.limit.scope, "Whole face"),
     "Measure": f"{r.limit.metric.label} ({r.limit.metric.unit})",
-    "Detection limit": "none: no change is claimed" if r.limit.value is None else f"{r.limit.value:.2f}",
+    "Detection limit": "none" if r.limit.value is None else f"{r.limit.value:.2f}",
     "From": {"clinic": "this clinic", "shipped": "the engine's validation", None: "-"}[r.limit.source],
     "Pairs": "" if r.limit.n is None else str(r.limit.n),
     "Leave-one-out coverage": "" if r.limit.loo_coverage is None else f"{100 * r.limit.loo_coverage:.0f} %",
     "Engine's floor": "-" if r.shipped is None else f"{r.shipped:.2f}",
     "Missing": r.limit.missing or "",
 } for r in rows])
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table))
 st.caption("Detection limit: a change smaller than this cannot be told from noise, whatever the pair (every pair's "
            "95 % bound is at least this floor, and wider when the pair itself is noisier). Coverage: the share of "
            "the clinic's no-change pairs inside the floor fitted without them (97.5 % is the aim).")

@@ -98,6 +98,24 @@ class DetectionLimit:
         return "the engine's floor from its validation in one studio, not yet this clinic's own"
 
 
+def summary(limits: list[DetectionLimit], plain: bool = False) -> str:
+    """One sentence for where the numbers are: the limits grouped by where they come from, e.g. ``"Detection
+    limits: redness 0.70 a* (this clinic's floor, ...); brightness 2.02 L* (the engine's floor ...). A smaller
+    change cannot be told from noise here."``"""
+    if plain:
+        known = [f"{x.metric.word} smaller than {x.value:.1f}" for x in limits if x.value is not None]
+        return ("Here, changes in " + ", ".join(known) + " cannot be told apart from the ordinary differences "
+                "between two photos.") if known else ""
+    groups: dict[str, list[str]] = {}
+    for x in limits:
+        if x.value is None:
+            groups.setdefault("no calibration on real repeated photos", []).append(f"{x.metric.word}: none yet")
+        else:
+            groups.setdefault(x.provenance(), []).append(f"{x.metric.word} {x.value:.2f} {x.metric.unit}")
+    said = "; ".join(f"{', '.join(figures)} ({where})" for where, figures in groups.items())
+    return f"Detection limits: {said}. A smaller change cannot be told from noise here."
+
+
 def limit(floors: Floors | None, metric: str, scope: str = "overall", tier: str = TIER) -> DetectionLimit:
     """The detection limit of ``metric`` in ``scope`` under a clinic's ``floors`` (None: the shipped ones)."""
     own = floors.get(tier, scope, metric) if floors is not None else None

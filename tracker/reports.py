@@ -31,7 +31,7 @@ from .pdftext import SANS, new_pdf, printable
 from .photostore import PhotoStore
 from .progress import BEYOND, HEXSEL, SUMMARY, ClinicianScore, Series, course_progress, hexsel_scores, series
 from .access import check
-from .calibration import detection_limits
+from .calibration import detection_limits, summary
 from .records import Actor, audit, get_course
 from .templates import VIEWS, view_label
 
@@ -114,8 +114,9 @@ def _deidentified_products(products) -> str:
 
 def _limits(pdf: FPDF, limits) -> None:
     """Where the charts are read: what size of change this clinic's photos can tell from noise (plain words)."""
-    said = "; ".join(limit.sentence(plain=True) for limit in limits)
-    pdf.multi_cell(0, 4, printable(f"Here, {said}."), new_x="LMARGIN", new_y="NEXT")
+    said = summary(limits, plain=True)
+    if said:
+        pdf.multi_cell(0, 4, printable(said), new_x="LMARGIN", new_y="NEXT")
 
 
 def _treatment_log(pdf: FPDF, course: Course, deidentified: bool) -> None:
