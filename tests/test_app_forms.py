@@ -13,7 +13,7 @@ from browser import CHROMIUM, app_server, browser_page, choose, settle, sign_in
 from tracker import access, records
 from tracker.db import init_data_folder
 from tracker.errors import RecordError
-from tracker_helpers import ACTOR, client_with_course
+from tracker_helpers import ACTOR, client_with_course, with_practitioner
 
 APP = str(pathlib.Path(__file__).resolve().parents[1] / "app.py")
 PASSWORD = "a long enough secret"
@@ -23,10 +23,7 @@ PASSWORD = "a long enough secret"
 def clinic(tmp_path_factory):
     """A data folder with a practitioner; each test adds the clients it needs."""
     root = tmp_path_factory.mktemp("clinic") / "data"
-    db = init_data_folder(root)
-    with db.session() as s:
-        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
-        s.commit()
+    db = with_practitioner(root)
     yield {"root": root, "db": db}
     db.close()
 

@@ -11,22 +11,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from test_app import PASSWORD, app, errors, sign_in_staff
+from test_app import app, errors, sign_in_staff
 from test_data_safety import REGION, body_photos
-from tracker import access, photos
-from tracker.db import init_data_folder
+from tracker import photos
 from tracker.models import Photo, PhotoAnalysis
 from tracker.worker import work
-from tracker_helpers import ACTOR, client_with_course, sample_bytes
+from tracker_helpers import ACTOR, client_with_course, sample_bytes, with_practitioner
 
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
     root = tmp_path_factory.mktemp("queue") / "data"
-    db = init_data_folder(root)
-    with db.session() as s:
-        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
-        s.commit()
+    db = with_practitioner(root)
     yield {"root": root, "db": db}
     db.close()
 

@@ -11,11 +11,10 @@ from sqlalchemy import select
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1.element_tree import Selectbox
 
-from test_app import PASSWORD, app, errors, sign_in_staff
-from tracker import access, photos, records
-from tracker.db import init_data_folder
+from test_app import app, errors, sign_in_staff
+from tracker import photos, records
 from tracker.models import Photo
-from tracker_helpers import ACTOR, SAMPLES, client_with_course, sample_bytes
+from tracker_helpers import ACTOR, SAMPLES, client_with_course, sample_bytes, with_practitioner
 
 
 class HeldLabel(Selectbox):
@@ -44,10 +43,7 @@ def browser_holds(at, key: str, label: str) -> None:
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
     root = tmp_path_factory.mktemp("workflow") / "data"
-    db = init_data_folder(root)
-    with db.session() as s:
-        access.add_user(s, ACTOR, "lee", PASSWORD, "practitioner", "Dr Lee")
-        s.commit()
+    db = with_practitioner(root)
     yield {"root": root, "db": db}
     db.close()
 

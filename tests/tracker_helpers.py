@@ -24,6 +24,19 @@ def sample_bytes(number: int) -> bytes:
     return (SAMPLES / f"session-{number}-front.jpg").read_bytes()
 
 
+#: The password of the staff accounts the app tests sign in with.
+PASSWORD = "a long enough secret"
+
+
+def with_practitioner(root: pathlib.Path, username: str = "lee", name: str = "Dr Lee"):
+    """A new data folder at ``root`` (embedded defaults) with one practitioner who signs in with :data:`PASSWORD`."""
+    db = init_data_folder(root)
+    with db.session() as s:
+        access.add_user(s, ACTOR, username, PASSWORD, "practitioner", name)
+        s.commit()
+    return db
+
+
 def new_db(path: pathlib.Path):
     """A new data folder on the test's backend (the environment the ``backends`` fixture set; see conftest)."""
     return init_data_folder(path)

@@ -23,8 +23,16 @@ changing a staff account ends every open session of it, even if a new record
 were ever given the same id (the fingerprint covers the salted hash, which a
 new record never shares).
 
-The command line acts as the server's owner (:func:`owner`, an admin): whoever
-can run it can read the data folder anyway.
+The command line acts as the server's owner (:func:`owner`, role
+:data:`OWNER`, with no account): whoever can run it can read the data folder
+anyway.
+
+Who may do what is one table, :data:`POLICY` (action -> roles), and one
+decision, :func:`check` (or :func:`allowed` where no database is at hand),
+which every library function calls before it reads or writes: the role must
+have the action, a signed-in account must still be valid (:func:`current`,
+so a deactivated or reset account can do nothing more, and a practitioner's
+clinics are today's), and the client's records must be visible to it.
 
 Clinics within a group: a client belongs to one clinic, a staff member to one
 or more. A practitioner sees only their clinics' clients; an ``admin`` is the
@@ -33,9 +41,8 @@ clinic's admin). The rule is applied inside the library: every query that
 lists, finds or opens a client's records takes the :class:`Viewer` and filters
 by :func:`visible_clients` / :func:`may_see`, and a record the viewer may not
 see is "not found", exactly like a missing one, so its existence does not
-leak. A library function's ``actor`` is a :class:`Viewer`, or a plain name
-for the server's owner (the command line, scripts); the app always passes the
-signed-in Viewer. Memberships are read afresh at every page run
+leak. A library function's ``actor`` is always a :class:`Viewer` (a bare
+name is a TypeError); the app passes the signed-in Viewer. Memberships are read afresh at every page run
 (:func:`current`), so adding or removing one applies at once.
 
 References
