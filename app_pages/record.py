@@ -74,11 +74,15 @@ with details_tab:
 
     st.subheader("Access code for the client portal")
     st.caption("The code is stored only as a hash: it is shown once, when issued. Issuing a new one stops the old one.")
-    if st.button("Issue a new access code", key="issue_code"):
+    if st.session_state.pop("issue_code_done", False):
+        st.session_state.issue_code_confirm = False  # before the box is drawn: the next code asks again
+    sure = st.checkbox("The client's current code and printed card stop working, and their open portal sessions "
+                       "end", key="issue_code_confirm")
+    if st.button("Issue a new access code", key="issue_code", disabled=not sure):
         with db.session() as s:
             code = records.reset_access_code(s, who, client_id)
             s.commit()
-        st.session_state.issued_code = (client_id, code)
+        st.session_state.issued_code, st.session_state.issue_code_done = (client_id, code), True
     issued = st.session_state.pop("issued_code", None)
     if issued and issued[0] == client_id:
         st.success("New access code (shown once; give it to the client now):", icon=":material/key:")

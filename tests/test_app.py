@@ -390,6 +390,7 @@ def test_only_an_admin_manages_staff_and_loads_the_sample(tmp_path, monkeypatch)
         assert access.authenticate(s, "kim", temporary) is not None
     at.run()
     assert not at.code  # shown once
+    assert not at.checkbox(key="issue_code_confirm").value and at.button(key="issue_code").disabled  # asks again
     at.selectbox(key="deactivate_user").set_value("kim").run()
     at.button(key="deactivate").click().run()
     assert "Account deactivated." in [x.value for x in at.success]
@@ -487,6 +488,8 @@ def test_an_access_code_is_issued_from_the_record_once_with_a_card(clinic, monke
     at = sign_in_staff(app(clinic["root"], monkeypatch))
     at.session_state.client_id = clinic["other"]["client"]
     at.switch_page("app_pages/record.py").run()
+    assert at.button(key="issue_code").disabled  # issue 17.20: it ends the client's code and card, so it asks
+    at.checkbox(key="issue_code_confirm").check().run()
     at.button(key="issue_code").click().run()
     code = at.code[0].value
     with clinic["db"].session() as s:
@@ -496,6 +499,7 @@ def test_an_access_code_is_issued_from_the_record_once_with_a_card(clinic, monke
     assert card.proto.label == "Download a printable card (PDF)"
     at.run()
     assert not at.code  # shown once
+    assert not at.checkbox(key="issue_code_confirm").value and at.button(key="issue_code").disabled  # asks again
 
 
 def test_a_session_beyond_the_plan_or_out_of_order_asks_first_and_a_double_click_records_once(clinic, monkeypatch):
