@@ -15,7 +15,7 @@ from app_pages.common import choose, client_in_view, database, face_model, first
 from app_pages.queue import refresh_button, status_text, waiting
 from app_pages.wipe import wipe_html
 from app_pages.ui import flash, show_flash
-from app_pages.ui import plain as as_text
+from app_pages.ui import plain as as_text  # `plain` here says whether the viewer is a client
 from tracker import calibration, photos, progress, records, templates
 from tracker.errors import RecordError
 from tracker.models import VIEWS
@@ -80,7 +80,7 @@ def remove_flagged(photo_id: int) -> None:
             s.commit()
         flash(f"Photo {photo_id} was removed from this client's record and its file deleted.")
     except RecordError as exc:
-        flash(exc.message, "error")
+        flash(as_text(exc.message), "error")  # the message may repeat what was typed
 
 
 def open_session(session_id: int) -> None:
@@ -129,7 +129,7 @@ with db.session() as s:
     hashes = progress.photo_hashes(course, rows)  # never a withheld photo's: its pixels are not loaded
     unanalysed = photos.analysis_status(s, viewer(), [r.photo_id for r in rows if r.status == "not analysed"])
     scores = progress.hexsel_scores(course)
-    limits = calibration.detection_limits(s, course.client, [m.name for m in progress.SUMMARY])
+    limits = calibration.detection_limits(s, viewer(), course.client, [m.name for m in progress.SUMMARY])
 if scores:  # the clinician's record, with or without photos
     st.subheader(f"{progress.HEXSEL.label} (clinician's score)")
     hexsel_table(scores)
@@ -180,14 +180,13 @@ else:
     st.warning(f"Session {row.session} ({row.held_on}) is **not comparable** with the first session, so no change "
                f"is shown: {progress.reason_text(row.reasons, plain)}.")
 
+labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
 if row.other_person:  # staff only: a client's rows never hold another person's photo (course_progress)
-    flagged_photo(row, hashes[row.photo_id], hashes[baseline.photo_id],
-                  (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}"))
+    flagged_photo(row, hashes[row.photo_id], hashes[baseline.photo_id], labels)
 else:
     face = view in VIEWS
     matrix = None if face or row.matrix is None else tuple(map(tuple, row.matrix))
     before, after, redness_map, texture_map = aligned(hashes[row.photo_id], hashes[baseline.photo_id], matrix)
-    labels = (f"Session {baseline.session}, {baseline.held_on}", f"Session {row.session}, {row.held_on}")
     side, slide, heat = st.tabs(["Side by side", "Wipe", "Where it changed"])
     with side:
         a, b = st.columns(2)

@@ -14,7 +14,7 @@ from analysis.calibration import Floor, Floors
 from tracker import access, calibration, clinics, photos, records
 from tracker.cli import main
 from tracker.db import init_data_folder
-from tracker.errors import NotAllowed, RecordError
+from tracker.errors import NotAllowed, NotFound, RecordError
 from tracker.models import Photo
 from tracker_helpers import ACTOR, client_with_course
 
@@ -63,7 +63,10 @@ def test_an_admin_sets_the_floors_and_the_clinic_s_analyses_use_them(db):
         assert result["noise_source"]["redness_a_star"] == "clinic" and result["noise"]["redness_a_star"] >= 0.7
         assert result["noise_source"]["brightness_l_star"] == "shipped"
         client = records.get_client(s, ACTOR, ids["client"])
-        (limit,) = calibration.detection_limits(s, client, ["redness_a_star"])
+        (limit,) = calibration.detection_limits(s, ACTOR, client, ["redness_a_star"])
+        with pytest.raises(NotFound):  # another client's sign-in
+            calibration.detection_limits(s, access.Viewer("client", "client", client_id=client.id + 1), client,
+                                         ["redness_a_star"])
         assert (limit.value, limit.source) == (0.7, "clinic")
 
 

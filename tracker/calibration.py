@@ -128,10 +128,11 @@ def limit(floors: Floors | None, metric: str, scope: str = "overall", tier: str 
     return DetectionLimit(REGISTRY[metric], scope, shipped.value, "shipped", missing=missing)
 
 
-def detection_limits(s: DbSession, client: Client, metrics, scope: str = "overall") -> list[DetectionLimit]:
-    """The detection limits of ``metrics`` (names) in ``scope`` for ``client``'s photos (a client the caller
-    found through the access rule, :func:`tracker.records.get_client`): their clinic's floors, else the
-    shipped ones."""
+def detection_limits(s: DbSession, viewer: Viewer, client: Client, metrics, scope: str = "overall"
+                     ) -> list[DetectionLimit]:
+    """The detection limits of ``metrics`` (names) in ``scope`` for ``client``'s photos, as ``viewer`` may see
+    them (:func:`tracker.access.check`): their clinic's floors, else the shipped ones."""
+    check(s, viewer, "view", client)
     floors = floors_of(s, client.clinic_id)
     return [limit(floors, m, scope) for m in metrics]
 

@@ -204,7 +204,7 @@ def report_pdf(s: DbSession, store: PhotoStore, actor: Actor, pairs: list[Galler
         if scores:
             _scores(pdf, scores, deidentified)
         if not rows or rows[0].area is None:  # a face: the size of change this clinic can see
-            _limits(pdf, detection_limits(s, course.client, [m.name for m in shown]))
+            _limits(pdf, detection_limits(s, actor, course.client, [m.name for m in shown]))
         _treatment_log(pdf, course, deidentified)
         audit(s, actor, "export", "report", course.id, course.client_id, view=pair.view)
     return bytes(pdf.output())
